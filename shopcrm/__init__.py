@@ -1,0 +1,145 @@
+"""shopcrm: a CRM add-on for small web shops, as a Flask plugin.
+
+Two ways to run it:
+
+* standalone: ``create_app()`` (what ``wsgi.py`` does for mod_wsgi, gunicorn and ``flask``);
+* inside another Flask app: ``ShopCRM().init_app(app, url_prefix="/crm")`` registers the
+  blueprints, the CLI and the extensions and nothing else.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask, redirect, url_for
+
+from . import config as config_module
+from .errors import ConfigError
+
+__all__ = ["create_app", "ShopCRM", "PROJECT_ROOT"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_DIR = PROJECT_ROOT / "templates"
+STATIC_DIR = PROJECT_ROOT / "static"
+
+
+class ShopCRM:
+    """The Flask extension. ``init_app`` only registers; it never creates an app."""
+
+    def __init__(self, app: Flask | None = None, **kwargs):
+        if app is not None:
+            self.init_app(app, **kwargs)
+
+    def init_app(self, app: Flask, url_prefix: str = "") -> None:
+        from . import admin, cli, public
+        from .extensions import csrf, db, login_manager, mail, migrate
+        from .dbutil import tune_sqlite
+        from .shop import install_shop_guard
+
+        for key, value in config_module.defaults().items():
+            app.config.setdefault(key, value)
+        config_module.fill_paths(app.config, app.instance_path)
+        config_module.validate(app.config)
+        config_module.ensure_dev_secret(app.config)
+
+        db.init_app(app)
+        migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+        mail.init_app(app)
+        csrf.init_app(app)
+        login_manager.init_app(app)
+        install_shop_guard(app)
+        with app.app_context():
+            tune_sqlite(db.engine)
+
+        app.register_blueprint(admin.bp, url_prefix=f"{url_prefix}/admin")
+        app.register_blueprint(public.bp, url_prefix=url_prefix or None)
+        app.cli.add_command(cli.shopcrm_group)
+        app.extensions["shopcrm"] = self
+        app.after_request(_security_headers)
+        app.register_error_handler(500, _internal_error)
+
+
+def _security_headers(response):
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    )
+    return response
+
+
+def _internal_error(error):
+    from flask import render_template
+
+    from .extensions import db
+
+    db.session.rollback()
+    return render_template("public/error.html", code=500, message="Something went wrong on our side."), 500
+
+
+class PrefixMiddleware:
+    """Serve the app under ``prefix`` when no front server has mounted it already.
+
+    Under mod_wsgi ``WSGIScriptAlias /crm`` sets ``SCRIPT_NAME`` and this does nothing. With
+    the development server or gunicorn (behind ``ProxyPass /crm http://127.0.0.1:8000/crm``)
+    the prefix arrives in ``PATH_INFO``; it is moved to ``SCRIPT_NAME`` so every URL the app
+    builds carries it, exactly as under Apache.
+    """
+
+    def __init__(self, wsgi_app, prefix: str):
+        self.wsgi_app, self.prefix = wsgi_app, prefix.rstrip("/")
+
+    def __call__(self, environ, start_response):
+        if not self.prefix or environ.get("SCRIPT_NAME"):
+            return self.wsgi_app(environ, start_response)
+        path = environ.get("PATH_INFO", "")
+        if path == self.prefix or path.startswith(self.prefix + "/"):
+            environ["SCRIPT_NAME"] = self.prefix
+            environ["PATH_INFO"] = path[len(self.prefix):] or "/"
+            return self.wsgi_app(environ, start_response)
+        start_response("302 Found", [("Location", self.prefix + "/"), ("Content-Length", "0")])
+        return [b""]
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """The standalone shopcrm app.
+
+    Settings come from the defaults, then the instance file (``SHOPCRM_SETTINGS`` may name
+    another file), then ``SHOPCRM_*`` environment variables, then ``config`` (tests). A
+    production start without a real ``SECRET_KEY`` raises :class:`ConfigError`.
+    """
+    instance_path = os.environ.get("SHOPCRM_INSTANCE_PATH") or (config or {}).get("INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        instance_path=str(Path(instance_path).resolve()) if instance_path else str(PROJECT_ROOT / "instance"),
+        template_folder=str(TEMPLATE_DIR),
+        static_folder=None,
+    )
+    app.config.from_mapping(config_module.defaults())
+    settings_file = os.environ.get("SHOPCRM_SETTINGS")
+    if settings_file:
+        if not os.path.isfile(settings_file):
+            raise ConfigError(f"SHOPCRM_SETTINGS points to {settings_file!r}, which does not exist")
+        app.config.from_pyfile(settings_file)
+    else:
+        app.config.from_pyfile(os.path.join(app.instance_path, config_module.INSTANCE_FILE), silent=True)
+    app.config.update(config_module.from_environ())
+    if config:
+        app.config.update(config)
+    try:
+        os.makedirs(app.instance_path, exist_ok=True)
+    except OSError:
+        pass  # a read-only instance folder is fine until something needs to write there
+
+    ShopCRM(app)
+
+    @app.route("/")
+    def index():
+        return redirect(url_for("crm_admin.dashboard"))
+
+    app.wsgi_app = PrefixMiddleware(app.wsgi_app, app.config.get("SHOPCRM_MOUNT") or "")
+    return app

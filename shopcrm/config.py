@@ -1,0 +1,219 @@
+"""Configuration: defaults, the instance file, ``SHOPCRM_*`` variables, and validation.
+
+Order of precedence (later wins): the defaults below, the instance file
+(``instance/shopcrm.cfg`` or the file named by ``SHOPCRM_SETTINGS``), environment
+variables, and finally the mapping passed to ``create_app`` (tests).
+
+Environment variables are read from ``os.environ`` when the app is created. Under
+mod_wsgi Apache's ``SetEnv`` does not reach ``os.environ`` at import time, which is why
+the instance file is the recommended place for production settings.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .errors import ConfigError
+
+#: Secret keys that are obviously not secret; refused in production.
+PLACEHOLDER_SECRETS = {"", "dev", "development", "secret", "change-me", "changeme", "please-change-me", "test"}
+MIN_SECRET_LENGTH = 24
+
+ENVIRONMENTS = ("production", "development", "testing")
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected a yes/no value, got {raw!r}")
+
+
+def _parse_optional_int(raw: str) -> int | None:
+    raw = raw.strip()
+    if raw.lower() in {"", "none", "auto"}:
+        return None
+    return int(raw)
+
+
+def _parse_json(raw: str) -> Any:
+    return json.loads(raw)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration key: its default, how an environment string is parsed, and the
+    environment variable that sets it."""
+
+    key: str
+    default: Any
+    parse: Callable[[str], Any] = str
+    env: str | None = None
+    help: str = ""
+
+    @property
+    def env_name(self) -> str:
+        return self.env or (self.key if self.key.startswith("SHOPCRM_") else f"SHOPCRM_{self.key}")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # --- the application ---------------------------------------------------------------
+    Setting("SHOPCRM_ENV", "production", str, help="production, development or testing"),
+    Setting("SECRET_KEY", None, str, help="signs sessions, CSRF tokens and links in emails"),
+    Setting("SQLALCHEMY_DATABASE_URI", None, str, env="SHOPCRM_DATABASE_URI",
+            help="shopcrm's own database (crm_ tables); default: SQLite in the instance folder"),
+    Setting("SHOPCRM_SHOP_DATABASE_URI", None, str,
+            help="the shop's database, read-only; default: the demo shop in the instance folder"),
+    Setting("SHOPCRM_SHOP_PRESET", "generic", str, help="mapping preset: generic, opencart, prestashop"),
+    Setting("SHOPCRM_SHOP_MAPPING_FILE", None, str, help="a TOML mapping file for a custom shop schema"),
+    Setting("SHOPCRM_SHOP_TABLE_PREFIX", "", str, help="table prefix of the shop, e.g. oc_ or ps_"),
+    Setting("SHOPCRM_SHOP_BASE_URL", "http://127.0.0.1:5000/", str,
+            help="the shop's public address; product links in emails are built from it"),
+    Setting("SHOPCRM_SHOP_NAME", "Demo Shop", str),
+    Setting("SHOPCRM_MOUNT", "/crm", str,
+            help="path prefix when shopcrm runs standalone (dev server, gunicorn); "
+                 "under mod_wsgi the WSGIScriptAlias sets it"),
+    Setting("SHOPCRM_PUBLIC_URL", "http://127.0.0.1:5000/crm/", str,
+            help="shopcrm's public address, used for links in emails sent from the CLI"),
+    # --- interest mining -----------------------------------------------------------------
+    Setting("SHOPCRM_WEIGHT_VIEW", 1.0, float),
+    Setting("SHOPCRM_WEIGHT_CART", 3.0, float),
+    Setting("SHOPCRM_WEIGHT_PURCHASE", 5.0, float),
+    Setting("SHOPCRM_HALF_LIFE_DAYS", 30.0, float),
+    Setting("SHOPCRM_INTEREST_HORIZON_DAYS", 365, int,
+            help="events older than this are ignored (their weight is negligible anyway)"),
+    Setting("SHOPCRM_N_CLUSTERS", None, _parse_optional_int, help="fixed k, or empty for automatic"),
+    Setting("SHOPCRM_K_MIN", 2, int),
+    Setting("SHOPCRM_K_MAX", 12, int),
+    Setting("SHOPCRM_SILHOUETTE_SAMPLE", 4000, int),
+    Setting("SHOPCRM_RANDOM_STATE", 0, int),
+    # --- value types (seed 004) ------------------------------------------------------------
+    Setting("SHOPCRM_VALUE_WINDOW_DAYS", 365, int),
+    Setting("SHOPCRM_NEW_DAYS", 90, int),
+    Setting("SHOPCRM_GROWTH_DAYS", 90, int),
+    Setting("SHOPCRM_GROWTH_RATIO", 3.0, float),
+    # --- runs --------------------------------------------------------------------------
+    Setting("SHOPCRM_RUN_HISTORY", 12, int, help="segmentation runs kept, the current one included"),
+    Setting("SHOPCRM_LOCK_TTL_SECONDS", 900, int),
+    # --- email -------------------------------------------------------------------------
+    Setting("MAIL_SERVER", None, str, env="SHOPCRM_MAIL_SERVER",
+            help="SMTP host; empty means write .eml files to the outbox folder"),
+    Setting("MAIL_PORT", 25, int, env="SHOPCRM_MAIL_PORT"),
+    Setting("MAIL_USE_TLS", False, _parse_bool, env="SHOPCRM_MAIL_USE_TLS"),
+    Setting("MAIL_USE_SSL", False, _parse_bool, env="SHOPCRM_MAIL_USE_SSL"),
+    Setting("MAIL_USERNAME", None, str, env="SHOPCRM_MAIL_USERNAME"),
+    Setting("MAIL_PASSWORD", None, str, env="SHOPCRM_MAIL_PASSWORD"),
+    Setting("MAIL_DEFAULT_SENDER", "Demo Shop <shop@example.com>", str, env="SHOPCRM_MAIL_DEFAULT_SENDER"),
+    Setting("SHOPCRM_OUTBOX_DIR", None, str, help="where .eml files go without SMTP; default instance/outbox"),
+    Setting("SHOPCRM_SEND_BATCH_SIZE", 100, int),
+    Setting("SHOPCRM_RECOMMENDATIONS", 4, int, help="products recommended per email"),
+    # --- admin -------------------------------------------------------------------------
+    Setting("SHOPCRM_PAGE_SIZE", 50, int),
+)
+
+SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
+INSTANCE_FILE = "shopcrm.cfg"
+
+
+def defaults() -> dict[str, Any]:
+    """The default configuration, before any file or environment variable is read."""
+    values = {s.key: s.default for s in SETTINGS}
+    values.update(
+        SQLALCHEMY_TRACK_MODIFICATIONS=False,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        WTF_CSRF_TIME_LIMIT=None,
+        MAIL_SUPPRESS_SEND=False,
+    )
+    return values
+
+
+def from_environ(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Read every known setting from ``SHOPCRM_*`` variables, parsed to its type.
+
+    A value that does not parse is a :class:`ConfigError` naming the variable, rather than a
+    surprise later in a request.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    problems = []
+    for setting in SETTINGS:
+        raw = environ.get(setting.env_name)
+        if raw is None:
+            continue
+        try:
+            values[setting.key] = setting.parse(raw)
+        except (ValueError, json.JSONDecodeError) as exc:
+            problems.append(f"{setting.env_name}={raw!r}: {exc}")
+    if problems:
+        raise ConfigError("invalid environment variable(s): " + "; ".join(problems))
+    return values
+
+
+def fill_paths(config: dict[str, Any], instance_path: str) -> None:
+    """Defaults that depend on the instance folder (SQLite files, the outbox)."""
+    if not config.get("SQLALCHEMY_DATABASE_URI"):
+        config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(instance_path, "shopcrm.db")
+    if not config.get("SHOPCRM_SHOP_DATABASE_URI"):
+        config["SHOPCRM_SHOP_DATABASE_URI"] = "sqlite:///" + os.path.join(instance_path, "demo_shop.db")
+    if not config.get("SHOPCRM_OUTBOX_DIR"):
+        config["SHOPCRM_OUTBOX_DIR"] = os.path.join(instance_path, "outbox")
+    # MariaDB closes idle connections (wait_timeout); pre-ping and recycle hide that from users.
+    engine_options = {"pool_pre_ping": True, "pool_recycle": 1800}
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", dict(engine_options))
+    binds = dict(config.get("SQLALCHEMY_BINDS") or {})
+    binds["shop"] = {"url": config["SHOPCRM_SHOP_DATABASE_URI"], **engine_options}
+    config["SQLALCHEMY_BINDS"] = binds
+
+
+def ensure_dev_secret(config: dict[str, Any]) -> None:
+    """Outside production a missing SECRET_KEY is replaced by a random one for this process
+    (sessions and links then last until a restart; ``flask shopcrm init`` writes a lasting one)."""
+    if not config.get("SECRET_KEY") and not is_production(config):
+        config["SECRET_KEY"] = secrets.token_hex(32)
+        config["SHOPCRM_EPHEMERAL_SECRET"] = True
+
+
+def is_production(config: dict[str, Any]) -> bool:
+    return config.get("SHOPCRM_ENV") == "production" and not config.get("TESTING") and not config.get("DEBUG")
+
+
+def validate(config: dict[str, Any]) -> None:
+    """Refuse a configuration that would misbehave later; all problems in one message."""
+    problems: list[str] = []
+    if config.get("SHOPCRM_ENV") not in ENVIRONMENTS:
+        problems.append(f"SHOPCRM_ENV must be one of {', '.join(ENVIRONMENTS)}, not {config.get('SHOPCRM_ENV')!r}")
+    if is_production(config):
+        secret = config.get("SECRET_KEY") or ""
+        if secret.strip().lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+            problems.append(
+                "SECRET_KEY is missing or too weak for production. Generate one with\n"
+                "    python3 -c 'import secrets; print(secrets.token_hex(32))'\n"
+                f"and put it in the instance file ({INSTANCE_FILE}) as SECRET_KEY = '...' "
+                "or in the SHOPCRM_SECRET_KEY environment variable."
+            )
+    for key in ("SHOPCRM_WEIGHT_VIEW", "SHOPCRM_WEIGHT_CART", "SHOPCRM_WEIGHT_PURCHASE"):
+        if not isinstance(config.get(key), (int, float)) or config[key] < 0:
+            problems.append(f"{key} must be a number ≥ 0")
+    if not isinstance(config.get("SHOPCRM_HALF_LIFE_DAYS"), (int, float)) or config["SHOPCRM_HALF_LIFE_DAYS"] <= 0:
+        problems.append("SHOPCRM_HALF_LIFE_DAYS must be a number > 0")
+    k_min, k_max, k = config.get("SHOPCRM_K_MIN"), config.get("SHOPCRM_K_MAX"), config.get("SHOPCRM_N_CLUSTERS")
+    if not (isinstance(k_min, int) and isinstance(k_max, int) and 2 <= k_min <= k_max):
+        problems.append("SHOPCRM_K_MIN and SHOPCRM_K_MAX must be whole numbers with 2 ≤ K_MIN ≤ K_MAX")
+    if k is not None and (not isinstance(k, int) or k < 1):
+        problems.append("SHOPCRM_N_CLUSTERS must be empty (automatic) or a whole number ≥ 1")
+    for key in ("SHOPCRM_NEW_DAYS", "SHOPCRM_GROWTH_DAYS", "SHOPCRM_VALUE_WINDOW_DAYS", "SHOPCRM_PAGE_SIZE",
+                "SHOPCRM_SEND_BATCH_SIZE", "SHOPCRM_RUN_HISTORY", "SHOPCRM_INTEREST_HORIZON_DAYS"):
+        if not isinstance(config.get(key), int) or config[key] < 1:
+            problems.append(f"{key} must be a whole number ≥ 1")
+    mount = config.get("SHOPCRM_MOUNT") or ""
+    if mount and (not mount.startswith("/") or mount.endswith("/")):
+        problems.append("SHOPCRM_MOUNT must start with '/' and not end with '/' (e.g. /crm), or be empty")
+    if problems:
+        raise ConfigError("shopcrm cannot start:\n- " + "\n- ".join(problems))

@@ -1,0 +1,131 @@
+"""The six customer types of seed 004: k-means (k=3) on R, F, M, then a dynamic rule base.
+
+Seed 004 clusters customers on z-scored purchase figures with k=3 and observes that the
+cluster *numbers* change from run to run, so it ranks the clusters by their centroids into
+high, average and low value ("dynamic rule"), never by label number. Rules then split
+customers into six types. They are applied in this order, the first that matches wins:
+
+1. ``new`` — the account is younger than ``new_days`` (exactly ``new_days`` old is not new);
+2. ``negative`` — never bought;
+3. ``most_growth`` — buying started within the last ``growth_days`` (first order at most
+   ``growth_days`` ago), or spend sharply up: spend in the last ``growth_days`` is at least
+   ``growth_ratio`` times the customer's average spend per ``growth_days`` earlier in the window;
+4. ``high_value`` / ``ordinary`` / ``below_average`` — by the rank of the customer's cluster.
+
+Potential profitable (the default offer audience) = high value + most growth + new.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.cluster import KMeans
+
+TYPES = ("new", "negative", "most_growth", "high_value", "ordinary", "below_average")
+RANK_TYPES = ("high_value", "ordinary", "below_average")  # cluster rank 0, 1, 2
+POTENTIAL_PROFITABLE = ("high_value", "most_growth", "new")
+
+
+@dataclass
+class PurchaseHistory:
+    """Per-customer purchase figures, all arrays of the same length.
+
+    ``recency_days`` and ``first_order_days`` are NaN for customers who never bought.
+    ``frequency`` and ``monetary`` count only orders inside the value window.
+    """
+
+    account_age_days: np.ndarray
+    orders_total: np.ndarray
+    recency_days: np.ndarray
+    first_order_days: np.ndarray
+    frequency: np.ndarray
+    monetary: np.ndarray
+    recent_spend: np.ndarray
+
+    def __post_init__(self):
+        for name in self.__dataclass_fields__:
+            setattr(self, name, np.asarray(getattr(self, name), dtype=np.float64))
+        lengths = {len(getattr(self, name)) for name in self.__dataclass_fields__}
+        if len(lengths) > 1:
+            raise ValueError("PurchaseHistory arrays must all have the same length")
+
+    def __len__(self) -> int:
+        return len(self.orders_total)
+
+    def rfm_matrix(self) -> np.ndarray:
+        """R, F, M with logs on the skewed ones (F and M are heavy-tailed in every shop)."""
+        return np.column_stack([
+            np.log1p(np.nan_to_num(self.recency_days, nan=0.0).clip(min=0)),
+            np.log1p(self.frequency.clip(min=0)),
+            np.log1p(self.monetary.clip(min=0)),
+        ])
+
+
+def zscore(X: np.ndarray) -> np.ndarray:
+    """(x - mean) / std per column; a constant column becomes zeros."""
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    return (X - mean) / np.where(std > 0, std, 1.0)
+
+
+class ValueTypeClassifier:
+    """Seed 004's classification. See the module docstring for the rules and their order.
+
+    Attributes
+    ----------
+    types_ : array of type names, one per customer
+    value_rank_ : 0 high, 1 average, 2 low; -1 for customers who never bought
+    cluster_centers_ : (k, 3) centroids in z-score space (log recency, log frequency, log spend)
+    cluster_scores_ : value score per cluster (higher is more valuable), by original label
+    """
+
+    def __init__(self, new_days: float = 90, growth_days: float = 90, growth_ratio: float = 3.0,
+                 window_days: float = 365, n_value_clusters: int = 3, random_state: int = 0):
+        self.new_days = new_days
+        self.growth_days = growth_days
+        self.growth_ratio = growth_ratio
+        self.window_days = window_days
+        self.n_value_clusters = n_value_clusters
+        self.random_state = random_state
+
+    def _rank_buyers(self, X: np.ndarray) -> np.ndarray:
+        """Cluster buyers and rank clusters by centroid: value = frequency + spend - recency."""
+        Z = zscore(X)
+        k = min(self.n_value_clusters, len(np.unique(Z.round(9), axis=0)))
+        model = KMeans(n_clusters=k, n_init=10, random_state=self.random_state).fit(Z)
+        self.cluster_centers_ = model.cluster_centers_
+        self.cluster_scores_ = model.cluster_centers_ @ np.array([-1.0, 1.0, 1.0])
+        order = np.argsort(-self.cluster_scores_, kind="stable")  # best cluster first
+        # With fewer than three clusters, spread the ranks: 1 -> average; 2 -> high and low.
+        slots = {1: [1], 2: [0, 2]}.get(k, list(range(k)))
+        rank_of_label = np.empty(k, dtype=np.int64)
+        rank_of_label[order] = slots
+        return rank_of_label[model.labels_]
+
+    def fit(self, history: PurchaseHistory, y=None) -> "ValueTypeClassifier":
+        n = len(history)
+        buyers = history.orders_total > 0
+        rank = np.full(n, -1, dtype=np.int64)
+        self.cluster_centers_ = np.empty((0, 3))
+        self.cluster_scores_ = np.empty(0)
+        if buyers.any():
+            rank[buyers] = self._rank_buyers(history.rfm_matrix()[buyers])
+
+        age = history.account_age_days
+        is_new = ~np.isnan(age) & (age < self.new_days)
+        started_recently = buyers & (history.first_order_days <= self.growth_days)
+        earlier_spend = (history.monetary - history.recent_spend).clip(min=0)
+        periods = max(self.window_days - self.growth_days, 1) / self.growth_days
+        earlier_rate = earlier_spend / periods
+        spend_up = buyers & (history.recent_spend > 0) & (earlier_rate > 0) & (
+            history.recent_spend >= self.growth_ratio * earlier_rate)
+
+        types = np.array([RANK_TYPES[r] if r >= 0 else "negative" for r in rank], dtype=object)
+        types[buyers & (started_recently | spend_up)] = "most_growth"
+        types[~buyers] = "negative"
+        types[is_new] = "new"
+        self.types_ = types.astype(str) if n else np.empty(0, dtype=str)
+        self.value_rank_ = rank
+        return self
+
+    def fit_predict(self, history: PurchaseHistory, y=None) -> np.ndarray:
+        return self.fit(history).types_

@@ -1,0 +1,200 @@
+"""shopcrm's own tables. Every one is prefixed ``crm_``; shopcrm owns nothing else.
+
+Timestamps are naive UTC (``utcnow``). Helpers here never commit: the service that calls
+them (a pipeline run, an enqueue, a send batch, a form handler) decides when to commit.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+ROLES = ("admin", "marketer", "viewer")
+
+# The six customer types of seed 004, in the order their rules are applied.
+VALUE_TYPES = ("new", "negative", "most_growth", "high_value", "ordinary", "below_average")
+VALUE_TYPE_LABELS = {
+    "new": "New",
+    "negative": "Negative (never bought)",
+    "most_growth": "Most growth",
+    "high_value": "High value",
+    "ordinary": "Ordinary",
+    "below_average": "Below average",
+}
+POTENTIAL_PROFITABLE = ("high_value", "most_growth", "new")
+
+RUN_STATES = ("queued", "running", "succeeded", "failed")
+MESSAGE_STATES = ("queued", "sending", "sent", "failed", "suppressed", "cancelled")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "crm_user"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    email = sa.Column(sa.String(255), nullable=False, unique=True)
+    password_hash = sa.Column(sa.String(255), nullable=False)
+    role = sa.Column(sa.String(16), nullable=False, default="viewer")
+    active = sa.Column(sa.Boolean, nullable=False, default=True)
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+    last_login_at = sa.Column(sa.DateTime)
+    failed_logins = sa.Column(sa.Integer, nullable=False, default=0)
+    locked_until = sa.Column(sa.DateTime)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login asks this
+        return bool(self.active)
+
+    def has_role(self, *roles: str) -> bool:
+        return self.role == "admin" or self.role in roles
+
+
+class Run(db.Model):
+    """One segmentation run. Its results become current only when it succeeds."""
+
+    __tablename__ = "crm_run"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    kind = sa.Column(sa.String(32), nullable=False, default="segmentation")
+    status = sa.Column(sa.String(16), nullable=False, default="queued", index=True)
+    requested_by = sa.Column(sa.String(255))
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+    started_at = sa.Column(sa.DateTime)
+    finished_at = sa.Column(sa.DateTime)
+    as_of = sa.Column(sa.DateTime)
+    params = sa.Column(sa.JSON)
+    timings = sa.Column(sa.JSON)
+    counts = sa.Column(sa.JSON)
+    quality = sa.Column(sa.JSON)
+    error = sa.Column(sa.Text)
+
+    segments = db.relationship("Segment", back_populates="run", cascade="all, delete-orphan",
+                               order_by="Segment.label")
+
+    @classmethod
+    def current(cls) -> "Run | None":
+        """The newest run that succeeded: what the admin and campaigns read."""
+        return db.session.scalars(
+            sa.select(cls).where(cls.status == "succeeded", cls.kind == "segmentation").order_by(cls.id.desc()).limit(1)
+        ).first()
+
+
+class Segment(db.Model):
+    __tablename__ = "crm_segment"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    run_id = sa.Column(sa.Integer, sa.ForeignKey("crm_run.id", ondelete="CASCADE"), nullable=False, index=True)
+    label = sa.Column(sa.Integer, nullable=False)
+    name = sa.Column(sa.String(255), nullable=False)
+    size = sa.Column(sa.Integer, nullable=False, default=0)
+    top = sa.Column(sa.JSON)  # [{"id": category id, "name": ..., "share": 0.42}, ...]
+    centroid = sa.Column(sa.JSON)  # interest shares per feature column, in the run's feature order
+
+    run = db.relationship("Run", back_populates="segments")
+
+    __table_args__ = (sa.UniqueConstraint("run_id", "label"),)
+
+
+class Membership(db.Model):
+    """One customer in one run: their interest segment, value type and RFM figures."""
+
+    __tablename__ = "crm_membership"
+
+    run_id = sa.Column(sa.Integer, sa.ForeignKey("crm_run.id", ondelete="CASCADE"), primary_key=True)
+    customer_id = sa.Column(sa.BigInteger, primary_key=True, autoincrement=False)
+    segment_id = sa.Column(sa.Integer, sa.ForeignKey("crm_segment.id", ondelete="CASCADE"))
+    value_type = sa.Column(sa.String(16), nullable=False)
+    recency_days = sa.Column(sa.Float)
+    frequency = sa.Column(sa.Integer, nullable=False, default=0)
+    monetary = sa.Column(sa.Float, nullable=False, default=0.0)
+    top_categories = sa.Column(sa.String(255))  # category ids, most interesting first, comma-separated
+
+    __table_args__ = (
+        sa.Index("ix_crm_membership_run_segment", "run_id", "segment_id", "customer_id"),
+        sa.Index("ix_crm_membership_run_value", "run_id", "value_type", "customer_id"),
+        sa.Index("ix_crm_membership_customer", "customer_id", "run_id"),
+    )
+
+    def top_category_ids(self) -> list[int]:
+        return [int(x) for x in (self.top_categories or "").split(",") if x]
+
+
+class Campaign(db.Model):
+    __tablename__ = "crm_campaign"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    name = sa.Column(sa.String(255), nullable=False)
+    status = sa.Column(sa.String(16), nullable=False, default="draft")
+    target = sa.Column(sa.JSON, nullable=False)  # {"segment_id": 3} or {"value_types": [...]}
+    subject = sa.Column(sa.Text, nullable=False)
+    html_body = sa.Column(sa.Text, nullable=False)
+    text_body = sa.Column(sa.Text, nullable=False)
+    coupon = sa.Column(sa.String(64))
+    created_by = sa.Column(sa.String(255))
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+    enqueued_at = sa.Column(sa.DateTime)
+
+
+class Message(db.Model):
+    """The outbox: one row per (campaign, customer, trigger key), never two."""
+
+    __tablename__ = "crm_message"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    campaign_id = sa.Column(sa.Integer, sa.ForeignKey("crm_campaign.id", ondelete="CASCADE"), nullable=False)
+    customer_id = sa.Column(sa.BigInteger, nullable=False)
+    dedupe_key = sa.Column(sa.String(64), nullable=False, default="")
+    email = sa.Column(sa.String(255), nullable=False)
+    subject = sa.Column(sa.Text, nullable=False)
+    html = sa.Column(sa.Text, nullable=False)
+    text = sa.Column(sa.Text, nullable=False)
+    state = sa.Column(sa.String(16), nullable=False, default="queued")
+    reason = sa.Column(sa.String(255))
+    attempts = sa.Column(sa.Integer, nullable=False, default=0)
+    next_attempt_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+    claimed_by = sa.Column(sa.String(64))
+    claimed_at = sa.Column(sa.DateTime)
+    sent_at = sa.Column(sa.DateTime)
+    message_id = sa.Column(sa.String(255))
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_id", "customer_id", "dedupe_key", name="uq_crm_message_once"),
+        sa.Index("ix_crm_message_due", "state", "next_attempt_at"),
+        sa.Index("ix_crm_message_customer", "customer_id", "created_at"),
+    )
+
+
+class Suppression(db.Model):
+    """Addresses that must never be mailed again, kept only as a hash of the address."""
+
+    __tablename__ = "crm_suppression"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    email_hash = sa.Column(sa.String(64), nullable=False, unique=True)
+    reason = sa.Column(sa.String(32), nullable=False)
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+
+
+class Lock(db.Model):
+    """A named lease so that two processes (or machines) never run the same job at once."""
+
+    __tablename__ = "crm_lock"
+
+    name = sa.Column(sa.String(64), primary_key=True)
+    owner = sa.Column(sa.String(64), nullable=False)
+    acquired_at = sa.Column(sa.DateTime, nullable=False)
+    expires_at = sa.Column(sa.DateTime, nullable=False)

@@ -1,0 +1,121 @@
+"""Small read-only lookups in the shop, for pages and emails (never for whole-shop scans).
+
+Every lookup is bounded: by a list of ids (sent in chunks, as bound parameters), or by a
+LIMIT. Values come back as plain dicts with canonical keys.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Iterable, Iterator
+
+import sqlalchemy as sa
+
+from .mapping import ShopMapping
+
+CHUNK = 500
+
+CUSTOMER_FIELDS = ("id", "email", "first_name", "last_name", "city", "region", "country", "source", "consent",
+                   "created_at")
+PRODUCT_FIELDS = ("id", "name", "price", "category_id", "brand_id", "url", "image_url", "active", "in_stock")
+
+
+def chunks(ids: Iterable[int], size: int = CHUNK) -> Iterator[list[int]]:
+    batch: list[int] = []
+    for value in ids:
+        batch.append(int(value))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def customers_by_ids(conn: sa.Connection, mapping: ShopMapping, ids: Iterable[int]) -> dict[int, dict]:
+    src = mapping.source("customer", CUSTOMER_FIELDS)
+    found: dict[int, dict] = {}
+    for batch in chunks(ids):
+        for row in conn.execute(sa.select(src).where(src.c.id.in_(batch))).mappings():
+            found.setdefault(int(row["id"]), dict(row))
+    return found
+
+
+def search_customers(conn: sa.Connection, mapping: ShopMapping, text: str, limit: int = 50) -> list[dict]:
+    """Customers whose email or name contains ``text`` (case-insensitive where the database is)."""
+    src = mapping.source("customer", CUSTOMER_FIELDS)
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    query = sa.select(src).where(sa.or_(
+        src.c.email.like(pattern, escape="\\"), src.c.first_name.like(pattern, escape="\\"),
+        src.c.last_name.like(pattern, escape="\\"))).order_by(src.c.id).limit(limit)
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def products_by_ids(conn: sa.Connection, mapping: ShopMapping, ids: Iterable[int]) -> dict[int, dict]:
+    src = mapping.source("product", PRODUCT_FIELDS)
+    found: dict[int, dict] = {}
+    for batch in chunks(ids):
+        for row in conn.execute(sa.select(src).where(src.c.id.in_(batch))).mappings():
+            found[int(row["id"])] = dict(row)
+    return found
+
+
+def category_names(conn: sa.Connection, mapping: ShopMapping) -> dict[int, str]:
+    src = mapping.source("category", ("id", "name"))
+    return {int(r.id): (r.name if r.name is not None else f"Category {r.id}")
+            for r in conn.execute(sa.select(src.c.id, src.c.name)) if r.id is not None}
+
+
+def popular_products(conn: sa.Connection, mapping: ShopMapping, as_of: datetime, days: int = 365,
+                     per_category: int = 12) -> dict[int, list[dict]]:
+    """Per category, its sellable products (active, price > 0), best sellers first.
+
+    Sales are counted over the last ``days``; products nobody bought follow, by id, so a new
+    shop still gets recommendations.
+    """
+    product = mapping.source("product", PRODUCT_FIELDS)
+    line = mapping.source("order_line", ("order_id", "product_id"))
+    order = mapping.source("order", ("id", "placed_at"))
+    sold = (
+        sa.select(line.c.product_id, sa.func.count().label("sold"))
+        .select_from(line.join(order, order.c.id == line.c.order_id))
+        .where(order.c.placed_at > sa.bindparam("since", as_of - timedelta(days=days), type_=sa.DateTime))
+        .group_by(line.c.product_id)
+        .subquery("sold")
+    )
+    query = (
+        sa.select(product, sa.func.coalesce(sold.c.sold, 0).label("sold"))
+        .select_from(product.outerjoin(sold, sold.c.product_id == product.c.id))
+        .where(product.c.active == 1, product.c.price > 0, product.c.category_id.is_not(None))
+        .order_by(product.c.category_id, sa.desc("sold"), product.c.id)
+    )
+    result: dict[int, list[dict]] = {}
+    for row in conn.execute(query).mappings():
+        bucket = result.setdefault(int(row["category_id"]), [])
+        if len(bucket) < per_category:
+            bucket.append(dict(row))
+    return result
+
+
+def purchased_products(conn: sa.Connection, mapping: ShopMapping, customer_ids: Iterable[int]) -> dict[int, set[int]]:
+    """What each of these customers has bought (valid orders only)."""
+    line = mapping.source("order_line", ("order_id", "product_id"))
+    order = mapping.source("order", ("id", "customer_id"))
+    bought: dict[int, set[int]] = {}
+    for batch in chunks(customer_ids):
+        query = (sa.select(order.c.customer_id, line.c.product_id).distinct()
+                 .select_from(line.join(order, order.c.id == line.c.order_id))
+                 .where(order.c.customer_id.in_(batch)))
+        for cid, pid in conn.execute(query):
+            if pid is not None:
+                bought.setdefault(int(cid), set()).add(int(pid))
+    return bought
+
+
+def count(conn: sa.Connection, mapping: ShopMapping, entity: str) -> int:
+    src = mapping.source(entity, (mapping_first_column(entity),))
+    return int(conn.execute(sa.select(sa.func.count()).select_from(src)).scalar_one())
+
+
+def mapping_first_column(entity: str) -> str:
+    from .mapping import ENTITIES
+
+    return ENTITIES[entity].required[0]
