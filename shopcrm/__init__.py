@@ -33,6 +33,8 @@ class ShopCRM:
 
     def init_app(self, app: Flask, url_prefix: str = "") -> None:
         from . import admin, cli, public
+
+        _import_models()
         from .extensions import csrf, db, login_manager, mail, migrate
         from .dbutil import tune_sqlite
         from .shop import install_shop_guard
@@ -58,6 +60,14 @@ class ShopCRM:
         app.extensions["shopcrm"] = self
         app.after_request(_security_headers)
         app.register_error_handler(500, _internal_error)
+
+
+def _import_models() -> None:
+    """Import every module that defines crm_ tables, so migrations and queries see them all.
+
+    Areas that own tables keep them in their own ``models`` module; list each one here.
+    """
+    from . import models  # noqa: F401  runs, segments, memberships, campaigns, outbox, users, locks
 
 
 def _security_headers(response):

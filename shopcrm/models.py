@@ -121,11 +121,26 @@ class Membership(db.Model):
     frequency = sa.Column(sa.Integer, nullable=False, default=0)
     monetary = sa.Column(sa.Float, nullable=False, default=0.0)
     top_categories = sa.Column(sa.String(255))  # category ids, most interesting first, comma-separated
+    top_brands = sa.Column(sa.String(255))  # brand ids, most interesting first, comma-separated
+    value_rank = sa.Column(sa.SmallInteger)  # seed 004 cluster rank: 0 high, 1 average, 2 low; NULL never bought
+    rfm_r = sa.Column(sa.SmallInteger)  # classic RFM scores 1..5 (store-relative quantiles); NULL never bought
+    rfm_f = sa.Column(sa.SmallInteger)
+    rfm_m = sa.Column(sa.SmallInteger)
+    churn_score = sa.Column(sa.Float)  # seed 003: a score in [0, 1], higher = more at risk
+    churn_risk = sa.Column(sa.Boolean, nullable=False, default=False, server_default=sa.false())
+    action = sa.Column(sa.String(32))  # seed 003: one recommended action per customer
+    country = sa.Column(sa.String(64))  # copied from the shop at run time for groups and targeting
+    region = sa.Column(sa.String(64))
+    city = sa.Column(sa.String(64))
+    source = sa.Column(sa.String(64))
 
     __table_args__ = (
         sa.Index("ix_crm_membership_run_segment", "run_id", "segment_id", "customer_id"),
         sa.Index("ix_crm_membership_run_value", "run_id", "value_type", "customer_id"),
         sa.Index("ix_crm_membership_customer", "customer_id", "run_id"),
+        sa.Index("ix_crm_membership_run_action", "run_id", "action", "customer_id"),
+        sa.Index("ix_crm_membership_run_country", "run_id", "country", "customer_id"),
+        sa.Index("ix_crm_membership_run_source", "run_id", "source", "customer_id"),
     )
 
     def top_category_ids(self) -> list[int]:
@@ -198,3 +213,28 @@ class Lock(db.Model):
     owner = sa.Column(sa.String(64), nullable=False)
     acquired_at = sa.Column(sa.DateTime, nullable=False)
     expires_at = sa.Column(sa.DateTime, nullable=False)
+
+
+class Rule(db.Model):
+    """An association or sequence rule found by a run (seed 002): antecedent → consequent.
+
+    ``kind`` is ``product`` (bought together), ``category`` (bought together, by category) or
+    ``sequence`` (bought the antecedent, later bought the consequent). Ids are shop ids.
+    """
+
+    __tablename__ = "crm_rule"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    run_id = sa.Column(sa.Integer, sa.ForeignKey("crm_run.id", ondelete="CASCADE"), nullable=False)
+    kind = sa.Column(sa.String(16), nullable=False)
+    antecedent = sa.Column(sa.BigInteger, nullable=False)
+    consequent = sa.Column(sa.BigInteger, nullable=False)
+    count = sa.Column(sa.Integer, nullable=False)  # baskets (or customers, for sequences) with both
+    support = sa.Column(sa.Float, nullable=False)
+    confidence = sa.Column(sa.Float, nullable=False)
+    lift = sa.Column(sa.Float, nullable=False)
+
+    __table_args__ = (
+        sa.UniqueConstraint("run_id", "kind", "antecedent", "consequent", name="uq_crm_rule_pair"),
+        sa.Index("ix_crm_rule_lookup", "run_id", "kind", "antecedent", "confidence"),
+    )

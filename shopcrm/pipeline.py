@@ -22,7 +22,7 @@ from .extensions import db
 from .locks import job_lock
 from .mining import InterestSegmenter, PurchaseHistory, ValueTypeClassifier, normalize_rows, segment_names
 from .mining.naming import top_features
-from .models import Membership, Run, Segment, utcnow
+from .models import Membership, Rule, Run, Segment, utcnow
 from .shop import connect_shop, current_mapping
 from .shop.extract import InterestParams, OrderParams, ShopExtract, extract
 
@@ -161,6 +161,7 @@ def _prune(keep: int) -> None:
     oldest = min(kept)
     old = db.session.scalars(sa.select(Run.id).where(Run.id < oldest, Run.status != "queued")).all()
     if old:
+        db.session.execute(sa.delete(Rule).where(Rule.run_id.in_(old)))
         db.session.execute(sa.delete(Membership).where(Membership.run_id.in_(old)))
         db.session.execute(sa.delete(Segment).where(Segment.run_id.in_(old)))
         db.session.execute(sa.delete(Run).where(Run.id.in_(old)))
