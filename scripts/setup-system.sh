@@ -7,6 +7,7 @@ set -euo pipefail
 # command-to-check  debian-package(s)
 REQUIREMENTS=(
   "/usr/sbin/mariadbd mariadb-server"
+  "chromium chromium"
 )
 
 missing=()

@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from flask import Flask, redirect, url_for
+from flask import Flask, has_request_context, redirect, request, url_for
+from flask.sessions import SecureCookieSessionInterface
 
 from . import config as config_module
 from .errors import ConfigError
@@ -91,6 +92,17 @@ def _internal_error(error):
     return render_template("public/error.html", code=500, message="Something went wrong on our side."), 500
 
 
+class HttpsAwareSessionInterface(SecureCookieSessionInterface):
+    """Mark the session cookie ``Secure`` whenever the request came over https.
+
+    Shops often serve the admin over https and a test box over http; a fixed
+    ``SESSION_COOKIE_SECURE`` would either leak the cookie or break logins on one of them.
+    """
+
+    def get_cookie_secure(self, app) -> bool:
+        return bool(app.config.get("SESSION_COOKIE_SECURE")) or (has_request_context() and request.is_secure)
+
+
 class PrefixMiddleware:
     """Serve the app under ``prefix`` when no front server has mounted it already.
 
@@ -146,6 +158,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         pass  # a read-only instance folder is fine until something needs to write there
 
     ShopCRM(app)
+    app.session_interface = HttpsAwareSessionInterface()
 
     @app.route("/")
     def index():

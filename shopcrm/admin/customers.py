@@ -1,0 +1,80 @@
+"""Customers: search the shop's customers, and one customer's profile with a timeline."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import abort, render_template, request
+
+from ..extensions import db
+from ..models import VALUE_TYPE_LABELS, Membership, Message, Run, Segment
+from ..shop import queries as shopq
+from ..shop import timeline
+from . import bp
+from .auth import role_required
+from .common import from_shop
+
+SEARCH_LIMIT = 100
+
+
+@bp.route("/customers")
+@role_required("marketer", "viewer")
+def customers():
+    query_text = (request.args.get("q") or "").strip()[:100]
+    found = from_shop(shopq.search_customers, [], query_text, limit=SEARCH_LIMIT) if query_text else []
+    run = Run.current()
+    memberships = {}
+    if found and run is not None:
+        rows = db.session.scalars(sa.select(Membership).where(
+            Membership.run_id == run.id, Membership.customer_id.in_([c["id"] for c in found])))
+        memberships = {m.customer_id: m for m in rows}
+    return render_template("admin/customers.html", q=query_text, found=found, memberships=memberships,
+                           limit=SEARCH_LIMIT, value_labels=VALUE_TYPE_LABELS)
+
+
+def _events(history: dict, messages: list[Message]) -> list[dict]:
+    """Everything that happened with this customer as one list, newest first."""
+    names = history["product_names"]
+
+    def product(pid):
+        return names.get(pid) or f"product #{pid}"
+
+    events = [{"at": v["at"], "kind": "view", "text": f"viewed {product(v['product_id'])}"} for v in history["views"]]
+    events += [{"at": c["at"], "kind": "cart", "text": f"put {c['quantity']} × {product(c['product_id'])} in the cart"}
+               for c in history["cart_items"]]
+    for order in history["orders"]:
+        items = ", ".join(f"{line['quantity']} × {product(line['product_id'])}" for line in order["lines"])
+        events.append({"at": order["at"], "kind": "order", "text": f"order #{order['id']}: {items}",
+                       "amount": order["total"]})
+    for message in messages:
+        when = message.sent_at or message.created_at
+        events.append({"at": when, "kind": "email", "text": f"email “{message.subject or '(not rendered)'}”: "
+                       f"{message.state}{' — ' + message.reason if message.reason else ''}"})
+    return sorted((e for e in events if isinstance(e["at"], datetime)), key=lambda e: e["at"], reverse=True)
+
+
+@bp.route("/customers/<int:customer_id>")
+@role_required("marketer", "viewer")
+def customer(customer_id: int):
+    found = from_shop(shopq.customers_by_ids, None, [customer_id])
+    if found is not None and customer_id not in found:
+        abort(404)
+    shop_row = (found or {}).get(customer_id, {"id": customer_id})
+    run = Run.current()
+    current = db.session.get(Membership, (run.id, customer_id)) if run else None
+    segment = db.session.get(Segment, current.segment_id) if current and current.segment_id else None
+    history_rows = db.session.execute(
+        sa.select(Run.id, Run.finished_at, Membership.value_type, Segment.name)
+        .join(Membership, Membership.run_id == Run.id)
+        .outerjoin(Segment, Segment.id == Membership.segment_id)
+        .where(Membership.customer_id == customer_id, Run.status == "succeeded")
+        .order_by(Run.id.desc()).limit(24)).all()
+    messages = db.session.scalars(sa.select(Message).where(Message.customer_id == customer_id)
+                                  .order_by(Message.created_at.desc()).limit(50)).all()
+    shop_history = from_shop(timeline.history, {"views": [], "cart_items": [], "orders": [], "product_names": {}},
+                             customer_id)
+    categories = from_shop(shopq.category_names, {})
+    interests = [categories.get(c, f"Category {c}") for c in (current.top_category_ids() if current else [])]
+    return render_template("admin/customer.html", customer=shop_row, membership=current, segment=segment,
+                           history=history_rows, events=_events(shop_history, messages), interests=interests,
+                           value_labels=VALUE_TYPE_LABELS)

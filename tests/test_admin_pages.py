@@ -1,0 +1,171 @@
+"""Admin pages beyond the dashboard: users and roles, segments, customers."""
+import csv
+import io
+import re
+
+import sqlalchemy as sa
+
+from shopcrm.admin.segments import csv_safe
+from shopcrm.extensions import db
+from shopcrm.models import Membership, Run, Segment, User
+
+from .conftest import create_user, csrf_token, login
+
+
+def logged_in(app, role="admin", email=None):
+    email, password = create_user(app, email=email or f"{role}@shop.test", role=role)
+    client = app.test_client()
+    assert login(client, email, password).status_code == 302
+    return client
+
+
+def biggest(app):
+    with app.app_context():
+        seg = db.session.scalars(sa.select(Segment).order_by(Segment.size.desc())).first()
+        return seg.id, seg.size, seg.run_id
+
+
+# --- users and roles -------------------------------------------------------------------------------
+
+def test_admin_creates_users_and_assigns_roles(segmented_app):
+    client = logged_in(segmented_app)
+    token = csrf_token(client, "/crm/admin/users")
+    response = client.post("/crm/admin/users", data={"email": "Mia@Shop.test", "role": "marketer",
+                                                      "password": "long-enough-pw", "csrf_token": token})
+    assert response.status_code == 302
+    with segmented_app.app_context():
+        mia = db.session.scalar(sa.select(User).where(User.email == "mia@shop.test"))
+        assert mia.role == "marketer" and mia.check_password("long-enough-pw")
+        mia_id = mia.id
+    response = client.post(f"/crm/admin/users/{mia_id}", data={"role": "viewer", "csrf_token": token})
+    assert response.status_code == 302
+    with segmented_app.app_context():
+        mia = db.session.get(User, mia_id)
+        assert mia.role == "viewer" and not mia.active  # the unchecked box deactivates
+    marketer = segmented_app.test_client()
+    assert "Wrong email or password" in login(marketer, "mia@shop.test", "long-enough-pw").get_data(as_text=True)
+
+
+def test_invalid_new_users_are_refused_with_a_reason(segmented_app):
+    client = logged_in(segmented_app)
+    token = csrf_token(client, "/crm/admin/users")
+    page = client.post("/crm/admin/users", data={"email": "not-an-address", "role": "viewer", "password": "short",
+                                                  "csrf_token": token}).get_data(as_text=True)
+    assert "Enter a valid email address" in page and "between 10 and 256 characters" in page
+    with segmented_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 1
+
+
+def test_the_last_admin_cannot_be_demoted(segmented_app):
+    client = logged_in(segmented_app)
+    token = csrf_token(client, "/crm/admin/users")
+    with segmented_app.app_context():
+        me = db.session.scalar(sa.select(User.id))
+    page = client.post(f"/crm/admin/users/{me}", data={"role": "viewer", "active": "y", "csrf_token": token},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "at least one active admin" in page
+    with segmented_app.app_context():
+        assert db.session.get(User, me).role == "admin"
+
+
+def test_users_page_is_for_admins_only(segmented_app):
+    for role in ("marketer", "viewer"):
+        client = logged_in(segmented_app, role=role)
+        assert client.get("/crm/admin/users").status_code == 403
+        assert "/crm/admin/users" not in client.get("/crm/admin/").get_data(as_text=True)  # not in the menu
+
+
+def test_admin_resets_a_password(segmented_app):
+    client = logged_in(segmented_app)
+    create_user(segmented_app, email="v@shop.test", password="old-password-1", role="viewer")
+    with segmented_app.app_context():
+        uid = db.session.scalar(sa.select(User.id).where(User.email == "v@shop.test"))
+    token = csrf_token(client, "/crm/admin/users")
+    client.post(f"/crm/admin/users/{uid}/password", data={"password": "new-password-22", "csrf_token": token})
+    with segmented_app.app_context():
+        assert db.session.get(User, uid).check_password("new-password-22")
+
+
+# --- segments --------------------------------------------------------------------------------------
+
+def test_segments_list_and_search(segmented_app):
+    client = logged_in(segmented_app, role="viewer")
+    listing = client.get("/crm/admin/segments").get_data(as_text=True)
+    with segmented_app.app_context():
+        for segment in Run.current().segments:
+            assert f"/crm/admin/segments/{segment.id}" in listing
+    seg_id, _, run_id = biggest(segmented_app)
+    with segmented_app.app_context():
+        member = db.session.scalar(sa.select(Membership.customer_id).where(
+            Membership.run_id == run_id, Membership.segment_id == seg_id).order_by(Membership.customer_id).offset(7))
+    from shopcrm.shop import connect_shop, current_mapping, queries
+
+    with segmented_app.app_context(), connect_shop() as conn:
+        email = queries.customers_by_ids(conn, current_mapping(), [member])[member]["email"]
+    page = client.get(f"/crm/admin/segments/{seg_id}", query_string={"q": email}).get_data(as_text=True)
+    assert re.findall(r"/crm/admin/customers/(\d+)\">#", page) == [str(member)]
+    nobody = client.get(f"/crm/admin/segments/{seg_id}", query_string={"q": "zzz-nobody"}).get_data(as_text=True)
+    assert "No members match" in nobody
+
+
+def test_segment_export_streams_every_member_as_csv(segmented_app):
+    client = logged_in(segmented_app, role="marketer")
+    seg_id, size, _ = biggest(segmented_app)
+    response = client.get(f"/crm/admin/segments/{seg_id}/export.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert len(rows) == size
+    assert len({r["customer_id"] for r in rows}) == size
+    assert all(r["value_type"] for r in rows)
+    viewer = logged_in(segmented_app, role="viewer", email="v2@shop.test")
+    assert viewer.get(f"/crm/admin/segments/{seg_id}/export.csv").status_code == 403
+
+
+def test_csv_cells_cannot_carry_formulas():
+    assert csv_safe("=HYPERLINK(\"http://evil\")") == "'=HYPERLINK(\"http://evil\")"
+    assert csv_safe("+31 20 123") == "'+31 20 123" and csv_safe("@cmd") == "'@cmd"
+    assert csv_safe("anna@example.org") == "anna@example.org" and csv_safe(None) == ""
+
+
+# --- customers -------------------------------------------------------------------------------------
+
+def a_buyer(app):
+    with app.app_context():
+        return db.session.scalar(sa.select(Membership.customer_id).where(
+            Membership.run_id == Run.current().id, Membership.frequency >= 3, Membership.segment_id.is_not(None))
+            .order_by(Membership.customer_id))
+
+
+def test_customer_search_finds_by_name_and_email(segmented_app):
+    client = logged_in(segmented_app, role="viewer")
+    page = client.get("/crm/admin/customers", query_string={"q": "Müller"}).get_data(as_text=True)
+    found = re.findall(r"/crm/admin/customers/(\d+)\">", page)
+    assert found and "Müller" in page
+    none = client.get("/crm/admin/customers", query_string={"q": "%"}).get_data(as_text=True)
+    assert "Nobody matches" in none  # LIKE wildcards are searched literally
+
+
+def test_customer_profile_shows_interests_value_type_and_timeline(segmented_app, demo_shop):
+    customer_id = a_buyer(segmented_app)
+    client = logged_in(segmented_app, role="viewer")
+    page = client.get(f"/crm/admin/customers/{customer_id}").get_data(as_text=True)
+    assert "Segment history" in page and "Timeline" in page
+    assert page.count('class="event event-order"') >= 3
+    assert 'class="event event-view"' in page
+    with segmented_app.app_context():
+        membership = db.session.get(Membership, (Run.current().id, customer_id))
+        segment = db.session.get(Segment, membership.segment_id)
+    assert segment.name.replace("&", "&amp;") in page
+    assert client.get("/crm/admin/customers/987654321").status_code == 404
+
+
+def test_shop_html_is_escaped_on_the_profile(segmented_app, demo_shop):
+    """The demo shop has a product named <script>...: whoever viewed it shows it escaped."""
+    products = demo_shop.tables["products"]
+    evil = int(products["product_id"][0])
+    views = demo_shop.tables["product_views"]
+    viewer_id = next(int(c) for c, p in zip(views["customer_id"], views["product_id"]) if p == evil and c is not None)
+    client = logged_in(segmented_app, role="viewer")
+    page = client.get(f"/crm/admin/customers/{viewer_id}").get_data(as_text=True)
+    assert "&lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt; Trail shoe" in page
+    assert "<script>alert" not in page
