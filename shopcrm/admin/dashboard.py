@@ -6,15 +6,14 @@ from flask import render_template
 from flask_login import login_required
 
 from ..extensions import db
-from ..models import VALUE_TYPE_LABELS, VALUE_TYPES, Membership, Run
+from ..models import VALUE_TYPE_LABELS, VALUE_TYPES, Run
 from . import bp, charts
 
 
 def value_type_counts(run: Run) -> list[tuple[str, int]]:
-    counts = dict(db.session.execute(
-        sa.select(Membership.value_type, sa.func.count()).where(Membership.run_id == run.id)
-        .group_by(Membership.value_type)).all())
-    return [(VALUE_TYPE_LABELS[t], counts.get(t, 0)) for t in VALUE_TYPES]
+    """From the counts stored with the run: no scan of 100k memberships per page view."""
+    counts = (run.counts or {}).get("value_types") or {}
+    return [(VALUE_TYPE_LABELS[t], int(counts.get(t, 0))) for t in VALUE_TYPES]
 
 
 @bp.route("/")
