@@ -4,17 +4,26 @@
 # Usage: scripts/setup-system.sh [--check]   (--check only reports what is missing)
 set -euo pipefail
 
-# command-to-check  debian-package(s)
+# command-or-path-to-check  debian-package(s)   (a path may be a glob)
 REQUIREMENTS=(
   "/usr/sbin/mariadbd mariadb-server"
+  # admin panel browser test (tests/test_browser.py): Debian's Chromium driven by Playwright
   "chromium chromium"
+  # deployment test (tests/test_deploy_apache.py): Apache + mod_wsgi + mod_php + mysqli, a venv
+  # from Debian's python3 (the Python mod_wsgi is built for), logrotate for the shipped rules
+  "/usr/sbin/apache2 apache2"
+  "/usr/lib/apache2/modules/mod_wsgi.so libapache2-mod-wsgi-py3"
+  "/usr/lib/apache2/modules/libphp*.so libapache2-mod-php"
+  "/usr/lib/php/*/mysqli.so php-mysql"
+  "/usr/lib/python3*/ensurepip/__init__.py python3-venv"
+  "/usr/sbin/logrotate logrotate"
 )
 
 missing=()
 for entry in "${REQUIREMENTS[@]}"; do
   probe=${entry%% *}
   packages=${entry#* }
-  if [[ $probe == /* ]]; then [[ -e $probe ]] && continue; else command -v "$probe" >/dev/null 2>&1 && continue; fi
+  if [[ $probe == /* ]]; then compgen -G "$probe" >/dev/null && continue; else command -v "$probe" >/dev/null 2>&1 && continue; fi
   missing+=($packages)
 done
 
