@@ -6,16 +6,15 @@ Commands only trigger services (pipeline, campaigns, sender); domain errors beco
 from __future__ import annotations
 
 import functools
-import os
 import secrets
 from datetime import datetime
-from pathlib import Path
 
 import click
 import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
+from .config import write_instance_settings
 from .errors import ShopCRMError
 from .extensions import db
 from .models import ROLES, VALUE_TYPES, Campaign, User
@@ -50,17 +49,12 @@ def _parse_datetime(value: str | None) -> datetime | None:
 
 @shopcrm_group.command("init")
 def init_command():
-    """Create the instance folder and a settings file with a fresh SECRET_KEY (never overwritten)."""
-    path = Path(current_app.instance_path) / "shopcrm.cfg"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        click.echo(f"{path} exists; left as it is.")
-        return
-    path.write_text(
-        "# shopcrm settings (Python syntax). See README.md for every key.\n"
-        f"SECRET_KEY = {secrets.token_hex(32)!r}\n", encoding="utf-8")
-    os.chmod(path, 0o600)
-    click.echo(f"wrote {path} with a new SECRET_KEY")
+    """Create the instance folder and a settings file with a fresh SECRET_KEY (never overwritten).
+
+    In production, where the app refuses to start without a key, use ``python -m shopcrm init``.
+    """
+    path, written = write_instance_settings(current_app.instance_path)
+    click.echo(f"wrote {path} with a new SECRET_KEY" if written else f"{path} exists; left as it is.")
 
 
 @shopcrm_group.command("migrate")

@@ -217,3 +217,20 @@ def validate(config: dict[str, Any]) -> None:
         problems.append("SHOPCRM_MOUNT must start with '/' and not end with '/' (e.g. /crm), or be empty")
     if problems:
         raise ConfigError("shopcrm cannot start:\n- " + "\n- ".join(problems))
+
+
+def write_instance_settings(instance_path: str) -> tuple[str, bool]:
+    """Create ``<instance>/shopcrm.cfg`` with a fresh SECRET_KEY; never overwrite one.
+
+    Returns the path and whether it was written. It needs no app (``python -m shopcrm init``):
+    a production app refuses to start before this file exists.
+    """
+    path = os.path.join(instance_path, INSTANCE_FILE)
+    os.makedirs(instance_path, exist_ok=True)
+    if os.path.exists(path):
+        return path, False
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("# shopcrm settings (Python syntax). See README.md and deploy/shopcrm.cfg.example.\n"
+                 f"SECRET_KEY = {secrets.token_hex(32)!r}\n")
+    return path, True

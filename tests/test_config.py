@@ -123,3 +123,21 @@ def test_security_headers(client):
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
+
+
+def test_python_m_shopcrm_init_writes_a_secret_without_an_app(tmp_path):
+    import subprocess
+    import sys
+
+    instance = tmp_path / "instance"
+    result = subprocess.run([sys.executable, "-m", "shopcrm", "init", str(instance)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    settings = instance / "shopcrm.cfg"
+    assert oct(settings.stat().st_mode & 0o777) == "0o600"
+    namespace: dict = {}
+    exec(settings.read_text(), namespace)
+    assert len(namespace["SECRET_KEY"]) == 64
+    again = subprocess.run([sys.executable, "-m", "shopcrm", "init", str(instance)], capture_output=True, text=True)
+    assert "left as it is" in again.stdout
+    app = create_app({"TESTING": False, "SHOPCRM_ENV": "production", "INSTANCE_PATH": str(instance)})
+    assert app.secret_key == namespace["SECRET_KEY"]  # a production start now succeeds
