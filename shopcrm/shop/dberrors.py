@@ -38,8 +38,17 @@ def _mapping_problem(exc: BaseException) -> str | None:
     return None
 
 
+def _is_probe(context) -> bool:
+    """SQLAlchemy's own probes that expect to fail (MySQL's has_table runs DESCRIBE and treats
+    "no such table" as False); they ask for no user error events, per statement."""
+    execution = context.execution_context
+    options = execution.execution_options if execution is not None else {}
+    return bool(options.get("skip_user_error_events")) or \
+        (context.statement or "").lstrip().upper().startswith("DESCRIBE")
+
+
 def _explain(context) -> BaseException | None:
-    if context.is_pre_ping or not isinstance(context.sqlalchemy_exception, sa.exc.DBAPIError):
+    if context.is_pre_ping or not isinstance(context.sqlalchemy_exception, sa.exc.DBAPIError) or _is_probe(context):
         return None
     problem = _mapping_problem(context.original_exception)
     if problem is None:

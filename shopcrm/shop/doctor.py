@@ -217,7 +217,7 @@ def _data_warnings(conn: sa.Connection, mapping: ShopMapping, entity: str, now: 
 
 def _index_advice(conn: sa.Connection, mapping: ShopMapping, emap: EntityMap) -> list[IndexAdvice]:
     inspector = sa.inspect(conn)
-    quote = conn.dialect.identifier_preparer.quote
+    quote = conn.dialect.identifier_preparer.quote_identifier  # always quoted: `order` is a reserved word
     advice = []
     for hint in emap.extraction_hints():
         table = mapping.prefix + hint.table

@@ -48,7 +48,7 @@ def _type_name(value: Any) -> str:
 def _check_keys(data: dict, allowed: dict, where: str) -> None:
     for key, value in data.items():
         if key not in allowed:
-            raise MappingError(f"{where}: unknown key '{key}' (known: {', '.join(allowed)})")
+            raise MappingError(f"{where}, field '{key}': unknown key (known: {', '.join(allowed)})")
         if not isinstance(value, allowed[key]):
             raise MappingError(f"{where}, field '{key}': must be {TYPE_WORDS[allowed[key]]}, "
                                f"not {_type_name(value)}")
