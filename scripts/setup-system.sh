@@ -7,6 +7,8 @@ set -euo pipefail
 # command-to-check  debian-package(s)
 REQUIREMENTS=(
   "/usr/sbin/mariadbd mariadb-server"
+  # shop mapping / view beacon: the tests run the PHP beacon snippet with the real php
+  "php php-cli"
 )
 
 missing=()

@@ -146,3 +146,13 @@ def test_shop_settings_from_the_environment_are_parsed_and_checked(monkeypatch, 
                                SHOPCRM_BEACON_WINDOW_SECONDS=1))
     for key in ("SHOPCRM_SHOP_VIEWS", "SHOPCRM_SHOP_TABLE_PREFIX", "SHOPCRM_BEACON_WINDOW_SECONDS"):
         assert key in str(info.value)
+
+
+def test_the_opencart_versions_differ_where_their_tables_do():
+    new, mid, old = (preset(n).select_text("customer")[0] for n in ("opencart", "opencart40", "opencart3"))
+    assert "zone_description" in new and "d.`default` = 1" in new
+    assert "zone_description" not in mid and "{p}zone z".format(p="oc_") in mid and "d.`default` = 1" in mid
+    assert "zone_description" not in old and "a.address_id = c.address_id" in old
+    for name in ("opencart", "opencart40", "opencart3"):
+        order = preset(name).select_text("order")
+        assert "FROM `oc_order` o" in order[0] and order[1]["order_statuses"] == [1, 2, 3, 5, 12]

@@ -48,7 +48,11 @@ function shopcrm_beacon_url($customerId, $productId, $time = null, $nonce = null
         return '';
     }
     $t = (string) ($time === null ? time() : (int) $time);
-    $n = $nonce === null ? bin2hex(random_bytes(16)) : (string) $nonce;
+    try {
+        $n = $nonce === null ? bin2hex(random_bytes(16)) : (string) $nonce;
+    } catch (Exception $e) {  // no randomness available: report nothing rather than break the page
+        return '';
+    }
     $s = hash_hmac('sha256', $c . '.' . $p . '.' . $t . '.' . $n, $secret);
     $base = (string) SHOPCRM_BEACON_URL;
     $query = http_build_query(array('c' => $c, 'p' => $p, 't' => $t, 'n' => $n, 's' => $s), '', '&');

@@ -179,8 +179,9 @@ def _data_warnings(conn: sa.Connection, mapping: ShopMapping, entity: str, now: 
         src = mapping.source("customer", ("id", "email", "created_at"))
         note(_count(conn, src, sa.or_(src.c.email.is_(None), sa.func.trim(src.c.email) == "")),
              "{n} customers have no e-mail address: they are segmented but never e-mailed")
-        note(int(conn.execute(sa.select(sa.func.count(src.c.email) - sa.func.count(
-            sa.distinct(sa.func.lower(sa.func.trim(src.c.email)))))).scalar_one() or 0),
+        address = sa.func.lower(sa.func.trim(src.c.email))
+        note(int(conn.execute(sa.select(sa.func.count(address) - sa.func.count(sa.distinct(address)))
+                              .where(address != "")).scalar_one() or 0),
              "{n} customer rows repeat an e-mail address of another row: each address is e-mailed at most once")
         note(_count(conn, src, src.c.created_at > now_p), "{n} customers signed up in the future (clock or data "
                                                           "error): their account age counts as 0")
