@@ -1,10 +1,10 @@
 """The view beacon's rows (``crm_view``) as interest scores, and how a view is recorded.
 
 ``crm_view`` lives in shopcrm's own database, which may be another database (or another
-server) than the shop's, so it cannot be joined to the shop's products. The heavy part runs
-in SQL on shopcrm's database: views are summed per (customer, product) with the same decay as
-the extraction. The much smaller result is then mapped to categories through the shop's
-product source and summed per (customer, category), ready for ``extract(extra_views=...)``.
+server) than the shop's, so it cannot be joined to the shop's products. So the shop's
+product → category map (one row per product: small) is copied into a temporary table on
+shopcrm's side, and the views are aggregated there in SQL per (customer, category) with the
+same decay as the extraction: what crosses the wire is as small as the shop's own aggregate.
 """
 from __future__ import annotations
 
@@ -17,11 +17,17 @@ import sqlalchemy as sa
 from .extract import InterestParams
 from .mapping import ShopMapping
 from .models import ProductView
-from .queries import chunks
 from .sqlfuncs import days_between
 
 LN2 = math.log(2.0)
 _views = ProductView.__table__
+# Session-private scratch space on shopcrm's database (never a migration's business: its own
+# MetaData, created and dropped by the aggregation on its connection).
+_scratch = sa.MetaData()
+_categories = sa.Table("crm_tmp_view_category", _scratch,
+                       sa.Column("product_id", sa.BigInteger, primary_key=True, autoincrement=False),
+                       sa.Column("category_id", sa.BigInteger, nullable=False),
+                       prefixes=["TEMPORARY"])
 
 
 def utc_naive(local: datetime) -> datetime:
@@ -29,55 +35,40 @@ def utc_naive(local: datetime) -> datetime:
     return local.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def product_scores(crm_conn: sa.Connection, as_of: datetime, params: InterestParams) -> np.ndarray:
-    """Per (customer, product): the decayed count of beacon views, as (n, 3) floats.
-
-    Views in the future (a clock ahead) or older than the horizon are ignored, as in the shop.
-    """
-    as_of_utc = utc_naive(as_of).replace(microsecond=0)
-    as_of_p = sa.bindparam("as_of", as_of_utc, type_=sa.DateTime)
-    since = sa.bindparam("since", as_of_utc - timedelta(days=params.horizon_days), type_=sa.DateTime)
-    decay = sa.func.exp(sa.literal(-LN2 / params.half_life_days, sa.Float) * days_between(_views.c.viewed_at, as_of_p))
-    query = (
-        sa.select(_views.c.customer_id, _views.c.product_id, sa.func.sum(decay))
-        .where(_views.c.viewed_at <= as_of_p, _views.c.viewed_at > since)
-        .group_by(_views.c.customer_id, _views.c.product_id)
-    )
-    return np.array(crm_conn.execute(query).all(), dtype=np.float64).reshape(-1, 3)
-
-
-def product_categories(shop_conn: sa.Connection, mapping: ShopMapping, product_ids) -> dict[int, int]:
-    """The canonical category of each of these products that the shop knows."""
+def product_categories(shop_conn: sa.Connection, mapping: ShopMapping) -> list[dict]:
+    """Every product the shop knows with its canonical category."""
     product = mapping.source("product", ("id", "category_id"))
-    found: dict[int, int] = {}
-    for batch in chunks(product_ids):
-        query = sa.select(product.c.id, product.c.category_id).where(product.c.id.in_(batch))
-        for pid, cid in shop_conn.execute(query):
-            if pid is not None and cid is not None:
-                found[int(pid)] = int(cid)
-    return found
+    query = sa.select(product.c.id, product.c.category_id).where(product.c.id.is_not(None),
+                                                                 product.c.category_id.is_not(None))
+    return [{"product_id": int(p), "category_id": int(c)} for p, c in shop_conn.execute(query)]
 
 
 def view_scores(crm_conn: sa.Connection, shop_conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
                 params: InterestParams) -> np.ndarray:
     """Per (customer, category): beacon view scores, (n, 3) floats: customer, category, score.
 
-    Views of products the shop does not know (orphans) are dropped, as in the extraction.
+    Views in the future (a clock ahead) or older than the horizon are ignored, and views of
+    products the shop does not know (orphans) drop out in the join, as in the extraction.
     """
-    rows = product_scores(crm_conn, as_of, params)
-    if not len(rows):
-        return np.empty((0, 3))
-    products = np.unique(rows[:, 1].astype(np.int64))
-    category_of = product_categories(shop_conn, mapping, products.tolist())
-    categories = np.array([category_of.get(int(p), -1) for p in products], dtype=np.int64)
-    category = categories[np.searchsorted(products, rows[:, 1].astype(np.int64))]
-    known = category >= 0
-    pairs = np.column_stack([rows[known, 0].astype(np.int64), category[known]])
-    if not len(pairs):
-        return np.empty((0, 3))
-    keys, inverse = np.unique(pairs, axis=0, return_inverse=True)
-    sums = np.bincount(inverse.ravel(), weights=rows[known, 2], minlength=len(keys))
-    return np.column_stack([keys.astype(np.float64), sums])
+    as_of_utc = utc_naive(as_of).replace(microsecond=0)
+    as_of_p = sa.bindparam("as_of", as_of_utc, type_=sa.DateTime)
+    since = sa.bindparam("since", as_of_utc - timedelta(days=params.horizon_days), type_=sa.DateTime)
+    decay = sa.func.exp(sa.literal(-LN2 / params.half_life_days, sa.Float) * days_between(_views.c.viewed_at, as_of_p))
+    query = (
+        sa.select(_views.c.customer_id, _categories.c.category_id, sa.func.sum(decay))
+        .select_from(_views.join(_categories, _categories.c.product_id == _views.c.product_id))
+        .where(_views.c.viewed_at <= as_of_p, _views.c.viewed_at > since)
+        .group_by(_views.c.customer_id, _categories.c.category_id)
+    )
+    products = product_categories(shop_conn, mapping)
+    _categories.create(crm_conn)
+    try:
+        if products:
+            crm_conn.execute(_categories.insert(), products)
+        rows = crm_conn.execute(query).all()
+    finally:
+        _categories.drop(crm_conn)
+    return np.array(rows, dtype=np.float64).reshape(-1, 3)
 
 
 def beacon_view_scores(shop_conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
