@@ -100,7 +100,8 @@ def test_a_replayed_request_is_refused(beacon_app):
 
 
 def test_replays_are_refused_on_mariadb_too(mariadb_database, tmp_path):
-    app = create_app(base_config(tmp_path, SQLALCHEMY_DATABASE_URI=mariadb_database("crm"), SHOPCRM_BEACON_SECRET=SECRET))
+    app = create_app(base_config(tmp_path, SQLALCHEMY_DATABASE_URI=mariadb_database("crm"),
+                                 SHOPCRM_BEACON_SECRET=SECRET))
     migrate(app)
     try:
         client, args = app.test_client(), query()

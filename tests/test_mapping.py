@@ -156,3 +156,23 @@ def test_the_opencart_versions_differ_where_their_tables_do():
     for name in ("opencart", "opencart40", "opencart3"):
         order = preset(name).select_text("order")
         assert "FROM `oc_order` o" in order[0] and order[1]["order_statuses"] == [1, 2, 3, 5, 12]
+
+
+def test_a_select_that_returns_fewer_columns_must_say_so(demo_shop_file):
+    from shopcrm.shop.readonly import install_guard
+    from shopcrm.shop.schema import verify
+
+    select = "SELECT customer_id AS id, email, first_name, created_at FROM customers WHERE active = :on"
+    engine = install_guard(sa.create_engine(f"sqlite:///{demo_shop_file}"))
+    silent = ShopMapping("test", generic_entities(customer=EntityMap("customer", select=select, params={"on": 1})))
+    declared = ShopMapping("test", generic_entities(customer=EntityMap(
+        "customer", select=select, params={"on": 1}, returns=("id", "email", "first_name", "created_at"))))
+    with engine.connect() as conn:
+        with pytest.raises(MappingError) as info:
+            verify(conn, silent)
+        assert "returns no column `city` (the city); add `… AS city`, or list the columns it does return under " \
+               "'returns'" in str(info.value)
+        verify(conn, declared)
+        row = conn.execute(sa.select(declared.source("customer")).limit(1)).mappings().one()
+    engine.dispose()
+    assert row["city"] is None and row["consent"] == 0 and row["email"]

@@ -25,7 +25,8 @@ table = "groups"
 columns = { id = "no", name = "title" }
 
 [order]
-select = "SELECT no AS id, client AS customer_id, at AS placed_at, amount AS total FROM {prefix}sales WHERE state IN :paid"
+select = '''SELECT no AS id, client AS customer_id, at AS placed_at, amount AS total
+            FROM {prefix}sales WHERE state IN :paid'''
 params = { paid = [2, 3] }
 
 [order_line]
@@ -50,9 +51,11 @@ def test_a_minimal_file_loads(tmp_path):
 @pytest.mark.parametrize("text,entity,field,message", [
     (MINIMAL.replace("columns = { id = \"no\", email", "colums = { id = \"no\", email", 1),
      "customer", "colums", "unknown key (known: table, columns,"),
-    (MINIMAL.replace('table = "clients"', "table = 42"), "customer", "table", "must be a string (in quotes), not a number"),
+    (MINIMAL.replace('table = "clients"', "table = 42"), "customer", "table",
+     "must be a string (in quotes), not a number"),
     (MINIMAL.replace('email = "mail", ', ""), "customer", "columns", "the required column(s) email are not mapped"),
-    (MINIMAL.replace('first_name = "given"', "first_name = 7"), "customer", "columns", "'first_name' must name a column"),
+    (MINIMAL.replace('first_name = "given"', "first_name = 7"), "customer", "columns",
+     "'first_name' must name a column"),
     (MINIMAL.replace("params = { paid = [2, 3] }", 'params = "2,3"'), "order", "params", "must be a table"),
     (MINIMAL.replace("params = { paid = [2, 3] }", "params = { paid = [] }"), "order", "params",
      "parameter 'paid'"),
@@ -94,13 +97,13 @@ def test_a_file_can_start_from_a_preset_and_replace_entities(tmp_path):
         [mapping]
         base = "opencart"
         [order]
-        select = "SELECT order_id AS id, customer_id, date_added AS placed_at, total FROM `{prefix}order` WHERE paid = 1"
+        select = "SELECT order_id AS id, customer_id, date_added AS placed_at, total FROM `{prefix}order` WHERE paid"
         [notes]
         order = "only paid orders"
         """)
     mapping = load_mapping_file(path, language_id=2)
     assert mapping.prefix == "oc_" and mapping.params["language_id"] == 2
-    assert "paid = 1" in mapping.entities["order"].select and mapping.entities["customer"].select
+    assert "WHERE paid" in mapping.entities["order"].select and mapping.entities["customer"].select
     assert mapping.notes["order"] == "only paid orders" and "view" in mapping.notes
 
 

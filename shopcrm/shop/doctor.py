@@ -78,8 +78,7 @@ class DoctorReport:
     database: str
     prefix: str | None = None
     entities: list[EntityReport] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # the mapping cannot be loaded, the shop cannot be reached
     suggestions: list[str] = field(default_factory=list)
     can_write: bool | None = None
     write_privileges: list[str] = field(default_factory=list)
@@ -123,7 +122,6 @@ class DoctorReport:
             lines.extend(f"    {a.statement}" for a in advice)
         if self.access:
             lines += ["", f"{'warning' if self.can_write else 'access'}: {self.access}"]
-        lines.extend(f"warning: {w}" for w in self.warnings)
         lines.extend(f"hint: {s}" for s in self.suggestions)
         problems = len(self.errors) + sum(len(e.errors) for e in self.entities)
         lines.append("")
@@ -198,7 +196,8 @@ def _data_warnings(conn: sa.Connection, mapping: ShopMapping, entity: str, now: 
                                                              "until their date")
         note(_count(conn, order, order.c.customer_id.is_(None)), "{n} orders belong to guests (no customer "
                                                                   "account): they count for products only")
-        orphans = (sa.select(sa.func.count()).select_from(order.outerjoin(customer, customer.c.id == order.c.customer_id))
+        known = order.outerjoin(customer, customer.c.id == order.c.customer_id)
+        orphans = (sa.select(sa.func.count()).select_from(known)
                    .where(order.c.customer_id.is_not(None), customer.c.id.is_(None)))
         note(int(conn.execute(orphans).scalar_one()), "{n} orders belong to customers the shop no longer has (or "
                                                       "who are inactive): they are left out")
@@ -212,7 +211,8 @@ def _data_warnings(conn: sa.Connection, mapping: ShopMapping, entity: str, now: 
     elif entity in ("view", "cart_item"):
         time_column = "viewed_at" if entity == "view" else "added_at"
         src = mapping.source(entity, (time_column,))
-        note(_count(conn, src, src.c[time_column] > now_p), "{n} of them are dated in the future: they are ignored until then")
+        note(_count(conn, src, src.c[time_column] > now_p),
+             "{n} of them are dated in the future: they are ignored until then")
     return found
 
 

@@ -310,8 +310,8 @@ class ShopMapping:
         ``around`` wraps it, e.g. ``SELECT * FROM ({}) AS probe LIMIT 0`` to learn its columns.
         """
         sql, params = self.select_text(entity)
-        return sa.text(around.replace("{}", sql)).bindparams(*(sa.bindparam(n, v, expanding=isinstance(v, (list, tuple)))
-                                         for n, v in params.items()))
+        bound = (sa.bindparam(n, v, expanding=isinstance(v, (list, tuple))) for n, v in params.items())
+        return sa.text(around.replace("{}", sql)).bindparams(*bound)
 
     def source(self, entity: str, columns: tuple[str, ...] | None = None) -> sa.Subquery:
         """A subquery for ``entity`` whose columns carry the canonical names.

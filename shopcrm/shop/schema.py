@@ -139,8 +139,10 @@ def _check_select(conn: sa.Connection, mapping: ShopMapping, entity: str, check:
     returned = {d[0].lower(): field_class(d[1]) for d in description}
     for canonical in emap.canonical_columns():
         if canonical not in returned:
+            optional = canonical not in ENTITIES[entity].required and emap.returns is None
             check.errors.append(f"{check.where} returns no column `{canonical}` "
-                                f"(the {COLUMN_WORDS.get(canonical, canonical)}); add `… AS {canonical}`")
+                                f"(the {COLUMN_WORDS.get(canonical, canonical)}); add `… AS {canonical}`"
+                                + (", or list the columns it does return under 'returns'" if optional else ""))
             continue
         kind = returned[canonical]
         check.columns[canonical] = kind or "?"

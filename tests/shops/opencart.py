@@ -142,4 +142,5 @@ def _locations(conn: sa.Connection, p: str, v3: bool, countries: dict, zones: di
     load(conn, f"{p}zone", ["zone_id", "country_id", "code"], [[zid, countries[c], r[:3].upper()]
                                                                 for (c, r), zid in zones.items()])
     load(conn, f"{p}zone_description", ["zone_id", "language_id", "name"],
-         [[zid, lang, escaped(r) if lang == 1 else f"Region {zid}"] for (c, r), zid in zones.items() for lang in (1, 2)])
+         [[zid, lang, escaped(r) if lang == 1 else f"Region {zid}"]
+          for (c, r), zid in zones.items() for lang in (1, 2)])

@@ -49,7 +49,8 @@ def write_prestashop(engine: sa.Engine, shop: DemoShop, prefix: str = "ps_") -> 
             if i % 4 == 0:  # a newer address the customer deleted: not theirs any more
                 addresses.append([3 * i + 2, cid, countries["DE"], None, "Deletedtown", 1])
         load(conn, f"{p}address", ["id_address", "id_customer", "id_country", "id_state", "city", "deleted"], addresses)
-        load(conn, f"{p}country", ["id_country", "iso_code", "active"], [[cid, code, 1] for code, cid in countries.items()])
+        load(conn, f"{p}country", ["id_country", "iso_code", "active"],
+             [[cid, code, 1] for code, cid in countries.items()])
         load(conn, f"{p}state", ["id_state", "id_country", "name", "iso_code", "active"],
              [[zid, countries[c], r, r[:3].upper(), 1] for (c, r), zid in zones.items()])
 
@@ -59,7 +60,8 @@ def write_prestashop(engine: sa.Engine, shop: DemoShop, prefix: str = "ps_") -> 
                                     "date_add", "date_upd"],
              [[1, 0, 0, 1, 0, stamp, stamp], [2, 1, 1, 1, 1, stamp, stamp]]
              + [[c + CATEGORY_OFFSET, 2, 2, 1, 0, stamp, stamp] for c in cats["category_id"]])
-        names = [(1, "Root"), (2, "Home")] + [(c + CATEGORY_OFFSET, n) for c, n in zip(cats["category_id"], cats["name"])]
+        names = [(1, "Root"), (2, "Home")] + [(c + CATEGORY_OFFSET, n)
+                                              for c, n in zip(cats["category_id"], cats["name"])]
         load(conn, f"{p}category_lang", ["id_category", "id_shop", "id_lang", "name", "link_rewrite"],
              [[c, 1, lang, n if lang == 1 else f"Kategorie {c}", f"c{c}"] for c, n in names for lang in (1, 2)])
         brands = _cols(shop, "brands")
