@@ -17,6 +17,8 @@ REQUIREMENTS=(
   "/usr/lib/php/*/mysqli.so php-mysql"
   "/usr/lib/python3*/ensurepip/__init__.py python3-venv"
   "/usr/sbin/logrotate logrotate"
+  # shop mapping / view beacon: the tests run the PHP beacon snippet with the real php
+  "php php-cli"
 )
 
 missing=()

@@ -69,6 +69,7 @@ def _import_models() -> None:
     Areas that own tables keep them in their own ``models`` module; list each one here.
     """
     from . import models  # noqa: F401  runs, segments, memberships, campaigns, outbox, users, locks
+    from .shop import models as shop_models  # noqa: F401  crm_view (the view beacon)
 
 
 def _security_headers(response):

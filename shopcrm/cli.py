@@ -120,6 +120,22 @@ def demo_shop_command(url, customers, views_per_customer, seed, now_text, replac
                + ", ".join(f"{n} {t}" for t, n in counts.items()))
 
 
+# --- the shop mapping: doctor ----------------------------------------------------------------------
+
+@shopcrm_group.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (for scripts).")
+def doctor_command(as_json):
+    """Check the shop mapping against the live shop database; exit 1 when something required is missing."""
+    import json
+
+    from .shop.doctor import report_for_app
+
+    report = report_for_app()
+    click.echo(json.dumps(report.to_dict(), indent=2, default=str) if as_json else report.render())
+    if not report.ok:
+        click.get_current_context().exit(1)
+
+
 # --- segmentation ----------------------------------------------------------------------------------
 
 @shopcrm_group.command("segment")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -45,6 +46,16 @@ def _parse_json(raw: str) -> Any:
     return json.loads(raw)
 
 
+def _parse_optional_list(raw: str) -> tuple[str, ...] | None:
+    """A comma-separated list (``2,3,5``); empty means "not set"."""
+    items = tuple(item.strip() for item in raw.split(",") if item.strip())
+    return items or None
+
+
+#: Where a mapping's product views come from (``SHOPCRM_SHOP_VIEWS``).
+VIEW_SOURCES = ("preset", "shop", "beacon", "both")
+
+
 @dataclass(frozen=True)
 class Setting:
     """One configuration key: its default, how an environment string is parsed, and the
@@ -71,7 +82,25 @@ SETTINGS: tuple[Setting, ...] = (
             help="the shop's database, read-only; default: the demo shop in the instance folder"),
     Setting("SHOPCRM_SHOP_PRESET", "generic", str, help="mapping preset: generic, opencart, prestashop"),
     Setting("SHOPCRM_SHOP_MAPPING_FILE", None, str, help="a TOML mapping file for a custom shop schema"),
-    Setting("SHOPCRM_SHOP_TABLE_PREFIX", "", str, help="table prefix of the shop, e.g. oc_ or ps_"),
+    Setting("SHOPCRM_SHOP_TABLE_PREFIX", None, str,
+            help="table prefix of the shop, e.g. oc_ or ps_; unset: the preset's (oc_, ps_, none for generic)"),
+    Setting("SHOPCRM_SHOP_LANGUAGE_ID", None, _parse_optional_int,
+            help="language of product and category names (OpenCart language_id, PrestaShop id_lang); unset: 1"),
+    Setting("SHOPCRM_SHOP_STORE_ID", None, _parse_optional_int,
+            help="PrestaShop: the shop (id_shop) whose product and category names are read; unset: 1"),
+    Setting("SHOPCRM_SHOP_ORDER_STATUSES", None, _parse_optional_list,
+            help="order statuses that count as sales (comma-separated); unset: the preset's "
+                 "(generic complete,processing; OpenCart 1,2,3,5,12); PrestaShop uses orders.valid instead"),
+    Setting("SHOPCRM_SHOP_VIEWS", "preset", str,
+            help="where product views come from: preset (its default), shop (the shop's own table), "
+                 "beacon (shopcrm's crm_view), both"),
+    # --- the view beacon -------------------------------------------------------------------
+    Setting("SHOPCRM_BEACON_SECRET", None, str,
+            help="shared secret of the view beacon (HMAC-SHA256); unset or empty: the beacon is off"),
+    Setting("SHOPCRM_BEACON_WINDOW_SECONDS", 300, int,
+            help="a beacon older or further in the future than this is refused"),
+    Setting("SHOPCRM_BEACON_RATE_PER_MINUTE", 120, int,
+            help="beacon requests accepted per client address and minute, per process"),
     Setting("SHOPCRM_SHOP_BASE_URL", "http://127.0.0.1:5000/", str,
             help="the shop's public address; product links in emails are built from it"),
     Setting("SHOPCRM_SHOP_NAME", "Demo Shop", str),
@@ -212,11 +241,60 @@ def validate(config: dict[str, Any]) -> None:
                 "SHOPCRM_SEND_BATCH_SIZE", "SHOPCRM_RUN_HISTORY", "SHOPCRM_INTEREST_HORIZON_DAYS"):
         if not isinstance(config.get(key), int) or config[key] < 1:
             problems.append(f"{key} must be a whole number ≥ 1")
+    problems.extend(_shop_problems(config))
+    problems.extend(_beacon_problems(config))
     mount = config.get("SHOPCRM_MOUNT") or ""
     if mount and (not mount.startswith("/") or mount.endswith("/")):
         problems.append("SHOPCRM_MOUNT must start with '/' and not end with '/' (e.g. /crm), or be empty")
     if problems:
         raise ConfigError("shopcrm cannot start:\n- " + "\n- ".join(problems))
+
+
+def _shop_problems(config: dict[str, Any]) -> list[str]:
+    """The shop-mapping settings; the mapping itself is checked when it is loaded (``doctor``)."""
+    problems = []
+    prefix = config.get("SHOPCRM_SHOP_TABLE_PREFIX")
+    if prefix is not None and (not isinstance(prefix, str) or not re.fullmatch(r"[A-Za-z0-9_]{0,32}", prefix)):
+        problems.append("SHOPCRM_SHOP_TABLE_PREFIX may hold only letters, digits and _ (at most 32), e.g. oc_")
+    for key in ("SHOPCRM_SHOP_LANGUAGE_ID", "SHOPCRM_SHOP_STORE_ID"):
+        value = config.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            problems.append(f"{key} must be empty or a whole number ≥ 0")
+    statuses = config.get("SHOPCRM_SHOP_ORDER_STATUSES")
+    if statuses is not None and (not isinstance(statuses, (list, tuple)) or not statuses
+                                 or not all(isinstance(s, (str, int)) and not isinstance(s, bool) for s in statuses)):
+        problems.append("SHOPCRM_SHOP_ORDER_STATUSES must be empty or a list of statuses, e.g. 2,3,5")
+    if config.get("SHOPCRM_SHOP_VIEWS") not in VIEW_SOURCES:
+        problems.append(f"SHOPCRM_SHOP_VIEWS must be one of {', '.join(VIEW_SOURCES)}, "
+                        f"not {config.get('SHOPCRM_SHOP_VIEWS')!r}")
+    return problems
+
+
+def _beacon_problems(config: dict[str, Any]) -> list[str]:
+    """The beacon is on exactly when it has a secret; in production that secret must be real,
+    and it must differ from SECRET_KEY, because it is also written into the shop's PHP files."""
+    problems = []
+    window, rate = config.get("SHOPCRM_BEACON_WINDOW_SECONDS"), config.get("SHOPCRM_BEACON_RATE_PER_MINUTE")
+    if not isinstance(window, int) or not 10 <= window <= 86400:
+        problems.append("SHOPCRM_BEACON_WINDOW_SECONDS must be a whole number of seconds from 10 to 86400")
+    if not isinstance(rate, int) or rate < 1:
+        problems.append("SHOPCRM_BEACON_RATE_PER_MINUTE must be a whole number ≥ 1")
+    secret = config.get("SHOPCRM_BEACON_SECRET")
+    if secret is None or secret == "":
+        return problems
+    if not isinstance(secret, str):
+        problems.append("SHOPCRM_BEACON_SECRET must be a string")
+    elif is_production(config):
+        if secret.strip().lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+            problems.append(
+                "SHOPCRM_BEACON_SECRET is too weak for production (the view beacon is on because it is set). "
+                "Generate one with\n    python3 -c 'import secrets; print(secrets.token_hex(32))'\n"
+                "and put the same value in the shop's shopcrm_beacon_config.php, or remove the setting "
+                "to turn the beacon off.")
+        elif secret == config.get("SECRET_KEY"):
+            problems.append("SHOPCRM_BEACON_SECRET must differ from SECRET_KEY: the beacon secret is also "
+                            "stored in the shop's PHP files")
+    return problems
 
 
 def write_instance_settings(instance_path: str) -> tuple[str, bool]:

@@ -24,6 +24,8 @@ from .mining import InterestSegmenter, PurchaseHistory, ValueTypeClassifier, nor
 from .mining.naming import top_features
 from .models import Membership, Rule, Run, Segment, utcnow
 from .shop import connect_shop, current_mapping
+from .shop.crm_views import beacon_view_scores
+from .shop.schema import verify
 from .shop.extract import InterestParams, OrderParams, ShopExtract, extract
 
 LOCK_NAME = "segmentation"
@@ -195,7 +197,10 @@ def run_segmentation(params: RunParams | None = None, as_of: datetime | None = N
             say("extract")
             t0 = time.perf_counter()
             with connect_shop() as conn:
-                ex = extract(conn, current_mapping(), as_of, params.interest, params.orders)
+                mapping = current_mapping()
+                verify(conn, mapping)  # a mapping that does not fit is a clear MappingError, not a traceback
+                beacon_views = beacon_view_scores(conn, mapping, as_of, params.interest)
+                ex = extract(conn, mapping, as_of, params.interest, params.orders, extra_views=beacon_views)
             timings["extract"] = round(time.perf_counter() - t0, 3)
             lease.renew()
 

@@ -1,4 +1,5 @@
-"""Pages for shoppers (no login): unsubscribe links from emails, and the shared static files."""
+"""Pages for shoppers (no login): unsubscribe links from emails, the view beacon, and the shared
+static files."""
 from flask import Blueprint
 
 from .. import STATIC_DIR, TEMPLATE_DIR
@@ -6,4 +7,4 @@ from .. import STATIC_DIR, TEMPLATE_DIR
 bp = Blueprint("crm_public", __name__, template_folder=str(TEMPLATE_DIR), static_folder=str(STATIC_DIR),
                static_url_path="/static")
 
-from . import views  # noqa: E402,F401
+from . import beacon, views  # noqa: E402,F401

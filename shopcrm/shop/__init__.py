@@ -1,8 +1,11 @@
 """The shop side: how shopcrm reads a shop's database, always read-only.
 
 ``mapping`` describes where the eight logical entities live, ``presets`` ship mappings for
-known shops, ``extract`` runs the aggregations, ``queries`` serves the small lookups the
-admin and the campaigns need, ``readonly`` guards the connection, ``demo`` builds a demo shop.
+known shops and ``mapping_file`` reads a custom one, ``schema`` checks a mapping against the
+live database and ``doctor`` reports on it, ``extract`` runs the aggregations, ``crm_views``
+adds the view beacon's rows, ``queries`` serves the small lookups the admin and the campaigns
+need, ``readonly`` guards the connection, ``dberrors`` explains the shop database's refusals,
+``demo`` builds a demo shop.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from flask import Flask, current_app
 
 from ..errors import MappingError, ShopUnavailable
 from .mapping import ShopMapping
+from .dberrors import explain_errors
 from .readonly import install_guard
 
 SHOP_BIND = "shop"
@@ -22,6 +26,7 @@ def install_shop_guard(app: Flask) -> None:
 
     with app.app_context():
         install_guard(db.engines[SHOP_BIND])
+        explain_errors(db.engines[SHOP_BIND])
 
 
 def shop_engine() -> sa.Engine:
@@ -31,10 +36,22 @@ def shop_engine() -> sa.Engine:
 
 
 def load_mapping(config) -> ShopMapping:
-    """The mapping the configuration asks for."""
+    """The mapping the configuration asks for: the mapping file if one is set, else the preset.
+
+    ``SHOPCRM_SHOP_TABLE_PREFIX`` (when set) wins over the preset's or the file's prefix, and
+    ``SHOPCRM_SHOP_VIEWS`` chooses where product views come from.
+    """
+    from .mapping_file import load_mapping_file
     from .presets import preset
 
-    return preset(config.get("SHOPCRM_SHOP_PRESET") or "generic", prefix=config.get("SHOPCRM_SHOP_TABLE_PREFIX") or "")
+    prefix = config.get("SHOPCRM_SHOP_TABLE_PREFIX")
+    params = {"language_id": config.get("SHOPCRM_SHOP_LANGUAGE_ID"), "store_id": config.get("SHOPCRM_SHOP_STORE_ID"),
+              "order_statuses": config.get("SHOPCRM_SHOP_ORDER_STATUSES")}
+    if config.get("SHOPCRM_SHOP_MAPPING_FILE"):
+        mapping = load_mapping_file(config["SHOPCRM_SHOP_MAPPING_FILE"], prefix=prefix, **params)
+    else:
+        mapping = preset(config.get("SHOPCRM_SHOP_PRESET") or "generic", prefix=prefix, **params)
+    return mapping.with_views(config.get("SHOPCRM_SHOP_VIEWS") or "preset")
 
 
 def current_mapping() -> ShopMapping:

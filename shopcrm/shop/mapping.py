@@ -6,21 +6,31 @@ returns the canonical names (for data that needs joins). Either way :meth:`ShopM
 gives a SQLAlchemy subquery with the canonical column names, and the aggregation queries in
 ``extract.py`` are written once against those names.
 
-Identifiers are checked against a strict pattern here; values (filters, SELECT parameters)
-are always bound parameters, never pasted into SQL.
+The ``view`` entity may also live in shopcrm's own database: ``store="crm"`` means the view
+beacon's ``crm_view`` table, ``store="both"`` the shop's own table plus ``crm_view``. Such views
+cannot be joined to shop tables (the two databases may differ), so they are aggregated apart
+(``crm_views.py``) and handed to the extraction as extra rows.
+
+Identifiers are checked against a strict pattern here and against the live schema by
+``schema.py`` (before every run, and by ``doctor``); values (filters, SELECT parameters) are
+always bound parameters, never pasted into SQL.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 import sqlalchemy as sa
 
-from ..errors import MappingError
+from ..errors import MappingError, ReadOnlyViolation
+from .readonly import bare_sql, check_statement
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$")
 PREFIX = re.compile(r"^[A-Za-z0-9_]{0,32}$")
+PARAM_NAME = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")  # the same rule as sqlalchemy.text()
+STORES = ("shop", "crm", "both")
+SCALARS = (str, int, float, bool)
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,7 @@ class EntitySpec:
     optional: tuple[str, ...] = ()
     types: Mapping[str, sa.types.TypeEngine] = field(default_factory=dict)
     must_exist: bool = True  # False: the shop may lack this entity (e.g. browsing history)
+    label: str = ""  # how a shop admin calls it
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -48,6 +59,7 @@ ENTITIES: dict[str, EntitySpec] = {
             ("id", "email", "first_name", "created_at"),
             ("last_name", "city", "region", "country", "source", "consent"),
             {"id": _INT, "created_at": _TIME, "consent": sa.Integer()},
+            label="customers",
         ),
         EntitySpec(
             "product",
@@ -55,19 +67,33 @@ ENTITIES: dict[str, EntitySpec] = {
             ("brand_id", "url", "image_url", "active", "in_stock"),
             {"id": _INT, "price": _NUM, "category_id": _INT, "brand_id": _INT, "active": sa.Integer(),
              "in_stock": sa.Integer()},
+            label="products",
         ),
-        EntitySpec("category", ("id", "name"), ("parent_id",), {"id": _INT, "parent_id": _INT}),
-        EntitySpec("brand", ("id", "name"), (), {"id": _INT}, must_exist=False),
+        EntitySpec("category", ("id", "name"), ("parent_id",), {"id": _INT, "parent_id": _INT}, label="categories"),
+        EntitySpec("brand", ("id", "name"), (), {"id": _INT}, must_exist=False, label="brands"),
         EntitySpec("view", ("customer_id", "product_id", "viewed_at"), (),
-                   {"customer_id": _INT, "product_id": _INT, "viewed_at": _TIME}, must_exist=False),
+                   {"customer_id": _INT, "product_id": _INT, "viewed_at": _TIME}, must_exist=False,
+                   label="product views"),
         EntitySpec("cart_item", ("customer_id", "product_id", "quantity", "added_at"), (),
                    {"customer_id": _INT, "product_id": _INT, "quantity": sa.Integer(), "added_at": _TIME},
-                   must_exist=False),
+                   must_exist=False, label="cart items"),
         EntitySpec("order", ("id", "customer_id", "placed_at", "total"), (),
-                   {"id": _INT, "customer_id": _INT, "placed_at": _TIME, "total": _NUM}),
+                   {"id": _INT, "customer_id": _INT, "placed_at": _TIME, "total": _NUM}, label="orders"),
         EntitySpec("order_line", ("order_id", "product_id", "quantity", "unit_price"), (),
-                   {"order_id": _INT, "product_id": _INT, "quantity": sa.Integer(), "unit_price": _NUM}),
+                   {"order_id": _INT, "product_id": _INT, "quantity": sa.Integer(), "unit_price": _NUM},
+                   label="order lines"),
     )
+}
+
+#: What each canonical column means, in a shop admin's words (for error messages and doctor).
+COLUMN_WORDS: dict[str, str] = {
+    "id": "id", "email": "e-mail address", "first_name": "first name", "last_name": "last name",
+    "created_at": "sign-up date", "city": "city", "region": "region", "country": "country",
+    "source": "acquisition source", "consent": "newsletter consent", "name": "name", "price": "price",
+    "category_id": "category", "brand_id": "brand", "url": "page address", "image_url": "image address",
+    "active": "active flag", "in_stock": "stock", "parent_id": "parent category", "customer_id": "customer",
+    "product_id": "product", "viewed_at": "time of the view", "quantity": "quantity", "added_at": "time added",
+    "placed_at": "order date", "total": "order total", "order_id": "order", "unit_price": "unit price",
 }
 
 #: Defaults for optional columns a mapping leaves out.
@@ -77,61 +103,142 @@ OPTIONAL_DEFAULTS: dict[tuple[str, str], Any] = {
     ("customer", "consent"): 0,
 }
 
+#: Columns the extraction filters, joins or groups on, per table-mapped entity: with an index
+#: that starts with these, the database reads the index instead of the table.
+EXTRACTION_COLUMNS: dict[str, tuple[str, ...]] = {
+    "order": ("customer_id", "placed_at", "total"),
+    "order_line": ("order_id", "product_id"),
+    "view": ("customer_id", "product_id", "viewed_at"),
+    "cart_item": ("customer_id", "product_id", "added_at"),
+}
 
-def check_identifier(value: str, where: str) -> str:
+
+def check_identifier(value: object, where: str) -> str:
     if not isinstance(value, str) or not IDENTIFIER.match(value):
         raise MappingError(f"{where}: {value!r} is not a valid table or column name "
                            "(letters, digits and _ only, not starting with a digit)")
     return value
 
 
+def check_values(values: Mapping[str, Any], where: str) -> None:
+    """Filter and SELECT parameter values: numbers, strings, yes/no, or non-empty lists of those."""
+    for name, value in values.items():
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if not items or not all(isinstance(v, SCALARS) for v in items):
+            raise MappingError(f"{where} '{name}': the value must be a number, a string, true/false, "
+                               f"or a non-empty list of those (got {value!r})")
+
+
+@dataclass(frozen=True)
+class IndexHint:
+    """An index that makes extraction fast: ``table`` without the prefix, columns in order."""
+
+    table: str
+    columns: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class EntityMap:
-    """Where one entity lives in the shop."""
+    """Where one entity lives."""
 
     entity: str
     table: str | None = None
     columns: Mapping[str, str] = field(default_factory=dict)  # canonical -> real column
     where: Mapping[str, Any] = field(default_factory=dict)  # real column -> value or list of values
-    select: str | None = None  # a SELECT returning canonical names; may use :name parameters
+    select: str | None = None  # a SELECT returning canonical names; may use {prefix} and :name parameters
     params: Mapping[str, Any] = field(default_factory=dict)
+    returns: tuple[str, ...] | None = None  # SELECT only: the canonical columns it returns (None: all)
     origin: str = "preset"  # where this definition came from, for error messages
-    store: str = "shop"  # "shop": the shop database; "crm": shopcrm's own database (crm_view)
+    store: str = "shop"  # "shop": the shop's database; "crm": shopcrm's crm_view; "both"
+    indexes: tuple[IndexHint, ...] = ()  # SELECT only: indexes worth having (doctor's advice)
 
-    def validate(self, prefix: str = "") -> None:
+    @property
+    def where_text(self) -> str:
+        return f"{self.origin}, entity '{self.entity}'"
+
+    def validate(self) -> None:
         spec = ENTITIES.get(self.entity)
-        where = f"{self.origin}, entity '{self.entity}'"
+        where = self.where_text
         if spec is None:
             raise MappingError(f"{where}: unknown entity (known: {', '.join(ENTITIES)})")
+        if self.store not in STORES:
+            raise MappingError(f"{where}, field 'store': must be one of {', '.join(STORES)}, not {self.store!r}")
+        if self.store != "shop" and self.entity != "view":
+            raise MappingError(f"{where}, field 'store': only the 'view' entity can be kept by shopcrm "
+                               "(the view beacon's crm_view table)")
+        if self.store == "crm":
+            if self.table is not None or self.select is not None:
+                raise MappingError(f"{where}: with store = \"crm\" the views come from shopcrm's crm_view table; "
+                                   "give neither 'table' nor 'select'")
+            return
         if (self.table is None) == (self.select is None):
             raise MappingError(f"{where}: give either 'table' (with 'columns') or 'select', not both or neither")
+        check_values(self.params, f"{where}, field 'params', parameter")
         if self.table is not None:
-            check_identifier(self.table, f"{where}, table")
-            unknown = set(self.columns) - set(spec.columns)
-            if unknown:
-                raise MappingError(f"{where}, columns: unknown canonical column(s) {sorted(unknown)}; "
-                                   f"known: {', '.join(spec.columns)}")
-            for canonical, real in self.columns.items():
-                check_identifier(real, f"{where}, column '{canonical}'")
-            missing = [c for c in spec.required if c not in self.columns]
-            if missing:
-                raise MappingError(f"{where}, columns: required column(s) {missing} not mapped")
-            for column, value in self.where.items():
-                check_identifier(column, f"{where}, filter")
-                values = value if isinstance(value, (list, tuple)) else [value]
-                if not values or not all(isinstance(v, (str, int, float, bool)) for v in values):
-                    raise MappingError(f"{where}, filter on '{column}': values must be numbers or strings")
+            self._validate_table(spec, where)
         else:
-            if not isinstance(self.select, str) or not self.select.strip().lower().startswith(("select", "(")):
-                raise MappingError(f"{where}: 'select' must be a SELECT statement")
-            if ";" in self.select.rstrip().rstrip(";"):
-                raise MappingError(f"{where}: 'select' must be one statement (no ';')")
+            self._validate_select(spec, where)
+
+    def _validate_table(self, spec: EntitySpec, where: str) -> None:
+        check_identifier(self.table, f"{where}, field 'table'")
+        if self.returns is not None:
+            raise MappingError(f"{where}, field 'returns': only a 'select' entity lists the columns it returns")
+        unknown = sorted(set(self.columns) - set(spec.columns))
+        if unknown:
+            raise MappingError(f"{where}, field 'columns': unknown canonical column(s) {', '.join(unknown)}; "
+                               f"known: {', '.join(spec.columns)}")
+        for canonical, real in self.columns.items():
+            check_identifier(real, f"{where}, field 'columns', column '{canonical}'")
+        missing = [c for c in spec.required if c not in self.columns]
+        if missing:
+            raise MappingError(f"{where}, field 'columns': the required column(s) {', '.join(missing)} "
+                               "are not mapped")
+        for column in self.where:
+            check_identifier(column, f"{where}, field 'where'")
+        check_values(self.where, f"{where}, field 'where', filter on")
+
+    def _validate_select(self, spec: EntitySpec, where: str) -> None:
+        text = self.select
+        if not isinstance(text, str) or not text.strip().lower().startswith(("select", "(", "with")):
+            raise MappingError(f"{where}, field 'select': must be a SELECT statement")
+        if ";" in bare_sql(text).rstrip().rstrip(";"):
+            raise MappingError(f"{where}, field 'select': must be one statement (no ';')")
+        try:
+            check_statement(text)
+        except ReadOnlyViolation as exc:
+            raise MappingError(f"{where}, field 'select': only reads are allowed ({exc})") from None
+        if self.columns or self.where:
+            raise MappingError(f"{where}: 'columns' and 'where' belong to a 'table' entity; "
+                               "a 'select' names its columns itself (… AS email)")
+        if self.returns is not None:
+            unknown = sorted(set(self.returns) - set(spec.columns))
+            if unknown:
+                raise MappingError(f"{where}, field 'returns': unknown canonical column(s) {', '.join(unknown)}; "
+                                   f"known: {', '.join(spec.columns)}")
+            missing = [c for c in spec.required if c not in self.returns]
+            if missing:
+                raise MappingError(f"{where}, field 'returns': the required column(s) {', '.join(missing)} "
+                                   "must be returned")
 
     def canonical_columns(self) -> tuple[str, ...]:
+        """The canonical columns this definition provides (the rest default or are NULL)."""
         spec = ENTITIES[self.entity]
+        if self.store == "crm":
+            return spec.columns
         if self.table is not None:
             return tuple(c for c in spec.columns if c in self.columns)
-        return spec.columns  # a SELECT must return every canonical column it knows of
+        returned = set(self.returns or spec.columns)
+        return tuple(c for c in spec.columns if c in returned)
+
+    def extraction_hints(self) -> tuple[IndexHint, ...]:
+        """Indexes worth having: declared ones for a SELECT, derived ones for a table."""
+        if self.table is None:
+            return self.indexes
+        wanted = EXTRACTION_COLUMNS.get(self.entity)
+        if not wanted:
+            return ()
+        real = tuple(self.columns[c] for c in wanted if c in self.columns)
+        return (IndexHint(self.table, real + tuple(c for c in self.where if c not in real)),)
 
 
 @dataclass(frozen=True)
@@ -142,25 +249,69 @@ class ShopMapping:
     entities: Mapping[str, EntityMap]
     prefix: str = ""
     params: Mapping[str, Any] = field(default_factory=dict)
-    notes: Mapping[str, str] = field(default_factory=dict)  # per entity: what this preset cannot read
+    notes: Mapping[str, str] = field(default_factory=dict)  # per entity: what this mapping cannot read, and why
+    origin: str = "preset"
 
     def __post_init__(self):
-        if not PREFIX.match(self.prefix or ""):
-            raise MappingError(f"mapping '{self.name}': table prefix {self.prefix!r} may hold only letters, digits and _")
+        if not isinstance(self.prefix, str) or not PREFIX.match(self.prefix):
+            raise MappingError(f"{self.origin}: table prefix {self.prefix!r} may hold only letters, digits and _")
+        check_values(self.params, f"{self.origin}, parameter")
         for entity, emap in self.entities.items():
             if entity != emap.entity:
-                raise MappingError(f"mapping '{self.name}': entity key {entity!r} holds a map for {emap.entity!r}")
-            emap.validate(self.prefix)
+                raise MappingError(f"{self.origin}: entity key {entity!r} holds a map for {emap.entity!r}")
+            emap.validate()
         for name, spec in ENTITIES.items():
             if spec.must_exist and name not in self.entities:
-                raise MappingError(f"mapping '{self.name}': the required entity '{name}' is not mapped")
+                raise MappingError(f"{self.origin}: the required entity '{name}' ({spec.label}) is not mapped")
 
     def has(self, entity: str) -> bool:
-        return entity in self.entities
+        """Whether the shop's own database holds this entity (what the extraction reads there)."""
+        emap = self.entities.get(entity)
+        return emap is not None and emap.store in ("shop", "both")
+
+    def reads_crm(self, entity: str) -> bool:
+        """Whether this entity (only ``view``) is also read from shopcrm's own ``crm_view``."""
+        emap = self.entities.get(entity)
+        return emap is not None and emap.store in ("crm", "both")
 
     def table_name(self, entity: str) -> str | None:
         emap = self.entities.get(entity)
         return None if emap is None or emap.table is None else self.prefix + emap.table
+
+    def with_views(self, source: str) -> "ShopMapping":
+        """This mapping with its views read from ``source``: preset, shop, beacon or both."""
+        if source == "preset":
+            return self
+        current = self.entities.get("view")
+        if source == "beacon":
+            view = EntityMap("view", store="crm", origin="SHOPCRM_SHOP_VIEWS")
+        elif current is None or current.store == "crm":
+            raise MappingError(f"SHOPCRM_SHOP_VIEWS = {source!r}, but the mapping '{self.name}' knows no table of "
+                               "the shop's own that holds product views; use 'beacon' or 'preset'")
+        else:
+            view = replace(current, store="shop" if source == "shop" else "both")
+        return replace(self, entities={**self.entities, "view": view})
+
+    def select_text(self, entity: str) -> tuple[str, dict[str, Any]]:
+        """A SELECT entity's SQL with the prefix filled in, and the parameters it uses."""
+        emap = self.entities[entity]
+        params = {**self.params, **emap.params}
+        sql = emap.select.replace("{prefix}", self.prefix).rstrip().rstrip(";")
+        used = set(PARAM_NAME.findall(sql))
+        missing = sorted(used - set(params))
+        if missing:
+            raise MappingError(f"{emap.where_text}, field 'select': the parameter(s) {', '.join(missing)} "
+                               "have no value (give them under 'params')")
+        return sql, {name: params[name] for name in used}
+
+    def select_statement(self, entity: str, around: str = "{}") -> sa.TextClause:
+        """A SELECT entity as a statement with its parameters bound (lists expand into IN (...)).
+
+        ``around`` wraps it, e.g. ``SELECT * FROM ({}) AS probe LIMIT 0`` to learn its columns.
+        """
+        sql, params = self.select_text(entity)
+        bound = (sa.bindparam(n, v, expanding=isinstance(v, (list, tuple))) for n, v in params.items())
+        return sa.text(around.replace("{}", sql)).bindparams(*bound)
 
     def source(self, entity: str, columns: tuple[str, ...] | None = None) -> sa.Subquery:
         """A subquery for ``entity`` whose columns carry the canonical names.
@@ -171,30 +322,30 @@ class ShopMapping:
         emap = self.entities.get(entity)
         if emap is None:
             raise MappingError(f"mapping '{self.name}': the entity '{entity}' is not mapped")
+        if emap.store == "crm":
+            raise MappingError(f"mapping '{self.name}': the entity '{entity}' is kept in shopcrm's own crm_view "
+                               "table, not in the shop's database")
         spec = ENTITIES[entity]
         wanted = columns or spec.columns
         unknown = set(wanted) - set(spec.columns)
         if unknown:
             raise MappingError(f"entity '{entity}' has no canonical column(s) {sorted(unknown)}")
+        provided = emap.canonical_columns()
         if emap.select is not None:
-            params = {**self.params, **emap.params}
-            text = sa.text(emap.select.replace("{prefix}", self.prefix).rstrip().rstrip(";"))
-            used = {name for name in params if f":{name}" in emap.select}
-            text = text.bindparams(*(sa.bindparam(n, params[n], expanding=isinstance(params[n], (list, tuple)))
-                                     for n in used))
-            typed = text.columns(*(sa.column(c, spec.types.get(c, sa.String())) for c in spec.columns))
+            text = self.select_statement(entity)
+            typed = text.columns(*(sa.column(c, spec.types.get(c, sa.String())) for c in provided))
             sub = typed.subquery(f"{entity}_sel")
-            return sa.select(*(sub.c[c] for c in wanted)).subquery(f"{entity}_src")
+            return sa.select(*(sub.c[c] if c in provided else _missing(entity, c, spec) for c in wanted)
+                             ).subquery(f"{entity}_src")
         table = sa.table(self.prefix + emap.table,
                          *{sa.column(real) for real in list(emap.columns.values()) + list(emap.where)})
         selected = []
         for canonical in wanted:
-            type_ = spec.types.get(canonical, sa.String())
             if canonical in emap.columns:
+                type_ = spec.types.get(canonical, sa.String())
                 selected.append(sa.type_coerce(table.c[emap.columns[canonical]], type_).label(canonical))
             else:
-                default = OPTIONAL_DEFAULTS.get((entity, canonical))
-                selected.append((sa.literal(default, type_) if default is not None else sa.null()).label(canonical))
+                selected.append(_missing(entity, canonical, spec))
         query = sa.select(*selected).select_from(table)
         for column, value in emap.where.items():
             if isinstance(value, (list, tuple)):
@@ -202,3 +353,10 @@ class ShopMapping:
             else:
                 query = query.where(table.c[column] == value)
         return query.subquery(f"{entity}_src")
+
+
+def _missing(entity: str, canonical: str, spec: EntitySpec) -> sa.ColumnElement:
+    """An optional column the mapping does not provide: its default, or NULL."""
+    type_ = spec.types.get(canonical, sa.String())
+    default = OPTIONAL_DEFAULTS.get((entity, canonical))
+    return (sa.literal(default, type_) if default is not None else sa.null()).label(canonical)

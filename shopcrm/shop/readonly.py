@@ -29,12 +29,18 @@ _READ_START = re.compile(
     r"|net_write_timeout|default_transaction_read_only|statement_timeout|client_encoding)\b)",
     re.I,
 )
+# REPLACE( is the string function (OpenCart's names are decoded with it), not REPLACE INTO.
 _WRITE_WORDS = re.compile(
-    r"\b(INSERT|UPDATE|DELETE|REPLACE|MERGE|UPSERT|ALTER|DROP|CREATE|TRUNCATE|GRANT|REVOKE|RENAME"
+    r"\b(INSERT|UPDATE|DELETE|REPLACE(?!\s*\()|MERGE|UPSERT|ALTER|DROP|CREATE|TRUNCATE|GRANT|REVOKE|RENAME"
     r"|LOAD|CALL|HANDLER|LOCK|UNLOCK|ATTACH|DETACH|VACUUM|REINDEX|OPTIMIZE|ANALYZE|FLUSH|KILL"
     r"|INTO\s+(OUT|DUMP)FILE|FOR\s+UPDATE|FOR\s+SHARE|IN\s+SHARE\s+MODE)\b",
     re.I,
 )
+
+
+def bare_sql(statement: str) -> str:
+    """``statement`` with literals, quoted identifiers and comments blanked out."""
+    return _COMMENTS.sub(" ", _LITERALS.sub("''", statement))
 
 
 def check_statement(statement: str) -> None:
@@ -43,7 +49,7 @@ def check_statement(statement: str) -> None:
     Literals, quoted identifiers and comments are blanked first, so a product called
     "Update your kitchen" or a column named in back-quotes cannot fool the check.
     """
-    bare = _COMMENTS.sub(" ", _LITERALS.sub("''", statement))
+    bare = bare_sql(statement)
     if not _READ_START.match(bare):
         raise ReadOnlyViolation(f"refused to run a non-read statement on the shop database: {statement[:80]!r}")
     if bare.lstrip().upper().startswith(("SELECT", "WITH", "(")) and _WRITE_WORDS.search(bare):

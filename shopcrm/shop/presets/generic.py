@@ -1,22 +1,20 @@
-"""Mapping presets for shops shopcrm knows.
-
-``generic`` reads the seed shop's schema (``generic_schema.py``), which the demo generator
-writes. Presets for real shops (OpenCart, PrestaShop) sit beside it.
-"""
+"""The generic preset: the seed shop's schema, as the demo generator writes it."""
 from __future__ import annotations
 
-from typing import Any, Callable
-
-from ..errors import MappingError
-from .generic_schema import VALID_ORDER_STATUSES
-from .mapping import EntityMap, ShopMapping
+from ...errors import MappingError
+from ..generic_schema import VALID_ORDER_STATUSES
+from ..mapping import EntityMap, ShopMapping
 
 
-def generic(prefix: str = "", **params: Any) -> ShopMapping:
-    statuses = list(params.get("order_statuses") or VALID_ORDER_STATUSES)
+def generic(prefix: str | None = None, order_statuses=None, language_id=None, store_id=None) -> ShopMapping:
+    """Every entity is one table; real sales are orders whose ``status`` is complete or processing."""
+    if language_id is not None or store_id is not None:
+        raise MappingError("the generic shop has no languages or stores: leave SHOPCRM_SHOP_LANGUAGE_ID and "
+                           "SHOPCRM_SHOP_STORE_ID empty")
+    statuses = [str(s) for s in (order_statuses or VALID_ORDER_STATUSES)]
     return ShopMapping(
         name="generic",
-        prefix=prefix,
+        prefix=prefix or "",
         entities={
             "customer": EntityMap(
                 "customer", table="customers",
@@ -48,15 +46,9 @@ def generic(prefix: str = "", **params: Any) -> ShopMapping:
                                     columns={"order_id": "order_id", "product_id": "product_id",
                                              "quantity": "quantity", "unit_price": "unit_price"}),
         },
+        notes={
+            "customer": "Customers with active = 0 are left out.",
+            "order": "Only orders whose status is in SHOPCRM_SHOP_ORDER_STATUSES count "
+                     f"(default: {', '.join(VALID_ORDER_STATUSES)}).",
+        },
     )
-
-
-PRESETS: dict[str, Callable[..., ShopMapping]] = {"generic": generic}
-
-
-def preset(name: str, prefix: str = "", **params: Any) -> ShopMapping:
-    try:
-        factory = PRESETS[name]
-    except KeyError:
-        raise MappingError(f"unknown mapping preset {name!r}; known presets: {', '.join(sorted(PRESETS))}") from None
-    return factory(prefix=prefix, **params)

@@ -1,0 +1,50 @@
+"""``GET /beacon``: product views reported by the shop's product page, signed with a shared secret.
+
+It answers fast and stateless: no session, no cookie, no database read; a valid view is one
+INSERT (its unique nonce turns a replay into a refused insert) and ``204 No Content``. The
+beacon is off (404) until ``SHOPCRM_BEACON_SECRET`` is set. The rate limit is per client
+address (``request.remote_addr``) and per process; behind a reverse proxy every request comes
+from the proxy's address, so there the limit is one budget for all visitors (docs/MAPPING.md).
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, current_app, request
+
+from ..extensions import db
+from ..shop.beacon import BeaconRefused, RateLimiter, verify
+from ..shop.crm_views import record_view
+from . import bp
+
+
+def _limiter() -> RateLimiter:
+    state = current_app.extensions.setdefault("shopcrm_state", {})
+    limiter = state.get("beacon_limiter")
+    if limiter is None:
+        limiter = state["beacon_limiter"] = RateLimiter(current_app.config["SHOPCRM_BEACON_RATE_PER_MINUTE"])
+    return limiter
+
+
+def _answer(status: int, text: str = ""):
+    headers = {"Cache-Control": "no-store", "Content-Type": "text/plain; charset=utf-8"}
+    return (text + "\n" if text else ""), status, headers
+
+
+@bp.route("/beacon", methods=["GET"])
+def beacon():
+    secret = current_app.config.get("SHOPCRM_BEACON_SECRET")
+    if not secret:
+        abort(404)
+    if not _limiter().allow(request.remote_addr or "-"):
+        return _answer(429, "too many requests")
+    try:
+        view = verify(request.args, secret, current_app.config["SHOPCRM_BEACON_WINDOW_SECONDS"])
+    except BeaconRefused as refused:
+        return _answer(refused.status, refused.reason)
+    try:
+        record_view(db.session.connection(), view.customer_id, view.product_id, view.viewed_at, view.nonce)
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        return _answer(409, "replayed request")
+    return _answer(204)

@@ -1,0 +1,99 @@
+"""The view beacon's rules: what a signed view request is, and when it is refused.
+
+The shop's product page (``deploy/php/shopcrm_beacon.php``) emits
+``GET /crm/beacon?c=<customer>&p=<product>&t=<unix time>&n=<nonce>&s=<signature>`` where
+``s`` is the lowercase hex HMAC-SHA256, keyed with ``SHOPCRM_BEACON_SECRET``, of the ASCII
+string ``f"{c}.{p}.{t}.{n}"``. A request is refused when it is malformed, forged, outside the
+time window, replayed (its nonce was seen: the insert fails on a unique key) or over the rate
+limit. Nothing here touches Flask or the database; ``public/beacon.py`` does.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Mapping
+
+ID = re.compile(r"^[1-9][0-9]{0,17}$")  # a positive id that fits a signed 64-bit integer
+UNIX_TIME = re.compile(r"^[0-9]{1,12}$")
+NONCE = re.compile(r"^[0-9a-fA-F]{16,32}$")
+SIGNATURE = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+class BeaconRefused(Exception):
+    """A request the beacon does not store: ``status`` is the HTTP status to answer."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+@dataclass(frozen=True)
+class SignedView:
+    customer_id: int
+    product_id: int
+    viewed_at: datetime  # naive UTC
+    nonce: str  # lower-case
+
+
+def sign(secret: str, customer_id: int | str, product_id: int | str, unix_time: int | str, nonce: str) -> str:
+    """The signature the PHP snippet computes: hex HMAC-SHA256 of ``c.p.t.n``."""
+    message = f"{customer_id}.{product_id}.{unix_time}.{nonce}".encode("ascii")
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def verify(args: Mapping[str, str], secret: str, window: int, now: float | None = None) -> SignedView:
+    """Check a request's query arguments; return the view or raise :class:`BeaconRefused`.
+
+    The cheap checks (shape, then signature, then time) come first, so a flood of junk costs
+    neither a database round trip nor more than one HMAC.
+    """
+    c, p, t, n, s = (args.get(key, "") for key in ("c", "p", "t", "n", "s"))
+    if not (ID.match(c) and ID.match(p)):
+        raise BeaconRefused(400, "malformed customer or product id")
+    if not (UNIX_TIME.match(t) and NONCE.match(n) and SIGNATURE.match(s)):
+        raise BeaconRefused(400, "malformed time, nonce or signature")
+    if not hmac.compare_digest(sign(secret, c, p, t, n), s.lower()):
+        raise BeaconRefused(403, "bad signature")
+    now = time.time() if now is None else now
+    if abs(now - int(t)) > window:
+        raise BeaconRefused(403, "stale or future time (check the clocks of the shop and shopcrm servers)")
+    viewed_at = datetime.fromtimestamp(int(t), timezone.utc).replace(tzinfo=None)
+    return SignedView(int(c), int(p), viewed_at, n.lower())
+
+
+class RateLimiter:
+    """At most ``limit`` requests per key in a fixed one-minute window, in this process.
+
+    Kept in memory: each process (mod_wsgi daemon process, gunicorn worker) counts on its own,
+    so N processes accept up to N × limit. Memory is bounded: expired windows are dropped, and
+    beyond ``max_keys`` clients the oldest windows go first.
+    """
+
+    def __init__(self, limit: int, period: float = 60.0, max_keys: int = 10000):
+        self.limit, self.period, self.max_keys = limit, period, max_keys
+        self._windows: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            start, count = self._windows.get(key, (now, 0))
+            if now - start >= self.period:
+                start, count = now, 0
+            if count >= self.limit:
+                return False
+            self._windows[key] = (start, count + 1)
+            if len(self._windows) > self.max_keys:
+                self._prune(now)
+            return True
+
+    def _prune(self, now: float) -> None:
+        self._windows = {k: v for k, v in self._windows.items() if now - v[0] < self.period}
+        if len(self._windows) > self.max_keys:
+            oldest = sorted(self._windows.items(), key=lambda item: item[1][0])
+            self._windows = dict(oldest[len(oldest) - self.max_keys:])
