@@ -211,6 +211,8 @@ def make_deployment(venv: Path) -> Deployment:
     deployment.logs.mkdir(mode=0o750)
     os.chown(deployment.logs, uid, gid)
     shutil.copytree(PROJECT_ROOT / "deploy" / "demo-php-shop", deployment.shop)
+    # The view beacon goes next to the shop's product page, as docs/DEPLOY.md describes.
+    shutil.copy(PROJECT_ROOT / "deploy" / "php" / "shopcrm_beacon.php", deployment.shop)
     os.chmod(deployment.shop, 0o755)
     return deployment
 

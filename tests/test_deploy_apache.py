@@ -66,6 +66,7 @@ class Site:
     deployment: Deployment
     crm_location: str
     shop_database: str
+    crm_database: str
     product: dict
     customer_id: int
     venv_seconds: float
@@ -115,9 +116,11 @@ def site(prerequisites, mariadb_server_url):
         crm_url = f"mysql+pymysql://{owner}:{owner_pw}@{server}/{crm_db}{query}"
         # The shipped example with its values replaced, as docs/DEPLOY.md step 5 has the admin do.
         example = (deployment.app / "deploy" / "shopcrm.cfg.example").read_text()
+        beacon_secret = uuid.uuid4().hex + uuid.uuid4().hex
         write_private(deployment.instance / "shopcrm.cfg", example + (
             "\n# --- this deployment ---\n"
             f"SECRET_KEY = {uuid.uuid4().hex + uuid.uuid4().hex!r}\n"
+            f"SHOPCRM_BEACON_SECRET = {beacon_secret!r}\n"
             f"SQLALCHEMY_DATABASE_URI = {crm_url!r}\n"
             f"SHOPCRM_SHOP_DATABASE_URI = {shop_url!r}\n"
             "MAIL_SERVER = None\n"))
@@ -126,6 +129,11 @@ def site(prerequisites, mariadb_server_url):
                 "host": "localhost" if local else url.host, "port": url.port or 3306,
                 "socket": socket_path if local else None, "user": reader, "password": reader_pw,
                 "database": shop_db, "shop_name": "Deploy Test Shop"}.items()) + "];\n")
+        # The beacon's configuration, as docs/DEPLOY.md has the admin write it: the shared secret
+        # and shopcrm's address (the same Apache, so a path is enough).
+        write_private(deployment.shop / "shopcrm_beacon_config.php",
+                      f"<?php\ndefine('SHOPCRM_BEACON_SECRET', {php_string(beacon_secret)});\n"
+                      "define('SHOPCRM_BEACON_URL', '/crm/beacon');\n")
 
         # The shop's data comes from the demo generator (the shop's own account writes it).
         flask_cli(deployment, "demo-shop", "--customers", str(SHOP_CUSTOMERS),
@@ -138,7 +146,8 @@ def site(prerequisites, mariadb_server_url):
                 "AND name NOT LIKE :lt AND name NOT LIKE :amp ORDER BY product_id LIMIT 1"),
                 {"lt": "%<%", "amp": "%&%"}).mappings().one())
             customer_id = conn.exec_driver_sql(f"SELECT MIN(customer_id) FROM `{shop_db}`.customers").scalar()
-        yield Site(deployment, f"{server}/{crm_db}{query}", shop_db, product, customer_id, venv.seconds, venv.built)
+        yield Site(deployment, f"{server}/{crm_db}{query}", shop_db, crm_db, product, customer_id, venv.seconds,
+                   venv.built)
     finally:
         with admin.begin() as conn:
             for name in (shop_db, crm_db):
@@ -230,6 +239,33 @@ def check_php_shop(browser: Browser, apache: Apache, site: Site) -> None:
     assert browser.get("/product.php?id=999999999").status == 404
 
 
+def check_view_beacon(browser: Browser, apache: Apache, site: Site, server_url: str) -> None:
+    """Viewing a product page through Apache records the view in shopcrm: the page carries the
+    signed beacon image; fetching it (what the shopper's browser does) stores one crm_view row."""
+    engine = sa.create_engine(database_url(server_url, site.crm_database))
+    count = sa.text("SELECT COUNT(*) FROM crm_view WHERE customer_id = :c AND product_id = :p")
+    ids = {"c": site.customer_id, "p": site.product["product_id"]}
+    try:
+        with engine.connect() as conn:
+            before = conn.execute(count, ids).scalar()
+        page = browser.get(f"/product.php?id={site.product['product_id']}&customer={site.customer_id}")
+        tag = re.search(r'<img[^>]+src="(/crm/beacon\?[^"]+)"', page.body)
+        assert tag, f"the product page has no beacon tag:\n{page.body[:2000]}{apache.logs()}"
+        beacon = html.unescape(tag.group(1))
+        answer = browser.get(beacon)
+        assert answer.status == 204, f"beacon: {answer.status} {answer.body[:300]}{apache.logs()}"
+        assert browser.get(beacon).status == 409  # the same signed request again is a replay
+        signature = beacon.rsplit("&s=", 1)[1]
+        forged = beacon[: -len(signature)] + ("1" if signature[0] != "1" else "2") + signature[1:]
+        assert browser.get(forged).status == 403  # a forged signature
+        with engine.connect() as conn:
+            assert conn.execute(count, ids).scalar() == before + 1
+        guest = browser.get(f"/product.php?id={site.product['product_id']}")
+        assert "/crm/beacon" not in guest.body  # guests are not tracked
+    finally:
+        engine.dispose()
+
+
 def log_in(browser: Browser, apache: Apache) -> str:
     """Log in through the form (CSRF token scraped from the page) and return the dashboard HTML."""
     root = browser.get("/crm/")
@@ -290,6 +326,7 @@ def test_mod_wsgi_daemon_and_php_shop_share_one_apache(site, mariadb_server_url,
     try:
         browser = Browser(apache.url)
         check_php_shop(browser, apache, site)
+        check_view_beacon(browser, apache, site, mariadb_server_url)
         dashboard = log_in(browser, apache)
         check_prefixed_links(dashboard)
         check_static_from_apache(browser, apache, site, app_handler="wsgi-script")

@@ -30,5 +30,11 @@ echo '<article class="product" data-product-id="', (int)$product['product_id'], 
     "</article>\n";
 if ($customerId !== null) {
     echo '<p class="customer">Signed in as customer #', $customerId, "</p>\n";
+    // shopcrm's view beacon (deploy/php/shopcrm_beacon.php, copied next to this page and
+    // configured in shopcrm_beacon_config.php): a signed 1x1 image that records this view.
+    if (is_file(__DIR__ . '/shopcrm_beacon.php')) {
+        require_once __DIR__ . '/shopcrm_beacon.php';
+        echo shopcrm_beacon_tag($customerId, $productId), "\n";
+    }
 }
 shop_footer();
