@@ -169,3 +169,24 @@ def test_shop_html_is_escaped_on_the_profile(segmented_app, demo_shop):
     page = client.get(f"/crm/admin/customers/{viewer_id}").get_data(as_text=True)
     assert "&lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt; Trail shoe" in page
     assert "<script>alert" not in page
+
+
+def test_beacon_views_appear_on_the_timeline(segmented_app, demo_shop):
+    from datetime import datetime, timedelta, timezone
+
+    from shopcrm.shop.models import ProductView
+
+    customer_id = a_buyer(segmented_app)
+    products = demo_shop.tables["products"]
+    product_id, name = int(products["product_id"][30]), str(products["name"][30])
+    seen_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0) + timedelta(days=2)  # newest event
+    with segmented_app.app_context():
+        db.session.add(ProductView(customer_id=customer_id, product_id=product_id, viewed_at=seen_at,
+                                   nonce="a" * 32))
+        db.session.commit()
+    client = logged_in(segmented_app, role="viewer")
+    page = client.get(f"/crm/admin/customers/{customer_id}").get_data(as_text=True)
+    first_event = page.split('<ol class="timeline">', 1)[1].split("</li>", 1)[0]
+    assert "event-view" in first_event and f"viewed {name}" in first_event
+    local = seen_at.replace(tzinfo=timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M")
+    assert local in first_event  # shown in local time like the shop's own events

@@ -1,7 +1,7 @@
 """Customers: search the shop's customers, and one customer's profile with a timeline."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from flask import abort, render_template, request
@@ -10,6 +10,7 @@ from ..extensions import db
 from ..models import VALUE_TYPE_LABELS, Membership, Message, Run, Segment
 from ..shop import queries as shopq
 from ..shop import timeline
+from ..shop.models import ProductView
 from . import bp
 from .auth import role_required
 from .common import from_shop
@@ -30,6 +31,16 @@ def customers():
         memberships = {m.customer_id: m for m in rows}
     return render_template("admin/customers.html", q=query_text, found=found, memberships=memberships,
                            limit=SEARCH_LIMIT, value_labels=VALUE_TYPE_LABELS)
+
+
+def beacon_views(customer_id: int, limit: int = 50) -> list[dict]:
+    """Views the shop's product page reported to shopcrm (``crm_view``), in the shop's local
+    time like the rest of the timeline (crm_view stores UTC)."""
+    rows = db.session.execute(sa.select(ProductView.product_id, ProductView.viewed_at)
+                              .where(ProductView.customer_id == customer_id)
+                              .order_by(ProductView.viewed_at.desc()).limit(limit)).all()
+    return [{"product_id": int(p), "at": at.replace(tzinfo=timezone.utc).astimezone().replace(tzinfo=None)}
+            for p, at in rows]
 
 
 def _events(history: dict, messages: list[Message]) -> list[dict]:
@@ -71,8 +82,10 @@ def customer(customer_id: int):
         .order_by(Run.id.desc()).limit(24)).all()
     messages = db.session.scalars(sa.select(Message).where(Message.customer_id == customer_id)
                                   .order_by(Message.created_at.desc()).limit(50)).all()
+    beacon = beacon_views(customer_id)
     shop_history = from_shop(timeline.history, {"views": [], "cart_items": [], "orders": [], "product_names": {}},
-                             customer_id)
+                             customer_id, extra_product_ids={v["product_id"] for v in beacon})
+    shop_history["views"] = sorted(shop_history["views"] + beacon, key=lambda v: v["at"], reverse=True)
     categories = from_shop(shopq.category_names, {})
     interests = [categories.get(c, f"Category {c}") for c in (current.top_category_ids() if current else [])]
     return render_template("admin/customer.html", customer=shop_row, membership=current, segment=segment,

@@ -29,4 +29,6 @@ class ProductView(db.Model):
         sa.UniqueConstraint("nonce", name="uq_crm_view_nonce"),
         # The aggregation reads a time range and groups by customer and product: a covering index.
         sa.Index("ix_crm_view_time", "viewed_at", "customer_id", "product_id"),
+        # One customer's views, newest first (the admin's customer timeline, browse reminders).
+        sa.Index("ix_crm_view_customer", "customer_id", "viewed_at"),
     )

@@ -19,7 +19,7 @@ def _product_names(conn: sa.Connection, mapping: ShopMapping, ids: set[int]) -> 
 
 
 def views(conn: sa.Connection, mapping: ShopMapping, customer_id: int, limit: int = 50) -> list[dict]:
-    if not mapping.has("view") or mapping.entities["view"].store != "shop":
+    if not mapping.has("view"):
         return []
     src = mapping.source("view", ("customer_id", "product_id", "viewed_at"))
     rows = conn.execute(sa.select(src.c.product_id, src.c.viewed_at).where(src.c.customer_id == customer_id)
@@ -54,11 +54,14 @@ def orders(conn: sa.Connection, mapping: ShopMapping, customer_id: int, limit: i
     return result
 
 
-def history(conn: sa.Connection, mapping: ShopMapping, customer_id: int, limit: int = 50) -> dict:
-    """Views, cart items and orders of one customer, with product names resolved."""
+def history(conn: sa.Connection, mapping: ShopMapping, customer_id: int, limit: int = 50,
+            extra_product_ids: set[int] = frozenset()) -> dict:
+    """Views, cart items and orders of one customer, with product names resolved (also for
+    ``extra_product_ids``: products the caller knows of from elsewhere, e.g. beacon views)."""
     data = {"views": views(conn, mapping, customer_id, limit), "cart_items": cart_items(conn, mapping, customer_id, limit),
             "orders": orders(conn, mapping, customer_id)}
     ids = {e["product_id"] for e in data["views"] + data["cart_items"]}
     ids |= {line["product_id"] for o in data["orders"] for line in o["lines"] if line["product_id"] is not None}
+    ids |= set(extra_product_ids)
     data["product_names"] = _product_names(conn, mapping, ids)
     return data
