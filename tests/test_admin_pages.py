@@ -190,3 +190,31 @@ def test_beacon_views_appear_on_the_timeline(segmented_app, demo_shop):
     assert "event-view" in first_event and f"viewed {name}" in first_event
     local = seen_at.replace(tzinfo=timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M")
     assert local in first_event  # shown in local time like the shop's own events
+
+
+# --- settings --------------------------------------------------------------------------------------
+
+def test_settings_show_the_doctor_report_to_admins_only(segmented_app):
+    client = logged_in(segmented_app)
+    page = client.get("/crm/admin/settings").get_data(as_text=True)
+    assert "Everything shopcrm needs is there" in page
+    assert page.count('<tr class="status-') == 8  # one row per logical entity
+    assert "<td>product views" in page and "<td>orders" in page
+    assert "View beacon" in page and "is <strong>off</strong>" in page
+    token = csrf_token(client, "/crm/admin/settings")
+    assert client.post("/crm/admin/settings/doctor", data={"csrf_token": token}).status_code == 302
+    for role in ("marketer", "viewer"):
+        assert logged_in(segmented_app, role=role).get("/crm/admin/settings").status_code == 403
+
+
+def test_settings_report_a_broken_shop_readably(make_app, tmp_path):
+    import sqlite3
+
+    broken = tmp_path / "broken_shop.db"
+    sqlite3.connect(broken).execute("CREATE TABLE customers (customer_id INTEGER PRIMARY KEY)").connection.close()
+    app = make_app(SHOPCRM_SHOP_DATABASE_URI=f"sqlite:///{broken}")
+    client = logged_in(app)
+    page = client.get("/crm/admin/settings").get_data(as_text=True)
+    assert "cannot segment this shop until the problems below are fixed" in page
+    assert "has no column `email`" in page and "does not exist in the shop database" in page
+    assert "Traceback" not in page

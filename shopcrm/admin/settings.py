@@ -1,0 +1,48 @@
+"""Settings (admins only): the mapping doctor's report and the view beacon's instructions.
+
+The doctor reads the shop with a few bounded queries (counts, one sample row per entity). Its
+report is kept per process for ``REPORT_TTL`` seconds so the page stays fast; "Check again"
+runs it afresh.
+"""
+from __future__ import annotations
+
+import time
+
+from flask import current_app, flash, redirect, render_template, url_for
+
+from ..shop.doctor import report_for_app
+from . import bp
+from .auth import role_required
+from .forms import ConfirmForm
+
+REPORT_TTL = 600
+
+
+def _cached_report(refresh: bool = False):
+    state = current_app.extensions.setdefault("shopcrm_state", {})
+    cached = state.get("doctor")
+    if refresh or cached is None or time.monotonic() - cached[0] > REPORT_TTL:
+        cached = (time.monotonic(), report_for_app(), time.strftime("%Y-%m-%d %H:%M:%S"))
+        state["doctor"] = cached
+    return cached[1], cached[2]
+
+
+@bp.route("/settings")
+@role_required("admin")
+def settings():
+    report, checked_at = _cached_report()
+    config = current_app.config
+    beacon_url = config["SHOPCRM_PUBLIC_URL"].rstrip("/") + "/beacon"
+    return render_template("admin/settings.html", report=report, checked_at=checked_at, form=ConfirmForm(),
+                           beacon_on=bool(config.get("SHOPCRM_BEACON_SECRET")), beacon_url=beacon_url,
+                           mail_server=config.get("MAIL_SERVER"), outbox_dir=config.get("SHOPCRM_OUTBOX_DIR"))
+
+
+@bp.route("/settings/doctor", methods=["POST"])
+@role_required("admin")
+def settings_doctor():
+    ConfirmForm().validate_on_submit()
+    report, _ = _cached_report(refresh=True)
+    flash("The shop database was checked again." if report.ok else
+          "The check found problems; see below.", "success" if report.ok else "error")
+    return redirect(url_for("crm_admin.settings"))
