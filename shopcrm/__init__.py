@@ -68,6 +68,7 @@ def _import_models() -> None:
     Areas that own tables keep them in their own ``models`` module; list each one here.
     """
     from . import models  # noqa: F401  runs, segments, memberships, campaigns, outbox, users, locks
+    from .campaigns import models as campaign_models  # noqa: F401  triggers, clicks, preferences, bounces
 
 
 def _security_headers(response):

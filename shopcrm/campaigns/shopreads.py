@@ -1,0 +1,137 @@
+"""The shop reads that campaigns, triggers and the sender need, all bounded.
+
+Each query is either limited to a list of customer ids (sent in chunks, as bound parameters) or
+paged by customer id with a LIMIT, so nothing here loads a whole table. Times are the shop's
+own clock (naive local time, as the shop's PHP code writes them).
+
+Browsing data is read in exactly one place, :func:`repeated_views`, through the mapping's
+``view`` entity, so a shop whose views live elsewhere needs a change there only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable
+
+import sqlalchemy as sa
+
+from ..shop.mapping import ShopMapping
+from ..shop.queries import chunks
+
+
+def shop_time(value: datetime) -> datetime:
+    """Shop timestamps have whole seconds; binding microseconds would skew comparisons."""
+    return value.replace(microsecond=0)
+
+
+def latest_orders(conn: sa.Connection, mapping: ShopMapping, customer_ids: Iterable[int],
+                  since: datetime | None = None) -> dict[int, datetime]:
+    """The newest valid order of each customer (placed at or after ``since``, if given)."""
+    order = mapping.source("order", ("customer_id", "placed_at"))
+    found: dict[int, datetime] = {}
+    for batch in chunks(customer_ids):
+        query = (sa.select(order.c.customer_id, sa.func.max(order.c.placed_at))
+                 .where(order.c.customer_id.in_(batch)).group_by(order.c.customer_id))
+        if since is not None:
+            query = query.where(order.c.placed_at >= shop_time(since))
+        for cid, placed in conn.execute(query):
+            if placed is not None:
+                found[int(cid)] = placed
+    return found
+
+
+def orders_between(conn: sa.Connection, mapping: ShopMapping, customer_ids: Iterable[int], start: datetime,
+                   end: datetime) -> list[dict]:
+    """Valid orders of these customers placed in [start, end]: id, customer_id, placed_at, total."""
+    order = mapping.source("order", ("id", "customer_id", "placed_at", "total"))
+    found = []
+    for batch in chunks(customer_ids):
+        query = (sa.select(order).where(order.c.customer_id.in_(batch),
+                                        order.c.placed_at.between(shop_time(start), shop_time(end)))
+                 .order_by(order.c.customer_id, order.c.placed_at))
+        found.extend(dict(r) for r in conn.execute(query).mappings())
+    return found
+
+
+def cart_lines(conn: sa.Connection, mapping: ShopMapping, customer_ids: Iterable[int],
+               since: datetime | None = None) -> dict[int, list[dict]]:
+    """The cart lines of these customers (added at or after ``since``), oldest first."""
+    if not mapping.has("cart_item"):
+        return {}
+    cart = mapping.source("cart_item", ("customer_id", "product_id", "quantity", "added_at"))
+    found: dict[int, list[dict]] = {}
+    for batch in chunks(customer_ids):
+        query = sa.select(cart).where(cart.c.customer_id.in_(batch)).order_by(cart.c.customer_id, cart.c.added_at)
+        if since is not None:
+            query = query.where(cart.c.added_at >= shop_time(since))
+        for row in conn.execute(query).mappings():
+            if row["product_id"] is not None:
+                found.setdefault(int(row["customer_id"]), []).append(dict(row))
+    return found
+
+
+@dataclass(frozen=True)
+class OpenCart:
+    customer_id: int
+    started: datetime  # the oldest line considered: "no order since" is measured from here
+    last_added: datetime
+    lines: int
+
+
+def abandoned_carts(conn: sa.Connection, mapping: ShopMapping, oldest: datetime, newest: datetime,
+                    after_customer: int | None, limit: int) -> list[OpenCart]:
+    """Carts whose lines were added between ``oldest`` and ``newest`` (nothing added since)
+    and whose owner has placed no order since the cart was started. One page, by customer id."""
+    if not mapping.has("cart_item"):
+        return []
+    cart = mapping.source("cart_item", ("customer_id", "added_at"))
+    order = mapping.source("order", ("customer_id", "placed_at"))
+    conditions = [cart.c.added_at >= shop_time(oldest), cart.c.customer_id.is_not(None)]
+    if after_customer is not None:
+        conditions.append(cart.c.customer_id > after_customer)
+    carts = (sa.select(cart.c.customer_id, sa.func.min(cart.c.added_at).label("started"),
+                       sa.func.max(cart.c.added_at).label("last_added"), sa.func.count().label("lines"))
+             .where(*conditions).group_by(cart.c.customer_id)
+             .having(sa.func.max(cart.c.added_at) <= shop_time(newest)).subquery("carts"))
+    bought_since = (sa.select(sa.literal(1)).select_from(order)
+                    .where(order.c.customer_id == carts.c.customer_id, order.c.placed_at >= carts.c.started))
+    query = (sa.select(carts).where(~bought_since.exists()).order_by(carts.c.customer_id).limit(limit))
+    return [OpenCart(int(r.customer_id), r.started, r.last_added, int(r.lines)) for r in conn.execute(query)]
+
+
+@dataclass(frozen=True)
+class ViewedProduct:
+    customer_id: int
+    product_id: int
+    views: int
+    first_view: datetime
+    last_view: datetime
+
+
+def repeated_views(conn: sa.Connection, mapping: ShopMapping, since: datetime, until: datetime, min_views: int,
+                   after_customer: int | None, limit: int) -> list[ViewedProduct]:
+    """Products each customer viewed at least ``min_views`` times since ``since``, the last
+    view no later than ``until``; for one page of at most ``limit`` customers, by id.
+
+    The one place browsing data is read: through the mapping's ``view`` entity.
+    """
+    if not mapping.has("view"):
+        return []
+    view = mapping.source("view", ("customer_id", "product_id", "viewed_at"))
+    window = [view.c.viewed_at >= shop_time(since), view.c.customer_id.is_not(None), view.c.product_id.is_not(None)]
+    if after_customer is not None:
+        window.append(view.c.customer_id > after_customer)
+    enough = [sa.func.count() >= min_views, sa.func.max(view.c.viewed_at) <= shop_time(until)]
+    grouped = (sa.select(view.c.customer_id).where(*window).group_by(view.c.customer_id, view.c.product_id)
+               .having(*enough).subquery("viewers"))
+    page = [int(c) for c in conn.execute(sa.select(grouped.c.customer_id).distinct()
+                                         .order_by(grouped.c.customer_id).limit(limit)).scalars()]
+    if not page:
+        return []
+    query = (sa.select(view.c.customer_id, view.c.product_id, sa.func.count().label("views"),
+                       sa.func.min(view.c.viewed_at).label("first_view"), sa.func.max(view.c.viewed_at).label("last_view"))
+             .where(view.c.viewed_at >= shop_time(since), view.c.customer_id.in_(page))
+             .group_by(view.c.customer_id, view.c.product_id).having(*enough)
+             .order_by(view.c.customer_id, view.c.product_id))
+    return [ViewedProduct(int(r.customer_id), int(r.product_id), int(r.views), r.first_view, r.last_view)
+            for r in conn.execute(query)]
