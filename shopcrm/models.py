@@ -200,6 +200,7 @@ class Message(db.Model):
     subject = sa.Column(sa.Text, nullable=False)
     html = sa.Column(sa.Text, nullable=False)
     text = sa.Column(sa.Text, nullable=False)
+    unsubscribe_url = sa.Column(sa.Text)  # signed at enqueue; the List-Unsubscribe header's https link
     state = sa.Column(sa.String(16), nullable=False, default="queued")
     reason = sa.Column(sa.String(255))
     attempts = sa.Column(sa.Integer, nullable=False, default=0)

@@ -20,7 +20,7 @@ from shopcrm import PROJECT_ROOT, create_app
 from shopcrm.extensions import db, mail
 from shopcrm.models import Membership, Run, Segment, utcnow
 
-from .conftest import TEST_SECRET, RecordingHandler, base_config, migrate
+from .conftest import TEST_SECRET, RecordingHandler, base_config, free_port, migrate
 
 SHOP_CLOCK = "%Y-%m-%d %H:%M:%S"
 
@@ -91,7 +91,27 @@ def link_in(body: str, pattern: str) -> str:
     return match.group(0)
 
 
-# --- SMTP handlers that misbehave on purpose -------------------------------------------------------
+# --- SMTP servers: pipelining or not, and handlers that misbehave on purpose --------------------------
+
+class Pipelining:
+    """Mix-in: the server offers PIPELINING (RFC 2920), as Postfix, Exim and most relays do."""
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        return responses[:-1] + ["250-PIPELINING", responses[-1]]
+
+
+def start_smtp(handler, pipelining: bool = False):
+    """Start an aiosmtpd server on a free loopback port; returns (handler, controller)."""
+    from aiosmtpd.controller import Controller
+
+    if pipelining:
+        handler.__class__ = type(f"Pipelining{type(handler).__name__}", (Pipelining, type(handler)), {})
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    handler.port = controller.port
+    return handler, controller
+
 
 class SlowHandler(RecordingHandler):
     """Takes ``delay`` seconds to accept each message, like a busy relay."""

@@ -112,7 +112,7 @@ def test_html_in_product_names_is_escaped(segmented_app):
         campaign = create_campaign("x", {"segment_id": biggest_segment().id},
                                    html="{% for p in products %}<p>{{ p.name }}</p>{% endfor %}{{ customer.first_name }}",
                                    text="{{ customer.first_name }}", subject="Hi")
-        from shopcrm.campaigns.service import customer_context
+        from shopcrm.campaigns.outbox import customer_context
         from shopcrm.campaigns.templating import CompiledTemplates
 
         context = customer_context({"first_name": "<b>Eve</b>"}, [], [

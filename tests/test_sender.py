@@ -17,8 +17,8 @@ from shopcrm.locks import job_lock
 from shopcrm.models import Message, Suppression, utcnow
 
 from .campaign_helpers import (DroppingHandler, consenting_customers, delivered_to, queue_campaign, seed_run,
-                               shop_execute, states, use_smtp, writable_shop)
-from .conftest import base_config, body_of, free_port
+                               shop_execute, start_smtp, states, use_smtp, writable_shop)
+from .conftest import RecordingHandler, base_config, body_of, free_port
 
 
 @pytest.fixture
@@ -41,20 +41,23 @@ def outbox_app(tmp_path, crm_template, shop_file):
     dispose(app)
 
 
-@pytest.fixture
-def dropping_server():
-    from aiosmtpd.controller import Controller
-
-    handler = DroppingHandler(accept=7)
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    handler.port = controller.port
+@pytest.fixture(params=["plain", "pipelining"])
+def smtp(request):
+    """A recording SMTP server, with and without PIPELINING (the sender's two code paths)."""
+    handler, controller = start_smtp(RecordingHandler(), pipelining=request.param == "pipelining")
     yield handler
     controller.stop()
 
 
-def test_delivered_content_and_headers(outbox_app, shop_file, smtp_server):
-    use_smtp(outbox_app, smtp_server.port)
+@pytest.fixture(params=["plain", "pipelining"])
+def dropping_server(request):
+    handler, controller = start_smtp(DroppingHandler(accept=7), pipelining=request.param == "pipelining")
+    yield handler
+    controller.stop()
+
+
+def test_delivered_content_and_headers(outbox_app, shop_file, smtp):
+    use_smtp(outbox_app, smtp.port)
     people = consenting_customers(shop_file, 5)
     queue_campaign(outbox_app, [c for c, _, _ in people])
     with outbox_app.app_context():
@@ -62,8 +65,8 @@ def test_delivered_content_and_headers(outbox_app, shop_file, smtp_server):
         assert report.sent == 5 and report.batches == 1
         rows = {r.email: r for r in db.session.scalars(sa.select(Message))}
     names = {email.lower(): name for _, email, name in people}
-    assert sorted(delivered_to(smtp_server)) == sorted(names)
-    for delivered in smtp_server.messages:
+    assert sorted(delivered_to(smtp)) == sorted(names)
+    for delivered in smtp.messages:
         msg, to = delivered["message"], delivered["to"][0]
         row = rows[to]
         assert delivered["from"] == "shop@shop.test"
@@ -111,11 +114,11 @@ def test_smtp_down_mid_batch_is_retried_and_nothing_is_lost(outbox_app, shop_fil
     assert len(counts) == 15 and set(counts.values()) == {1}  # everyone exactly once
 
 
-def test_a_permanent_refusal_fails_the_message_and_suppresses_the_address(outbox_app, shop_file, smtp_server):
-    use_smtp(outbox_app, smtp_server.port)
+def test_a_permanent_refusal_fails_the_message_and_suppresses_the_address(outbox_app, shop_file, smtp):
+    use_smtp(outbox_app, smtp.port)
     people = consenting_customers(shop_file, 6)
     bounced = people[2][1]
-    smtp_server.reject[bounced.lower()] = "550 5.1.1 no such user"
+    smtp.reject[bounced.lower()] = "550 5.1.1 no such user"
     queue_campaign(outbox_app, [c for c, _, _ in people])
     with outbox_app.app_context():
         report = send_due()
@@ -130,14 +133,14 @@ def test_a_permanent_refusal_fails_the_message_and_suppresses_the_address(outbox
         enqueue(again)
         second = db.session.scalar(sa.select(Message).where(Message.campaign_id == again.id, Message.email == bounced))
         assert second.state == "suppressed" and second.reason == "hard_bounce"
-    assert bounced.lower() not in delivered_to(smtp_server)
+    assert bounced.lower() not in delivered_to(smtp)
 
 
-def test_temporary_refusals_are_retried_and_repeated_ones_suppress(outbox_app, shop_file, smtp_server):
-    use_smtp(outbox_app, smtp_server.port, SHOPCRM_SOFT_BOUNCE_LIMIT=2)
+def test_temporary_refusals_are_retried_and_repeated_ones_suppress(outbox_app, shop_file, smtp):
+    use_smtp(outbox_app, smtp.port, SHOPCRM_SOFT_BOUNCE_LIMIT=2)
     people = consenting_customers(shop_file, 3)
     full = people[0][1]
-    smtp_server.reject[full.lower()] = "452 4.2.2 mailbox full"
+    smtp.reject[full.lower()] = "452 4.2.2 mailbox full"
     queue_campaign(outbox_app, [c for c, _, _ in people])
     with outbox_app.app_context():
         report = send_due()
@@ -152,11 +155,11 @@ def test_temporary_refusals_are_retried_and_repeated_ones_suppress(outbox_app, s
         assert row.state == "failed" and "repeated temporary refusals" in row.reason
         assert db.session.scalar(sa.select(Suppression.reason).where(
             Suppression.email_hash == address_hash(full))) == "soft_bounce"
-    assert full.lower() not in delivered_to(smtp_server)
+    assert full.lower() not in delivered_to(smtp)
 
 
-def test_unsubscribed_no_consent_and_capped_customers_get_nothing(outbox_app, shop_file, smtp_server):
-    use_smtp(outbox_app, smtp_server.port, SHOPCRM_FREQUENCY_CAP=2, SHOPCRM_FREQUENCY_CAP_DAYS=7)
+def test_unsubscribed_no_consent_and_capped_customers_get_nothing(outbox_app, shop_file, smtp):
+    use_smtp(outbox_app, smtp.port, SHOPCRM_FREQUENCY_CAP=2, SHOPCRM_FREQUENCY_CAP_DAYS=7)
     people = consenting_customers(shop_file, 8)
     ids = [c for c, _, _ in people]
     email = {c: e for c, e, _ in people}
@@ -192,14 +195,14 @@ def test_unsubscribed_no_consent_and_capped_customers_get_nothing(outbox_app, sh
         assert all(later["Second"][c] == ("sent", None) for c in ids[3:])
         # Two emails within 7 days reach the shop's cap: the third campaign reaches nobody.
         assert all(later["Third"][c] == ("suppressed", "frequency_cap") for c in ids[2:])
-    counts = Counter(delivered_to(smtp_server))
+    counts = Counter(delivered_to(smtp))
     assert email[ids[0]].lower() not in counts and email[ids[1]].lower() not in counts
     assert counts[email[ids[2]].lower()] == 1
     assert all(counts[email[c].lower()] == 2 for c in ids[3:])  # nobody over the cap
 
 
-def test_cancelling_a_campaign_stops_its_queued_messages(outbox_app, shop_file, smtp_server):
-    use_smtp(outbox_app, smtp_server.port)
+def test_cancelling_a_campaign_stops_its_queued_messages(outbox_app, shop_file, smtp):
+    use_smtp(outbox_app, smtp.port)
     campaign_id = queue_campaign(outbox_app, [c for c, _, _ in consenting_customers(shop_file, 6)])
     with outbox_app.app_context():
         assert send_due(max_messages=2).sent == 2
@@ -211,7 +214,7 @@ def test_cancelling_a_campaign_stops_its_queued_messages(outbox_app, shop_file, 
         with pytest.raises(CampaignError, match="cancelled"):
             enqueue(db.session.get(Campaign, campaign_id))
     assert states(outbox_app) == {"sent": 2, "cancelled": 4}
-    assert len(smtp_server.messages) == 2
+    assert len(smtp.messages) == 2
 
 
 def test_the_rate_limit_spaces_messages(outbox_app, shop_file, smtp_server):
@@ -241,8 +244,8 @@ def test_rows_claimed_by_another_sender_wait_for_its_lease(outbox_app, shop_file
     assert len(smtp_server.messages) == 4 and states(outbox_app) == {"sent": 4}
 
 
-def test_a_message_left_sending_is_reported_in_doubt_and_never_resent(outbox_app, shop_file, smtp_server):
-    use_smtp(outbox_app, smtp_server.port)
+def test_a_message_left_sending_is_reported_in_doubt_and_never_resent(outbox_app, shop_file, smtp):
+    use_smtp(outbox_app, smtp.port)
     queue_campaign(outbox_app, [c for c, _, _ in consenting_customers(shop_file, 3)])
     with outbox_app.app_context():
         row = db.session.scalars(sa.select(Message).order_by(Message.id)).first()
@@ -258,7 +261,7 @@ def test_a_message_left_sending_is_reported_in_doubt_and_never_resent(outbox_app
         assert send_due().sent == 1
         with pytest.raises(CampaignError, match="not in doubt"):
             resolve_in_doubt(row.id, "sent")
-    assert len(smtp_server.messages) == 3
+    assert len(smtp.messages) == 3
 
 
 def test_two_cron_runs_never_overlap(outbox_app, shop_file):
@@ -321,3 +324,40 @@ def test_launch_schedules_and_send_renders_when_due(outbox_app, shop_file, smtp_
         assert db.session.get(Campaign, later_id).status == "scheduled"
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Message)
                                  .where(Message.campaign_id == later_id)) == 0
+
+
+class UnsubscribingHandler(RecordingHandler):
+    """While accepting the second message, the fourth recipient unsubscribes (in the crm database)."""
+
+    def __init__(self, crm_file, victim: str):
+        super().__init__()
+        self.crm_file, self.victim = crm_file, victim
+
+    async def handle_DATA(self, server, session, envelope):
+        if len(self.messages) == 1:
+            import sqlite3
+
+            con = sqlite3.connect(self.crm_file)
+            con.execute("INSERT INTO crm_suppression (email_hash, reason, created_at) VALUES (?, 'unsubscribed', "
+                        "'2026-01-01 00:00:00')", (address_hash(self.victim),))
+            con.commit()
+            con.close()
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize("mode", ["plain", "pipelining"])
+def test_an_unsubscribe_during_a_batch_stops_the_very_next_message(outbox_app, shop_file, tmp_path, mode):
+    people = consenting_customers(shop_file, 6)
+    victim = people[3][1]
+    handler, controller = start_smtp(UnsubscribingHandler(tmp_path / "crm.db", victim), pipelining=mode == "pipelining")
+    try:
+        use_smtp(outbox_app, handler.port)
+        queue_campaign(outbox_app, [c for c, _, _ in people])
+        with outbox_app.app_context():
+            report = send_due(batch_size=10)  # one batch: the check is per message, not per batch
+            assert report.sent == 5 and report.reasons == {"unsubscribed": 1}
+            row = db.session.scalar(sa.select(Message).where(Message.email == victim))
+            assert (row.state, row.reason) == ("suppressed", "unsubscribed")
+    finally:
+        controller.stop()
+    assert victim.lower() not in delivered_to(handler) and len(handler.messages) == 5

@@ -14,26 +14,21 @@ from shopcrm.extensions import db
 from shopcrm.models import Message, utcnow
 
 from .campaign_helpers import (SlowHandler, consenting_customers, delivered_to, make_outbox_app, process_env,
-                               queue_campaign, run_cli, start_sender, states, wait_until, writable_shop)
-from .conftest import dispose, free_port
+                               queue_campaign, run_cli, start_sender, start_smtp, states, wait_until, writable_shop)
+from .conftest import dispose
 
 
 @pytest.fixture
 def slow_smtp():
-    from aiosmtpd.controller import Controller
+    controllers = []
 
-    handlers = []
-
-    def start(delay: float) -> SlowHandler:
-        handler = SlowHandler(delay)
-        controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-        controller.start()
-        handler.port = controller.port
-        handlers.append(controller)
+    def start(delay: float, pipelining: bool) -> SlowHandler:
+        handler, controller = start_smtp(SlowHandler(delay), pipelining=pipelining)
+        controllers.append(controller)
         return handler
 
     yield start
-    for controller in handlers:
+    for controller in controllers:
         controller.stop()
 
 
@@ -41,15 +36,15 @@ def crm_database(kind: str, tmp_path, mariadb_database) -> str:
     return mariadb_database() if kind == "mariadb" else f"sqlite:///{tmp_path / 'crm_proc.db'}"
 
 
-@pytest.mark.parametrize("kind", ["mariadb", "sqlite"])
-def test_a_killed_sender_delivers_everything_once_except_at_most_one_in_doubt(kind, tmp_path, demo_shop_file,
+@pytest.mark.parametrize("kind,pipelining", [("mariadb", True), ("sqlite", False)])
+def test_a_killed_sender_delivers_everything_once_except_at_most_one_in_doubt(kind, pipelining, tmp_path, demo_shop_file,
                                                                               mariadb_database, slow_smtp):
     shop = writable_shop(tmp_path, demo_shop_file)
     url = crm_database(kind, tmp_path, mariadb_database)
     app = make_outbox_app(tmp_path, url, shop)
     people = consenting_customers(shop, 40)
     queue_campaign(app, [c for c, _, _ in people])
-    server = slow_smtp(0.04)  # a busy relay: the kill lands while a message is being accepted
+    server = slow_smtp(0.04, pipelining)  # a busy relay: the kill lands while a message is being accepted
     env = process_env(tmp_path, url, shop, server.port, SHOPCRM_SEND_LEASE_SECONDS=3)
 
     sender = start_sender(env, "--batch-size", "10")
@@ -103,7 +98,7 @@ def test_two_senders_at_once_on_mariadb_send_nothing_twice(tmp_path, demo_shop_f
     url = mariadb_database()
     app = make_outbox_app(tmp_path, url, shop)
     queue_campaign(app, [c for c, _, _ in consenting_customers(shop, 150)])
-    server = slow_smtp(0.005)
+    server = slow_smtp(0.005, pipelining=True)
     env = process_env(tmp_path, url, shop, server.port, SHOPCRM_SEND_RATE=50)
     senders = [start_sender(env, "--batch-size", "5", "--worker", name) for name in ("a", "b")]
     try:

@@ -71,6 +71,7 @@ def upgrade():
     with op.batch_alter_table('crm_message', schema=None) as batch_op:
         batch_op.add_column(sa.Column('email_hash', sa.String(length=64), server_default='', nullable=False))
         batch_op.add_column(sa.Column('send_key', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('unsubscribe_url', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('lease_until', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('stop_if_ordered_since', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('clicked_at', sa.DateTime(), nullable=True))
@@ -92,6 +93,7 @@ def downgrade():
         batch_op.drop_column('clicked_at')
         batch_op.drop_column('stop_if_ordered_since')
         batch_op.drop_column('lease_until')
+        batch_op.drop_column('unsubscribe_url')
         batch_op.drop_column('send_key')
         batch_op.drop_column('email_hash')
 

@@ -26,10 +26,6 @@ def unsubscribe_url(template: str, customer_id: int, email: str) -> str:
     return template.replace("TOKEN", make_token("unsubscribe", shopper_claims(customer_id, email)))
 
 
-def preferences_url(template: str, customer_id: int, email: str) -> str:
-    return template.replace("TOKEN", make_token("preferences", shopper_claims(customer_id, email)))
-
-
 class FooterLinks:
     """The links every email carries (unsubscribe, the shopper's page, the optional open
     pixel), with the URL templates built once per enqueue instead of once per message."""

@@ -67,14 +67,6 @@ class EnqueueReport:
     def add_suppressed(self, reason: str) -> None:
         self.suppressed[reason] = self.suppressed.get(reason, 0) + 1
 
-    def merge(self, other: "EnqueueReport") -> None:
-        self.audience += other.audience
-        self.queued += other.queued
-        self.already_queued += other.already_queued
-        self.customer_gone += other.customer_gone
-        for reason, count in other.suppressed.items():
-            self.suppressed[reason] = self.suppressed.get(reason, 0) + count
-
     def as_dict(self) -> dict:
         return {"audience": self.audience, "queued": self.queued, "already_queued": self.already_queued,
                 "suppressed": dict(self.suppressed), "customer_gone": self.customer_gone}
@@ -227,7 +219,7 @@ class OutboxWriter:
         rules = self._rules(bought | candidate.trigger_products)
         self._load_products({pid for pairs in rules.values() for pid, _ in pairs} | candidate.trigger_products)
         email = normalize(customer.get("email")) or "preview@invalid.example"
-        return Rendered(*self._render(candidate, customer, email, bought, rules))
+        return Rendered(*self._render(candidate, customer, email, bought, rules)[:3])
 
     def _row(self, candidate: Candidate, customer: dict, email: str | None, email_hash: str, reason: str | None,
              bought: set[int], rules: dict) -> dict:
@@ -238,14 +230,15 @@ class OutboxWriter:
                "stop_if_ordered_since": candidate.stop_if_ordered_since, "click_count": 0}
         if reason is not None:
             self.report.add_suppressed(reason)
-            return {**row, "send_key": None, "subject": "", "html": "", "text": "", "state": "suppressed",
-                    "reason": reason}
-        rendered = self._render(candidate, customer, email, bought, rules)
-        return {**row, "send_key": email_hash, "subject": rendered[0], "html": rendered[1], "text": rendered[2],
-                "state": "queued", "reason": None}
+            return {**row, "send_key": None, "subject": "", "html": "", "text": "", "unsubscribe_url": None,
+                    "state": "suppressed", "reason": reason}
+        subject, html, text, unsubscribe = self._render(candidate, customer, email, bought, rules)
+        return {**row, "send_key": email_hash, "subject": subject, "html": html, "text": text,
+                "unsubscribe_url": unsubscribe, "state": "queued", "reason": None}
 
     def _render(self, candidate: Candidate, customer: dict, email: str, bought: set[int],
-                rules: dict) -> tuple[str, str, str]:
+                rules: dict) -> tuple[str, str, str, str]:
+        """Subject, HTML, text and the unsubscribe link of one message."""
         base = self.config["SHOPCRM_SHOP_BASE_URL"]
         exclude = candidate.trigger_products
         cart = [present_product(self.products[pid], base, qty) for pid, qty in candidate.cart
@@ -261,6 +254,7 @@ class OutboxWriter:
                                    products, self.segment_names.get(candidate.segment_id, ""), self.campaign.coupon,
                                    cart=cart, viewed=present_product(viewed, base) if viewed else None)
         ident = {"c": self.campaign.id, "k": candidate.customer_id, "d": candidate.dedupe_key}
-        rendered = self.templates.render(context, self.footer.for_message(candidate.customer_id, email, ident))
+        footer = self.footer.for_message(candidate.customer_id, email, ident)
+        rendered = self.templates.render(context, footer)
         html, text = self.tracker.rewrite(rendered.html, rendered.text, ident)
-        return rendered.subject, html, text
+        return rendered.subject, html, text, footer["unsubscribe_url"]

@@ -21,7 +21,7 @@ from ..extensions import db
 from ..locks import job_lock
 from ..models import Campaign, Membership, Message, Run, utcnow
 from ..shop import connect_shop
-from .outbox import CHUNK, Candidate, EnqueueReport, OutboxWriter, customer_context  # noqa: F401  (API)
+from .outbox import CHUNK, Candidate, EnqueueReport, OutboxWriter
 from .targets import audience_count, audience_filter, check_target, target_run  # noqa: F401  (API)
 from .templating import Rendered, default_template, sample_context, validate_templates
 

@@ -16,7 +16,7 @@ from typing import Iterable
 import sqlalchemy as sa
 
 from ..shop.mapping import ShopMapping
-from ..shop.queries import chunks
+from ..shop.queries import CUSTOMER_FIELDS, chunks
 
 
 def shop_time(value: datetime) -> datetime:
@@ -38,6 +38,36 @@ def latest_orders(conn: sa.Connection, mapping: ShopMapping, customer_ids: Itera
             if placed is not None:
                 found[int(cid)] = placed
     return found
+
+
+class SendLookups:
+    """The two shop reads a send run repeats for every batch (the customers, for consent and
+    address; their latest orders, for "bought meanwhile"), with the statements built once per
+    run so SQLAlchemy compiles each once instead of once per batch."""
+
+    def __init__(self, mapping: ShopMapping):
+        customer = mapping.source("customer", CUSTOMER_FIELDS)
+        order = mapping.source("order", ("customer_id", "placed_at"))
+        ids, since = sa.bindparam("ids", expanding=True), sa.bindparam("since", type_=sa.DateTime)
+        self.customers_query = sa.select(customer).where(customer.c.id.in_(ids))
+        self.orders_query = (sa.select(order.c.customer_id, sa.func.max(order.c.placed_at))
+                             .where(order.c.customer_id.in_(ids), order.c.placed_at >= since)
+                             .group_by(order.c.customer_id))
+
+    def customers(self, conn: sa.Connection, customer_ids: Iterable[int]) -> dict[int, dict]:
+        found: dict[int, dict] = {}
+        for batch in chunks(customer_ids):
+            for row in conn.execute(self.customers_query, {"ids": batch}).mappings():
+                found.setdefault(int(row["id"]), dict(row))
+        return found
+
+    def latest_orders(self, conn: sa.Connection, customer_ids: Iterable[int], since: datetime) -> dict[int, datetime]:
+        found: dict[int, datetime] = {}
+        for batch in chunks(customer_ids):
+            for cid, placed in conn.execute(self.orders_query, {"ids": batch, "since": shop_time(since)}):
+                if placed is not None:
+                    found[int(cid)] = placed
+        return found
 
 
 def orders_between(conn: sa.Connection, mapping: ShopMapping, customer_ids: Iterable[int], start: datetime,

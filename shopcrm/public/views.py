@@ -26,11 +26,11 @@ def unsubscribe(token: str):
     RFC 8058) unsubscribes at once, with no login and no further confirmation. It is committed
     before the response, and the sender checks the list before every message."""
     try:
-        shopper = shopper_from("unsubscribe", token)
+        subscriber = shopper_from("unsubscribe", token)
     except TokenInvalid as exc:
         return bad_link(exc)
     if request.method == "POST":
-        suppress(shopper.email_hash, "unsubscribed")
+        suppress(subscriber.email_hash, "unsubscribed")
         db.session.commit()
         return render_template("public/unsubscribed.html")
     return render_template("public/unsubscribe.html", token=token)
