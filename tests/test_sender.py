@@ -361,3 +361,22 @@ def test_an_unsubscribe_during_a_batch_stops_the_very_next_message(outbox_app, s
     finally:
         controller.stop()
     assert victim.lower() not in delivered_to(handler) and len(handler.messages) == 5
+
+
+def test_a_test_send_goes_to_the_admin_not_the_customer(outbox_app, shop_file, smtp_server):
+    from shopcrm.campaigns.service import send_test
+
+    use_smtp(outbox_app, smtp_server.port)
+    customer, email, name = consenting_customers(shop_file, 1)[0]
+    with outbox_app.app_context():
+        _, segment = seed_run([customer])
+        campaign = create_campaign("Preview me", {"segment_ids": [segment.id]}, coupon="TRY")
+        db.session.commit()
+        message_id = send_test(campaign, customer, "marketing@shop.test")
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Message)) == 0  # not in the outbox
+        with pytest.raises(CampaignError, match="not an email address"):
+            send_test(campaign, customer, "nobody")
+    [delivered] = smtp_server.messages
+    assert delivered["to"] == ["marketing@shop.test"] and delivered["message"]["Message-ID"] == message_id
+    assert delivered["message"]["Subject"].startswith(f"[TEST] {name}")
+    assert "TRY" in body_of(delivered["message"], "plain")

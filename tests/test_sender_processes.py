@@ -82,14 +82,14 @@ def test_a_killed_sender_delivers_everything_once_except_at_most_one_in_doubt(ki
     assert sent <= set(counts) and len(sent) == after["sent"]  # every recorded "sent" really arrived
     assert set(counts) - sent <= {r.email.lower() for r in doubtful}  # only the one in doubt is unaccounted
 
-    status = run_cli(env, "outbox", "status")
-    assert f"in doubt: {doubt}" in status.stdout, status.stdout + status.stderr
+    runner = app.test_cli_runner()  # what an admin sees afterwards (same database, in-process)
+    status = runner.invoke(args=["shopcrm", "outbox", "status"])
+    assert f"in doubt: {doubt}" in status.output, status.output
     if doubtful:
-        listing = run_cli(env, "outbox", "in-doubt")
-        assert f"#{doubtful[0].id}" in listing.stdout
-        settled = run_cli(env, "outbox", "resolve", str(doubtful[0].id),
-                          "--sent" if doubtful[0].email.lower() in counts else "--requeue")
-        assert settled.returncode == 0, settled.stdout + settled.stderr
+        assert f"#{doubtful[0].id}" in runner.invoke(args=["shopcrm", "outbox", "in-doubt"]).output
+        settled = runner.invoke(args=["shopcrm", "outbox", "resolve", str(doubtful[0].id),
+                                      "--sent" if doubtful[0].email.lower() in counts else "--requeue"])
+        assert settled.exit_code == 0, settled.output
     dispose(app)
 
 

@@ -77,7 +77,7 @@ class SendReport:
         self.reasons[reason] = self.reasons.get(reason, 0) + 1
 
 
-# --- state changes (each list of them is one transaction)  -------------------------------------------------------------------------------
+# --- state changes (a list of them is committed as one transaction) ------------------------------
 
 _MARK_SENDING = (
     _m.update()
@@ -90,18 +90,17 @@ _MARK_SENT = (
     .values(state="sent", sent_at=sa.bindparam("now"), message_id=sa.bindparam("msgid"), reason=None,
             attempts=_m.c.attempts + 1, lease_until=None)
 )
-_in_hand = sa.or_(_m.c.state == "queued", _m.c.state == "sending")  # (not IN: compiled once, see below)
+# OR rather than IN: an IN list is rendered per execution, these are compiled once (DriverStatement)
+_in_hand = sa.or_(_m.c.state == "queued", _m.c.state == "sending")
 _MARK_DONE = (  # suppressed, cancelled or failed, with the reason
     _m.update()
-    .where(_m.c.id == sa.bindparam("mid"), _m.c.claimed_by == sa.bindparam("token"),
-           _in_hand)
+    .where(_m.c.id == sa.bindparam("mid"), _m.c.claimed_by == sa.bindparam("token"), _in_hand)
     .values(state=sa.bindparam("new_state"), reason=sa.bindparam("why"), attempts=sa.bindparam("n"),
             lease_until=None)
 )
 _RETRY = (
     _m.update()
-    .where(_m.c.id == sa.bindparam("mid"), _m.c.claimed_by == sa.bindparam("token"),
-           _in_hand)
+    .where(_m.c.id == sa.bindparam("mid"), _m.c.claimed_by == sa.bindparam("token"), _in_hand)
     .values(state="queued", reason=sa.bindparam("why"), attempts=sa.bindparam("n"),
             next_attempt_at=sa.bindparam("due"), claimed_by=None, lease_until=None)
 )
@@ -212,7 +211,8 @@ class Sender:
     def close(self) -> None:
         if self.connection is not None:
             if self.sqlite_synchronous is not None:  # the pooled connection goes back as it came
-                self.connection.connection.dbapi_connection.execute(f"PRAGMA synchronous = {int(self.sqlite_synchronous)}")
+                raw = self.connection.connection.dbapi_connection
+                raw.execute(f"PRAGMA synchronous = {int(self.sqlite_synchronous)}")
             self.connection.close()
             self.connection = None
 

@@ -11,6 +11,7 @@ so a web request never runs long under mod_wsgi.
 """
 from __future__ import annotations
 
+import smtplib
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -172,3 +173,31 @@ def preview(campaign: Campaign, customer_id: int) -> Rendered:
                               top_categories=tuple(member.top_category_ids()) if member else ())
         return writer.preview(candidate)
 
+
+def send_test(campaign: Campaign, customer_id: int, to_address: str) -> str:
+    """Send the campaign as ``customer_id`` would get it, to ``to_address`` (the admin's own
+    inbox), right away and outside the outbox; returns the Message-ID. The subject says TEST."""
+    from .addresses import normalize
+    from .mime import MailBuilder
+    from .transport import make_channel
+
+    address = normalize(to_address)
+    if address is None:
+        raise CampaignError(f"{to_address!r} is not an email address")
+    rendered = preview(campaign, customer_id)
+    builder = MailBuilder()
+    wire = builder.build({"id": f"test{campaign.id}", "customer_id": customer_id, "email": address,
+                          "subject": f"[TEST] {rendered.subject}", "text": rendered.text, "html": rendered.html,
+                          "unsubscribe_url": None})
+    channel = make_channel()
+    try:
+        channel.open()
+        channel.send_envelope(builder.envelope_from, address)
+        channel.read_envelope()
+        channel.send_content(wire.data, wire.message_id)
+        channel.read_content_reply()
+    except (OSError, smtplib.SMTPException) as exc:
+        raise CampaignError(f"the test email could not be sent: {exc}") from exc
+    finally:
+        channel.close()
+    return wire.message_id

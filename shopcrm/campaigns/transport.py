@@ -15,8 +15,9 @@ commit; RCPT TO and DATA then wait for their answers as usual) and every answer 
 the next command, so the exchange is exactly :meth:`smtplib.SMTP.sendmail`'s. When the server
 offers PIPELINING (RFC 2920; Postfix, Exim and most relays do), MAIL FROM, RCPT TO and DATA go
 out as one group and the content's answer is read after the next message's envelope has been
-sent: one round trip per message instead of four. A message found not sendable after its DATA was accepted is abandoned by closing the
-connection (RFC 5321: without the final dot nothing is delivered); the next message reconnects.
+sent: one round trip per message instead of four. A message found not sendable after its DATA
+was accepted is abandoned by closing the connection (RFC 5321: without the final dot nothing is
+delivered); the next message reconnects.
 """
 from __future__ import annotations
 
