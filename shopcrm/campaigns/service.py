@@ -22,9 +22,12 @@ from ..extensions import db
 from ..locks import job_lock
 from ..models import Campaign, Membership, Message, Run, utcnow
 from ..shop import connect_shop
+from .addresses import normalize
+from .mime import MailBuilder
 from .outbox import CHUNK, Candidate, EnqueueReport, OutboxWriter
 from .targets import audience_count, audience_filter, check_target, target_run  # noqa: F401  (API)
 from .templating import Rendered, default_template, sample_context, validate_templates
+from .transport import make_channel
 
 EDITABLE = ("draft", "scheduled", "trigger")
 
@@ -177,10 +180,6 @@ def preview(campaign: Campaign, customer_id: int) -> Rendered:
 def send_test(campaign: Campaign, customer_id: int, to_address: str) -> str:
     """Send the campaign as ``customer_id`` would get it, to ``to_address`` (the admin's own
     inbox), right away and outside the outbox; returns the Message-ID. The subject says TEST."""
-    from .addresses import normalize
-    from .mime import MailBuilder
-    from .transport import make_channel
-
     address = normalize(to_address)
     if address is None:
         raise CampaignError(f"{to_address!r} is not an email address")
