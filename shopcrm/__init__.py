@@ -70,6 +70,7 @@ def _import_models() -> None:
     """
     from . import models  # noqa: F401  runs, segments, memberships, campaigns, outbox, users, locks
     from .shop import models as shop_models  # noqa: F401  crm_view (the view beacon)
+    from .campaigns import models as campaign_models  # noqa: F401  triggers, clicks, preferences, bounces
 
 
 def _security_headers(response):

@@ -6,6 +6,8 @@ Commands only trigger services (pipeline, campaigns, sender); domain errors beco
 from __future__ import annotations
 
 import functools
+import json
+import os
 import secrets
 from datetime import datetime
 
@@ -160,38 +162,126 @@ def segment_command(n_clusters, as_of_text, wait):
 
 # --- campaigns and sending ------------------------------------------------------------------------
 
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+def _rfm_range(value: str | None) -> list[int] | None:
+    if not value:
+        return None
+    low, _, high = value.partition("-")
+    try:
+        return [int(low), int(high or low)]
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r}: use a score or a range like 4-5") from exc
+
+
+def _campaign_or_fail(campaign_id: int) -> Campaign:
+    from .campaigns.service import get_campaign
+
+    return get_campaign(campaign_id)
+
+
 @shopcrm_group.group("campaign")
 def campaign_group():
-    """Create and enqueue campaigns."""
+    """Create, launch, enqueue, cancel and inspect campaigns."""
 
 
 @campaign_group.command("create")
 @click.option("--name", required=True)
-@click.option("--segment", "segment_id", type=int, help="Target this interest segment (id).")
-@click.option("--value-types", help=f"Comma-separated value types: {', '.join(VALUE_TYPES)}.")
+@click.option("--segment", "segment_ids", type=int, multiple=True, help="Interest segment id (repeatable).")
+@click.option("--segment-name", "segment_names", multiple=True, help="Interest segment by name (repeatable).")
+@click.option("--value-types", multiple=True, help=f"Value types, comma-separated: {', '.join(VALUE_TYPES)}.")
+@click.option("--rfm-r", help="Recency score range, e.g. 4-5 (5 = best).")
+@click.option("--rfm-f", help="Frequency score range.")
+@click.option("--rfm-m", help="Monetary score range.")
+@click.option("--churn-risk/--no-churn-risk", default=None, help="Only customers at (or not at) risk of churning.")
+@click.option("--min-churn-score", type=click.FloatRange(0, 1))
+@click.option("--action", "actions", multiple=True, help="Recommended action (repeatable or comma-separated).")
+@click.option("--country", "countries", multiple=True)
+@click.option("--region", "regions", multiple=True)
+@click.option("--city", "cities", multiple=True)
+@click.option("--source", "sources", multiple=True)
+@click.option("--template", default="segment_offer", show_default=True, help="Shipped template to start from.")
 @click.option("--coupon")
 @friendly_errors
-def campaign_create_command(name, segment_id, value_types, coupon):
-    from .campaigns.service import audience_count, create_campaign
+def campaign_create_command(name, segment_ids, segment_names, value_types, rfm_r, rfm_f, rfm_m, churn_risk,
+                            min_churn_score, actions, countries, regions, cities, sources, template, coupon):
+    """Create a draft campaign. Without any target option it goes to the potential profitable
+    (high value, most growth, new)."""
+    from .campaigns.service import create_campaign
+    from .campaigns.targets import audience_count, default_offer_target, describe
 
-    target = {"segment_id": segment_id,
-              "value_types": [v.strip() for v in value_types.split(",") if v.strip()] if value_types else None}
-    campaign = create_campaign(name, target, coupon=coupon, created_by="cli")
+    rfm = {k: v for k, v in (("r", _rfm_range(rfm_r)), ("f", _rfm_range(rfm_f)), ("m", _rfm_range(rfm_m))) if v}
+    target = {"segment_ids": list(segment_ids), "segment_names": list(segment_names),
+              "value_types": _split(value_types), "rfm": rfm, "churn_risk": churn_risk,
+              "min_churn_score": min_churn_score, "actions": _split(actions), "countries": _split(countries),
+              "regions": _split(regions), "cities": _split(cities), "sources": _split(sources)}
+    if not any(v not in (None, [], {}) for v in target.values()):
+        target = default_offer_target()
+    campaign = create_campaign(name, target, template=template, coupon=coupon, created_by="cli")
     db.session.commit()
-    click.echo(f"campaign #{campaign.id} created; audience {audience_count(campaign.target)}")
+    click.echo(f"campaign #{campaign.id} created for {describe(campaign.target)}; "
+               f"audience {audience_count(campaign.target)}")
+
+
+@campaign_group.command("list")
+@friendly_errors
+def campaign_list_command():
+    """Every campaign with its status and outbox counts."""
+    from .campaigns.results import outbox_counts
+
+    for campaign in db.session.scalars(sa.select(Campaign).order_by(Campaign.id)):
+        counts = outbox_counts(campaign.id)
+        click.echo(f"#{campaign.id:<5} {campaign.status:<10} {campaign.kind:<18} {campaign.name}  "
+                   + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+
+
+@campaign_group.command("show")
+@click.argument("campaign_id", type=int)
+@friendly_errors
+def campaign_show_command(campaign_id):
+    """Results: outbox states, reasons, clicks, and orders attributed after a click."""
+    from .campaigns.results import campaign_results
+
+    results = campaign_results(_campaign_or_fail(campaign_id))
+    for key, value in results.items():
+        click.echo(f"{key:>22}: {value}")
+
+
+@campaign_group.command("launch")
+@click.argument("campaign_id", type=int)
+@click.option("--at", "at_text", help="Send later: a UTC date and time like 2026-12-01T08:00 (default: now).")
+@friendly_errors
+def campaign_launch_command(campaign_id, at_text):
+    """Schedule the campaign; the next `send` run renders and delivers it."""
+    from .campaigns.service import launch
+
+    campaign = launch(_campaign_or_fail(campaign_id), _parse_datetime(at_text))
+    db.session.commit()
+    click.echo(f"campaign #{campaign.id} scheduled for {campaign.scheduled_at:%Y-%m-%d %H:%M} UTC")
+
+
+@campaign_group.command("cancel")
+@click.argument("campaign_id", type=int)
+@friendly_errors
+def campaign_cancel_command(campaign_id):
+    """Stop a campaign: its queued messages are cancelled at once."""
+    from .campaigns.service import cancel
+
+    cancelled = cancel(_campaign_or_fail(campaign_id))
+    db.session.commit()
+    click.echo(f"campaign #{campaign_id} cancelled; {cancelled} queued message(s) will not be sent")
 
 
 @campaign_group.command("enqueue")
 @click.argument("campaign_id", type=int)
 @friendly_errors
 def campaign_enqueue_command(campaign_id):
-    """Render and queue the campaign's messages (safe to repeat: nothing is queued twice)."""
+    """Render and queue the campaign's messages now (safe to repeat: nothing is queued twice)."""
     from .campaigns.service import enqueue
 
-    campaign = db.session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise click.ClickException(f"no campaign #{campaign_id}")
-    report = enqueue(campaign)
+    report = enqueue(_campaign_or_fail(campaign_id))
     click.echo(f"audience {report.audience}: queued {report.queued}, already queued {report.already_queued}, "
                f"suppressed {report.suppressed or 0}, gone from the shop {report.customer_gone}")
 
@@ -199,17 +289,152 @@ def campaign_enqueue_command(campaign_id):
 @shopcrm_group.command("send")
 @click.option("--max", "max_messages", type=click.IntRange(1), help="Stop after this many messages.")
 @click.option("--batch-size", type=click.IntRange(1, 10000))
+@click.option("--worker", help="Name of an additional sender running in parallel (its own lock).")
 @friendly_errors
-def send_command(max_messages, batch_size):
-    """Deliver due messages from the outbox (SMTP, or .eml files without MAIL_SERVER)."""
+def send_command(max_messages, batch_size, worker):
+    """Render launched campaigns whose time has come, then deliver due messages
+    (SMTP, or .eml files without MAIL_SERVER)."""
     from .campaigns.sender import send_due
+    from .campaigns.service import enqueue_due
 
-    report = send_due(max_messages=max_messages, batch_size=batch_size)
-    where = current_app.config.get("MAIL_SERVER") or current_app.config["SHOPCRM_OUTBOX_DIR"]
+    config = current_app.config
+    for campaign, queued in enqueue_due():
+        click.echo(f"campaign #{campaign.id} rendered: queued {queued.queued}, suppressed {queued.suppressed or 0}")
+    report = send_due(max_messages=max_messages, batch_size=batch_size, worker=worker)
+    where = config.get("MAIL_SERVER") or config["SHOPCRM_OUTBOX_DIR"]
     click.echo(f"sent {report.sent}, retrying {report.retried}, failed {report.failed}, "
-               f"suppressed {report.suppressed} (to {where})")
+               f"suppressed {report.suppressed}, cancelled {report.cancelled} (to {where})")
+    if report.reasons:
+        click.echo("not sent: " + ", ".join(f"{n} {reason}" for reason, n in sorted(report.reasons.items())))
     for error in report.errors:
         click.echo(f"warning: {error}", err=True)
+    if report.in_doubt:
+        click.echo(f"warning: {report.in_doubt} message(s) in doubt (a sender stopped while handing them over); "
+                   "see `flask shopcrm outbox in-doubt`", err=True)
+    if not str(config["SHOPCRM_PUBLIC_URL"]).startswith("https://") and config.get("SHOPCRM_ENV") == "production":
+        click.echo("warning: SHOPCRM_PUBLIC_URL is not https; Gmail and Yahoo expect https one-click "
+                   "unsubscribe links", err=True)
+
+
+@shopcrm_group.group("outbox")
+def outbox_group():
+    """Inspect the outbox and settle messages left in doubt by a crashed sender."""
+
+
+@outbox_group.command("status")
+@friendly_errors
+def outbox_status_command():
+    from .campaigns.results import outbox_counts
+    from .campaigns.sender import count_in_doubt
+
+    counts = outbox_counts()
+    click.echo(", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "the outbox is empty")
+    click.echo(f"in doubt: {count_in_doubt()}")
+
+
+@outbox_group.command("in-doubt")
+@friendly_errors
+def outbox_in_doubt_command():
+    """List messages handed to the mail server by a sender that died before recording the answer."""
+    from .campaigns.sender import in_doubt
+
+    rows = in_doubt()
+    for row in rows:
+        click.echo(f"#{row.id}  campaign #{row.campaign_id}  {row.email}  claimed {row.claimed_at:%Y-%m-%d %H:%M:%S} "
+                   f"by {row.claimed_by}")
+    click.echo(f"{len(rows)} message(s) in doubt" + ("; settle each with `flask shopcrm outbox resolve ID "
+                                                     "--sent|--requeue`" if rows else ""))
+
+
+@outbox_group.command("resolve")
+@click.argument("message_id", type=int)
+@click.option("--sent", "outcome", flag_value="sent", help="It arrived (e.g. the mail server's log shows it).")
+@click.option("--requeue", "outcome", flag_value="requeue", help="Send it again (it may then arrive twice).")
+@friendly_errors
+def outbox_resolve_command(message_id, outcome):
+    from .campaigns.sender import resolve_in_doubt
+
+    if outcome is None:
+        raise click.UsageError("choose --sent or --requeue")
+    row = resolve_in_doubt(message_id, outcome)
+    db.session.commit()
+    click.echo(f"message #{row.id} is now {row.state}")
+
+
+@shopcrm_group.command("suppress")
+@click.argument("email")
+@click.option("--reason", type=click.Choice(["complaint", "hard_bounce", "unsubscribed", "manual"]), default="manual",
+              show_default=True)
+@friendly_errors
+def suppress_command(email, reason):
+    """Never send marketing email to this address again (e.g. a complaint from a feedback loop)."""
+    from .campaigns.addresses import address_hash, normalize
+    from .campaigns.suppression import suppress
+
+    address = normalize(email)
+    if address is None:
+        raise click.ClickException(f"{email!r} is not an email address")
+    added = suppress(address_hash(address), reason)
+    db.session.commit()
+    click.echo(f"{address} {'suppressed' if added else 'was already suppressed'} ({reason})")
+
+
+@shopcrm_group.group("triggers")
+def triggers_group():
+    """Automatic campaigns: after each run, abandoned cart, browse abandonment, win-back."""
+
+
+@triggers_group.command("run")
+@click.option("--now", "now_text", help="Evaluate as if it were this shop-local time (default: now).")
+@click.option("--only", type=click.Choice(["run_offer", "abandoned_cart", "browse_abandonment", "win_back"]),
+              help="Evaluate this trigger only, even if it is disabled.")
+@friendly_errors
+def triggers_run_command(now_text, only):
+    """Evaluate the enabled triggers and queue their messages (run it from cron; `send` delivers)."""
+    from .campaigns.triggers import run_triggers
+
+    reports = run_triggers(now=_parse_datetime(now_text), only=only)
+    if not reports:
+        click.echo("no trigger is enabled; enable one with `flask shopcrm triggers set KIND --enable`")
+    for kind, report in reports.items():
+        click.echo(f"{kind}: {report['note']}; candidates {report['audience']}, queued {report['queued']}, "
+                   f"already queued {report['already_queued']}, suppressed {report['suppressed'] or 0}")
+
+
+@triggers_group.command("list")
+@friendly_errors
+def triggers_list_command():
+    from .campaigns.triggers import ensure_triggers
+
+    for trigger in ensure_triggers():
+        state = "enabled " if trigger.enabled else "disabled"
+        click.echo(f"{trigger.kind:<19} {state} campaign #{trigger.campaign_id} "
+                   f"coupon={trigger.campaign.coupon or '-'} {json.dumps(trigger.params, sort_keys=True)}")
+
+
+@triggers_group.command("set")
+@click.argument("kind", type=click.Choice(["run_offer", "abandoned_cart", "browse_abandonment", "win_back"]))
+@click.option("--enable/--disable", default=None)
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help='A parameter, e.g. hours=6 or target={"value_types":["new"]} (repeatable).')
+@click.option("--coupon", help="Coupon code shown in this trigger's emails (empty to remove).")
+@friendly_errors
+def triggers_set_command(kind, enable, params, coupon):
+    """Enable, disable or configure a trigger."""
+    from .campaigns.triggers import configure
+
+    parsed = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r}: use KEY=VALUE")
+        try:
+            parsed[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key.strip()] = value
+    trigger = configure(kind, enabled=enable, params=parsed or None, coupon=coupon)
+    db.session.commit()
+    click.echo(f"{kind}: {'enabled' if trigger.enabled else 'disabled'}; {json.dumps(trigger.params, sort_keys=True)}")
 
 
 # --- everything at once for the demo ---------------------------------------------------------------

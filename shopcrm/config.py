@@ -141,6 +141,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOPCRM_OUTBOX_DIR", None, str, help="where .eml files go without SMTP; default instance/outbox"),
     Setting("SHOPCRM_SEND_BATCH_SIZE", 100, int),
     Setting("SHOPCRM_RECOMMENDATIONS", 4, int, help="products recommended per email"),
+    Setting("SHOPCRM_SEND_RATE", 0.0, float, help="messages per second per sender; 0 = as fast as the server takes them"),
+    Setting("SHOPCRM_SEND_LEASE_SECONDS", 300, int,
+            help="how long a sender's claim on outbox rows (and its cron lock) lasts without renewal"),
+    Setting("SHOPCRM_SMTP_TIMEOUT", 60.0, float, help="seconds to wait for the mail server before giving up"),
+    Setting("SHOPCRM_UNSUBSCRIBE_MAILTO", None, str,
+            help="address for the mailto: part of List-Unsubscribe; default: the sender address"),
+    Setting("SHOPCRM_FREQUENCY_CAP", 3, int,
+            help="marketing emails per address within SHOPCRM_FREQUENCY_CAP_DAYS; 0 = no cap"),
+    Setting("SHOPCRM_FREQUENCY_CAP_DAYS", 7, int),
+    Setting("SHOPCRM_CAP_EXEMPT_REMINDERS", False, _parse_bool,
+            help="abandoned-cart and browse reminders ignore the frequency cap"),
+    Setting("SHOPCRM_SOFT_BOUNCE_LIMIT", 7, int, help="consecutive temporary refusals before an address is suppressed"),
+    Setting("SHOPCRM_TRACK_CLICKS", True, _parse_bool, help="rewrite shop links through a signed redirect"),
+    Setting("SHOPCRM_TRACK_OPENS", False, _parse_bool, help="add an open-tracking image (off by default)"),
+    Setting("SHOPCRM_ATTRIBUTION_DAYS", 5, int, help="orders within this many days after a click count for the email"),
     # --- admin -------------------------------------------------------------------------
     Setting("SHOPCRM_PAGE_SIZE", 50, int),
 )
@@ -243,6 +258,16 @@ def validate(config: dict[str, Any]) -> None:
             problems.append(f"{key} must be a whole number ≥ 1")
     problems.extend(_shop_problems(config))
     problems.extend(_beacon_problems(config))
+    for key in ("SHOPCRM_FREQUENCY_CAP_DAYS", "SHOPCRM_SOFT_BOUNCE_LIMIT", "SHOPCRM_ATTRIBUTION_DAYS"):
+        if not isinstance(config.get(key), int) or config[key] < 1:
+            problems.append(f"{key} must be a whole number ≥ 1")
+    if not isinstance(config.get("SHOPCRM_FREQUENCY_CAP"), int) or config["SHOPCRM_FREQUENCY_CAP"] < 0:
+        problems.append("SHOPCRM_FREQUENCY_CAP must be a whole number ≥ 0 (0 = no cap)")
+    if not isinstance(config.get("SHOPCRM_SEND_LEASE_SECONDS"), int) or config["SHOPCRM_SEND_LEASE_SECONDS"] < 2:
+        problems.append("SHOPCRM_SEND_LEASE_SECONDS must be a whole number ≥ 2")
+    for key in ("SHOPCRM_SEND_RATE", "SHOPCRM_SMTP_TIMEOUT"):
+        if not isinstance(config.get(key), (int, float)) or config[key] < 0:
+            problems.append(f"{key} must be a number ≥ 0")
     mount = config.get("SHOPCRM_MOUNT") or ""
     if mount and (not mount.startswith("/") or mount.endswith("/")):
         problems.append("SHOPCRM_MOUNT must start with '/' and not end with '/' (e.g. /crm), or be empty")

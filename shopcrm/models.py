@@ -29,6 +29,7 @@ POTENTIAL_PROFITABLE = ("high_value", "most_growth", "new")
 
 RUN_STATES = ("queued", "running", "succeeded", "failed")
 MESSAGE_STATES = ("queued", "sending", "sent", "failed", "suppressed", "cancelled")
+CAMPAIGN_STATES = ("draft", "scheduled", "queued", "cancelled", "trigger")
 
 
 def utcnow() -> datetime:
@@ -148,23 +149,44 @@ class Membership(db.Model):
 
 
 class Campaign(db.Model):
+    """A campaign, or the standing campaign of a trigger (``kind`` names the trigger).
+
+    ``target`` is a stored-results filter (see ``campaigns.targets``). Manual campaigns go
+    draft → scheduled (launched, waiting for ``scheduled_at``) → queued (rendered into the
+    outbox) and may be cancelled at any point; a trigger's campaign stays ``trigger`` and
+    only holds the template its messages are rendered from.
+    """
+
     __tablename__ = "crm_campaign"
 
     id = sa.Column(sa.Integer, primary_key=True)
     name = sa.Column(sa.String(255), nullable=False)
+    kind = sa.Column(sa.String(32), nullable=False, default="campaign", server_default="campaign")
     status = sa.Column(sa.String(16), nullable=False, default="draft")
-    target = sa.Column(sa.JSON, nullable=False)  # {"segment_id": 3} or {"value_types": [...]}
+    target = sa.Column(sa.JSON, nullable=False)  # e.g. {"segment_ids": [3]} or {"value_types": [...]}
     subject = sa.Column(sa.Text, nullable=False)
     html_body = sa.Column(sa.Text, nullable=False)
     text_body = sa.Column(sa.Text, nullable=False)
     coupon = sa.Column(sa.String(64))
     created_by = sa.Column(sa.String(255))
     created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+    scheduled_at = sa.Column(sa.DateTime)  # UTC; when a launched campaign is rendered and sent
     enqueued_at = sa.Column(sa.DateTime)
+    cancelled_at = sa.Column(sa.DateTime)
 
 
 class Message(db.Model):
-    """The outbox: one row per (campaign, customer, trigger key), never two."""
+    """The outbox: one row per (campaign, customer, trigger key), never two.
+
+    ``send_key`` holds the address hash while the row may still be delivered, so the second
+    unique key allows one message per address and occasion even when two shop customers share
+    an address (suppressed rows carry NULL there and do not count). ``lease_until`` is the
+    claim of a sender: rows it claimed but has not started stay ``queued`` and go back to the
+    pool when the lease runs out; a row in ``sending`` whose lease ran out was handed to the
+    mail server by a sender that died before recording the answer: it is *in doubt*.
+    ``stop_if_ordered_since`` (shop clock) cancels a trigger message if the customer orders
+    after that moment.
+    """
 
     __tablename__ = "crm_message"
 
@@ -173,23 +195,33 @@ class Message(db.Model):
     customer_id = sa.Column(sa.BigInteger, nullable=False)
     dedupe_key = sa.Column(sa.String(64), nullable=False, default="")
     email = sa.Column(sa.String(255), nullable=False)
+    email_hash = sa.Column(sa.String(64), nullable=False, default="", server_default="")
+    send_key = sa.Column(sa.String(64))
     subject = sa.Column(sa.Text, nullable=False)
     html = sa.Column(sa.Text, nullable=False)
     text = sa.Column(sa.Text, nullable=False)
+    unsubscribe_url = sa.Column(sa.Text)  # signed at enqueue; the List-Unsubscribe header's https link
     state = sa.Column(sa.String(16), nullable=False, default="queued")
     reason = sa.Column(sa.String(255))
     attempts = sa.Column(sa.Integer, nullable=False, default=0)
     next_attempt_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
     claimed_by = sa.Column(sa.String(64))
     claimed_at = sa.Column(sa.DateTime)
+    lease_until = sa.Column(sa.DateTime)
+    stop_if_ordered_since = sa.Column(sa.DateTime)
     sent_at = sa.Column(sa.DateTime)
     message_id = sa.Column(sa.String(255))
+    clicked_at = sa.Column(sa.DateTime)
+    click_count = sa.Column(sa.Integer, nullable=False, default=0, server_default="0")
+    opened_at = sa.Column(sa.DateTime)
     created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (
         sa.UniqueConstraint("campaign_id", "customer_id", "dedupe_key", name="uq_crm_message_once"),
+        sa.UniqueConstraint("campaign_id", "dedupe_key", "send_key", name="uq_crm_message_address"),
         sa.Index("ix_crm_message_due", "state", "next_attempt_at"),
         sa.Index("ix_crm_message_customer", "customer_id", "created_at"),
+        sa.Index("ix_crm_message_address", "email_hash", "sent_at"),
     )
 
 

@@ -199,3 +199,11 @@ def test_demo_shop_extraction_equals_reference(shop_engine_factory, demo_shop):
     reader.dispose()
     tables = {name: {col: list(values) for col, values in cols.items()} for name, cols in demo_shop.tables.items()}
     assert_matches(ex, reference(tables, as_of))
+
+
+def test_mapping_subqueries_compile_the_same_every_time():
+    """A stable statement lets SQLAlchemy reuse its compiled form (no recompiling, no cache churn)."""
+    mapping = preset("generic")
+    keys = [sa.select(mapping.source(entity))._generate_cache_key() for entity in ("customer", "order")
+            for _ in range(10)]
+    assert all(k == keys[0] for k in keys[:10]) and all(k == keys[10] for k in keys[10:])

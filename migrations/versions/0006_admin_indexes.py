@@ -1,13 +1,13 @@
 """admin: one customer's beacon views by time
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-11-23 04:40:00
 """
 from alembic import op
 
 revision = '0006'
-down_revision = '0003'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

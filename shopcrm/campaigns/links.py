@@ -17,6 +17,31 @@ def link_template(endpoint: str) -> str:
         return url_for(endpoint, token="TOKEN", _external=True)
 
 
+def shopper_claims(customer_id: int, email: str) -> dict:
+    """What a shopper's links identify: the shop customer and the hash of the address mailed."""
+    return {"c": int(customer_id), "h": address_hash(email)}
+
+
 def unsubscribe_url(template: str, customer_id: int, email: str) -> str:
-    token = make_token("unsubscribe", {"c": int(customer_id), "h": address_hash(email)})
-    return template.replace("TOKEN", token)
+    return template.replace("TOKEN", make_token("unsubscribe", shopper_claims(customer_id, email)))
+
+
+class FooterLinks:
+    """The links every email carries (unsubscribe, the shopper's page, the optional open
+    pixel), with the URL templates built once per enqueue instead of once per message."""
+
+    def __init__(self):
+        config = current_app.config
+        self.unsubscribe = link_template("crm_public.unsubscribe")
+        self.preferences = link_template("crm_public.shopper_home")
+        self.opens = link_template("crm_public.opened") if config["SHOPCRM_TRACK_OPENS"] else None
+        self.shop_name = config["SHOPCRM_SHOP_NAME"]
+
+    def for_message(self, customer_id: int, email: str, ident: dict) -> dict:
+        claims = shopper_claims(customer_id, email)
+        return {
+            "unsubscribe_url": self.unsubscribe.replace("TOKEN", make_token("unsubscribe", claims)),
+            "preferences_url": self.preferences.replace("TOKEN", make_token("preferences", claims)),
+            "open_pixel_url": self.opens.replace("TOKEN", make_token("open", ident)) if self.opens else None,
+            "shop_name": self.shop_name,
+        }

@@ -1,7 +1,9 @@
-"""Product recommendations for an email: from the customer's interests, minus what they own.
+"""Product recommendations for an email: what goes with what they bought, then their interests.
 
-Pure functions over data the caller has already fetched (popular products per category, the
-customer's purchases), so the enqueue loop fetches once per chunk of customers, not per email.
+Pure functions over data the caller has already fetched (association rules of the run, popular
+products per category, the customer's purchases), so the enqueue loop fetches once per chunk
+of customers, not per email. Klaviyo's rule applies: never recommend what the customer already
+bought, what cannot be sold (inactive, no price) or the item the email is about.
 """
 from __future__ import annotations
 
@@ -16,6 +18,14 @@ def product_url(base_url: str, url: object) -> str:
     return absolute if urlsplit(absolute).scheme in ("http", "https") else base_url
 
 
+def image_url(base_url: str, url: object) -> str | None:
+    """An absolute http(s) image address, or ``None`` (the template then shows no image)."""
+    if not isinstance(url, str) or not url.strip():
+        return None
+    absolute = urljoin(base_url, url.strip())
+    return absolute if urlsplit(absolute).scheme in ("http", "https") else None
+
+
 def format_price(value: object, currency: str = "€") -> str:
     try:
         return f"{currency}{float(value):,.2f}"
@@ -23,17 +33,44 @@ def format_price(value: object, currency: str = "€") -> str:
         return ""
 
 
+def sellable(product: dict | None) -> bool:
+    """Active, with a price: the only products an email may offer."""
+    if not product:
+        return False
+    try:
+        return int(product.get("active", 1) or 0) == 1 and float(product.get("price") or 0) > 0
+    except (TypeError, ValueError):
+        return False
+
+
+def related(owned: set[int], rules: dict[int, list[tuple[int, float]]], products: dict[int, dict]) -> list[dict]:
+    """Products the association rules pair with ``owned`` (bought, or in the cart), strongest
+    rule first. ``rules`` maps an antecedent to its (consequent, confidence) pairs."""
+    best: dict[int, float] = {}
+    for antecedent in owned:
+        for consequent, confidence in rules.get(antecedent, ()):
+            if confidence > best.get(consequent, -1.0):
+                best[consequent] = confidence
+    ranked = sorted(best, key=lambda pid: (-best[pid], pid))
+    return [products[pid] for pid in ranked if sellable(products.get(pid))]
+
+
 def recommend(top_categories: list[int], popular: dict[int, list[dict]], bought: set[int], n: int,
-              exclude: set[int] = frozenset()) -> list[dict]:
-    """Up to ``n`` products, taken in turn from the customer's top categories.
+              exclude: set[int] = frozenset(), paired: list[dict] = ()) -> list[dict]:
+    """Up to ``n`` products: first those ``paired`` by association rules, then taken in turn
+    from the customer's top categories (best sellers first).
 
     Skips products the customer bought and ``exclude`` (e.g. the item a reminder is about).
-    ``popular`` already holds only sellable products (active, priced), best sellers first.
+    ``popular`` already holds only sellable products (active, priced).
     """
-    queues = [[p for p in popular.get(c, []) if int(p["id"]) not in bought and int(p["id"]) not in exclude]
-              for c in top_categories]
     picked: list[dict] = []
-    seen: set[int] = set()
+    seen: set[int] = set(bought) | set(exclude)
+    for product in paired:
+        pid = int(product["id"])
+        if len(picked) < n and pid not in seen:
+            seen.add(pid)
+            picked.append(product)
+    queues = [[p for p in popular.get(c, []) if int(p["id"]) not in seen] for c in top_categories]
     while len(picked) < n and any(queues):
         for queue in queues:
             while queue and int(queue[0]["id"]) in seen:

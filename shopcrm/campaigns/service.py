@@ -1,161 +1,135 @@
-"""Campaigns as a service: create, count the audience, enqueue into the outbox.
+"""Campaigns as a service: create, edit, count, preview, launch, cancel, enqueue.
 
-Used by the CLI and the admin alike. ``enqueue`` walks the audience in chunks (keyset
-pagination on customer id), so memory stays flat for any audience size, and commits after
-each chunk. Rows go in through the outbox's unique key (campaign, customer, key): enqueueing
-twice, or from two processes at once, never creates a second row.
+The CLI and the admin call these functions; every refusal is a :class:`CampaignError` or a
+:class:`TemplateError` whose message can be shown to a shop admin as it is. Functions that
+change a campaign leave the commit to the caller (a form handler, a CLI command);
+:func:`enqueue` commits after each chunk, because it may write millions of rows.
+
+Launching never renders anything in the request that launches: it marks the campaign
+``scheduled`` and the next ``flask shopcrm send`` (cron) renders it once its time has come,
+so a web request never runs long under mod_wsgi.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import smtplib
 from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
 
-from ..dbutil import insert_ignoring_duplicates
-from ..errors import CampaignError
+from ..errors import CampaignError, RunLocked
 from ..extensions import db
-from ..models import VALUE_TYPES, Campaign, Membership, Message, Run, Segment, Suppression, utcnow
-from ..shop import connect_shop, current_mapping
-from ..shop import queries as shopq
-from .addresses import address_hash, normalize
-from .recommend import format_price, product_url, recommend
-from .templating import CompiledTemplates, default_template
-from .links import link_template, unsubscribe_url
+from ..locks import job_lock
+from ..models import Campaign, Membership, Message, Run, utcnow
+from ..shop import connect_shop
+from .addresses import normalize
+from .mime import MailBuilder
+from .outbox import CHUNK, Candidate, EnqueueReport, OutboxWriter
+from .targets import audience_count, audience_filter, check_target, target_run  # noqa: F401  (API)
+from .templating import Rendered, default_template, sample_context, validate_templates
+from .transport import make_channel
 
-CHUNK = 500
+EDITABLE = ("draft", "scheduled", "trigger")
 
 
-@dataclass
-class EnqueueReport:
-    audience: int = 0
-    queued: int = 0
-    already_queued: int = 0
-    suppressed: dict = field(default_factory=dict)
-    customer_gone: int = 0
+def get_campaign(campaign_id: int) -> Campaign:
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise CampaignError(f"no campaign #{campaign_id}")
+    return campaign
 
-    def add_suppressed(self, reason: str) -> None:
-        self.suppressed[reason] = self.suppressed.get(reason, 0) + 1
+
+def _check_templates(subject: str, html: str, text: str) -> None:
+    """Syntax and sandbox errors now, with sample data, rather than half-way through a send."""
+    config = current_app.config
+    validate_templates(subject, html, text, sample_context(config["SHOPCRM_SHOP_NAME"], config["SHOPCRM_SHOP_BASE_URL"]))
 
 
 def create_campaign(name: str, target: dict, template: str = "segment_offer", coupon: str | None = None,
                     created_by: str | None = None, subject: str | None = None, html: str | None = None,
-                    text: str | None = None) -> Campaign:
-    """A draft campaign with the shipped template (or the given sources). Not committed."""
-    target = _check_target(target)
+                    text: str | None = None, kind: str = "campaign") -> Campaign:
+    """A draft campaign with the shipped template ``template`` (or the given sources). Not committed."""
+    target = check_target(target) if kind == "campaign" else {}  # a trigger keeps its target in its params
     sources = default_template(template)
     campaign = Campaign(
-        name=name.strip() or "Untitled campaign", target=target, coupon=(coupon or "").strip() or None,
+        name=(name or "").strip()[:255] or "Untitled campaign", kind=kind, target=target,
+        coupon=(coupon or "").strip()[:64] or None,
         subject=subject if subject is not None else sources["subject"],
         html_body=html if html is not None else sources["html"],
         text_body=text if text is not None else sources["text"],
-        created_by=created_by, status="draft",
+        created_by=created_by, status="draft" if kind == "campaign" else "trigger",
     )
-    CompiledTemplates(campaign.subject, campaign.html_body, campaign.text_body)  # syntax errors now, not at send
+    _check_templates(campaign.subject, campaign.html_body, campaign.text_body)
     db.session.add(campaign)
     return campaign
 
 
-def _check_target(target: dict) -> dict:
-    clean: dict = {}
-    if target.get("segment_id") is not None:
-        segment = db.session.get(Segment, int(target["segment_id"]))
-        if segment is None:
-            raise CampaignError(f"segment {target['segment_id']} does not exist (it may belong to a pruned run)")
-        clean["segment_id"] = segment.id
-    if target.get("value_types"):
-        unknown = set(target["value_types"]) - set(VALUE_TYPES)
-        if unknown:
-            raise CampaignError(f"unknown value type(s): {', '.join(sorted(unknown))}")
-        clean["value_types"] = sorted(set(target["value_types"]))
-    if not clean:
-        raise CampaignError("a campaign needs a target: a segment and/or value types")
-    return clean
+def update_campaign(campaign: Campaign, *, name: str | None = None, target: dict | None = None,
+                    subject: str | None = None, html: str | None = None, text: str | None = None,
+                    coupon: str | None = None) -> Campaign:
+    """Change a campaign that has not been rendered yet (or a trigger's template). Not committed."""
+    if campaign.status not in EDITABLE:
+        raise CampaignError(f"campaign #{campaign.id} is {campaign.status}; only draft or scheduled campaigns "
+                            "can be changed (copy it into a new one instead)")
+    if target is not None:
+        if campaign.kind != "campaign":
+            raise CampaignError("a trigger's audience is part of the trigger's settings")
+        campaign.target = check_target(target)
+    new_sources = (subject if subject is not None else campaign.subject, html if html is not None else campaign.html_body,
+                   text if text is not None else campaign.text_body)
+    _check_templates(*new_sources)
+    campaign.subject, campaign.html_body, campaign.text_body = new_sources
+    if name is not None:
+        campaign.name = name.strip()[:255] or campaign.name
+    if coupon is not None:
+        campaign.coupon = coupon.strip()[:64] or None
+    return campaign
 
 
-def _target_run(target: dict) -> Run:
-    if "segment_id" in target:
-        segment = db.session.get(Segment, target["segment_id"])
-        if segment is None:
-            raise CampaignError("the campaign's segment no longer exists; choose a segment of the current run")
-        return segment.run
-    run = Run.current()
-    if run is None:
-        raise CampaignError("there is no segmentation run yet; run `flask shopcrm segment` first")
-    return run
+def launch(campaign: Campaign, at: datetime | None = None) -> Campaign:
+    """Schedule the campaign for ``at`` (UTC; default now). The next send run renders and
+    delivers it. Not committed."""
+    if campaign.kind != "campaign":
+        raise CampaignError("a trigger's campaign runs by itself; enable or disable the trigger instead")
+    if campaign.status not in ("draft", "scheduled"):
+        raise CampaignError(f"campaign #{campaign.id} is {campaign.status} and cannot be launched again")
+    check_target(campaign.target)
+    if audience_count(campaign.target) == 0:
+        raise CampaignError("nobody matches this campaign's target in the run it reads")
+    campaign.status, campaign.scheduled_at = "scheduled", at or utcnow()
+    return campaign
 
 
-def audience_filter(target: dict, run: Run) -> list:
-    conditions = [Membership.run_id == run.id]
-    if "segment_id" in target:
-        conditions.append(Membership.segment_id == target["segment_id"])
-    if "value_types" in target:
-        conditions.append(Membership.value_type.in_(target["value_types"]))
-    return conditions
-
-
-def audience_count(target: dict) -> int:
-    run = _target_run(target)
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Membership).where(*audience_filter(target, run)))
-
-
-def footer_links(customer_id: int, email: str, unsubscribe_template: str) -> dict:
-    return {"unsubscribe_url": unsubscribe_url(unsubscribe_template, customer_id, email), "preferences_url": None,
-            "shop_name": current_app.config["SHOPCRM_SHOP_NAME"]}
-
-
-def customer_context(customer: dict, categories: list[str], products: list[dict], segment_name: str,
-                     coupon: str | None) -> dict:
-    """The variables an email template sees. Values stay plain text; the HTML template escapes them."""
-    config = current_app.config
-    base = config["SHOPCRM_SHOP_BASE_URL"]
-    first = (customer.get("first_name") or "").strip()
-    return {
-        "customer": {"first_name": first or "there", "last_name": (customer.get("last_name") or "").strip(),
-                     "email": customer.get("email") or ""},
-        "segment": {"name": segment_name},
-        "top_categories": categories,
-        "products": [{"name": str(p["name"] or ""), "price": format_price(p["price"]),
-                      "url": product_url(base, p.get("url"))} for p in products],
-        "coupon": coupon or "",
-        "shop": {"name": config["SHOPCRM_SHOP_NAME"], "url": base},
-    }
-
-
-def _suppressed_hashes(hashes: list[str]) -> dict[str, str]:
-    if not hashes:
-        return {}
-    rows = db.session.execute(sa.select(Suppression.email_hash, Suppression.reason)
-                              .where(Suppression.email_hash.in_(hashes)))
-    return dict(rows.all())
+def cancel(campaign: Campaign, reason: str = "campaign cancelled") -> int:
+    """Stop a campaign: its queued messages are cancelled at once (a message already handed
+    to the mail server cannot be called back). Returns how many were cancelled. Not committed."""
+    if campaign.kind != "campaign":
+        raise CampaignError("a trigger's campaign cannot be cancelled; disable the trigger instead")
+    if campaign.status == "cancelled":
+        return 0
+    campaign.status, campaign.cancelled_at = "cancelled", utcnow()
+    result = db.session.execute(sa.update(Message).where(Message.campaign_id == campaign.id, Message.state == "queued")
+                                .values(state="cancelled", reason=reason[:255]))
+    return result.rowcount or 0
 
 
 def enqueue(campaign: Campaign, as_of: datetime | None = None, limit: int | None = None) -> EnqueueReport:
     """Render and queue one message per audience member. Safe to call again: it adds only
-    what is missing. Suppressed people get a row too (state ``suppressed`` with the reason),
-    so the campaign's results say who was left out and why."""
+    what is missing. Walks the audience by customer id (keyset), a chunk at a time, so memory
+    stays flat; commits per chunk; holds a lock so two processes never enqueue one campaign
+    at once."""
     if campaign.status == "cancelled":
         raise CampaignError("this campaign was cancelled")
-    config = current_app.config
-    target = campaign.target or {}
-    run = _target_run(target)
-    templates = CompiledTemplates(campaign.subject, campaign.html_body, campaign.text_body)
-    mapping = current_mapping()
-    as_of = as_of or datetime.now()
-    unsubscribe_link = link_template("crm_public.unsubscribe")
-    segment_names = {s.id: s.name for s in run.segments}
-    insert = insert_ignoring_duplicates(Message.__table__, db.engine.dialect.name)
-    report = EnqueueReport()
-    seen_addresses = set(db.session.scalars(
-        sa.select(Message.email).where(Message.campaign_id == campaign.id, Message.state != "suppressed")))
-    seen_hashes = {address_hash(e) for e in seen_addresses if e}
-
-    with connect_shop() as shop:
-        names = shopq.category_names(shop, mapping)
-        popular = shopq.popular_products(shop, mapping, as_of)
+    if campaign.kind != "campaign":
+        raise CampaignError("a trigger's messages are queued by `flask shopcrm triggers run`")
+    target = check_target(campaign.target or {})
+    run = target_run(target)
+    ttl = current_app.config["SHOPCRM_LOCK_TTL_SECONDS"]
+    with job_lock(f"enqueue:{campaign.id}", ttl=ttl) as lease, connect_shop() as shop:
+        writer = OutboxWriter(campaign, shop, run, as_of=as_of,
+                              send_at=max(campaign.scheduled_at or utcnow(), utcnow()))
         last_id = None
-        while True:
+        while limit is None or writer.report.audience < limit:
             query = (sa.select(Membership.customer_id, Membership.segment_id, Membership.top_categories)
                      .where(*audience_filter(target, run)).order_by(Membership.customer_id).limit(CHUNK))
             if last_id is not None:
@@ -164,62 +138,65 @@ def enqueue(campaign: Campaign, as_of: datetime | None = None, limit: int | None
             if not members:
                 break
             last_id = members[-1].customer_id
-            ids = [m.customer_id for m in members]
-            report.audience += len(ids)
-            existing = set(db.session.scalars(sa.select(Message.customer_id).where(
-                Message.campaign_id == campaign.id, Message.dedupe_key == "", Message.customer_id.in_(ids))))
-            todo = [m for m in members if m.customer_id not in existing]
-            report.already_queued += len(members) - len(todo)
-            customers = shopq.customers_by_ids(shop, mapping, [m.customer_id for m in todo])
-            bought = shopq.purchased_products(shop, mapping, list(customers))
-            hashes = {cid: address_hash(normalize(c.get("email")) or "") for cid, c in customers.items()}
-            suppressed = _suppressed_hashes([h for h in hashes.values()])
-            rows = []
-            for member in todo:
-                customer = customers.get(member.customer_id)
-                if customer is None:
-                    report.customer_gone += 1  # deleted from the shop since the run
-                    continue
-                row = _message_row(campaign, member, customer, hashes[member.customer_id], suppressed,
-                                   seen_hashes, templates, names, popular, bought, segment_names,
-                                   unsubscribe_link, config, report)
-                rows.append(row)
-            if rows:
-                result = db.session.execute(insert, rows)
-                report.queued += sum(1 for r in rows if r["state"] == "queued")
-                del result
-            db.session.commit()
-            if limit is not None and report.audience >= limit:
-                break
+            writer.write([Candidate(int(m.customer_id), segment_id=m.segment_id,
+                                    top_categories=tuple(int(x) for x in (m.top_categories or "").split(",") if x))
+                          for m in members])
+            lease.renew()
     campaign.status = "queued"
     campaign.enqueued_at = campaign.enqueued_at or utcnow()
     db.session.commit()
-    return report
+    return writer.report
 
 
-def _message_row(campaign, member, customer, email_hash, suppressed, seen_hashes, templates, names, popular,
-                 bought, segment_names, unsubscribe_link, config, report) -> dict:
-    email = normalize(customer.get("email"))
-    reason = None
-    if email is None:
-        reason = "invalid_address"
-    elif not customer.get("consent"):
-        reason = "no_consent"
-    elif email_hash in suppressed:
-        reason = suppressed[email_hash]
-    elif email_hash in seen_hashes:
-        reason = "duplicate_address"
-    row = {"campaign_id": campaign.id, "customer_id": member.customer_id, "dedupe_key": "",
-           "email": email or str(customer.get("email") or "")[:255], "created_at": utcnow(),
-           "next_attempt_at": utcnow(), "attempts": 0}
-    if reason is not None:
-        report.add_suppressed(reason)
-        return {**row, "subject": "", "html": "", "text": "", "state": "suppressed", "reason": reason}
-    seen_hashes.add(email_hash)
-    top = [int(x) for x in (member.top_categories or "").split(",") if x]
-    products = recommend(top, popular, bought.get(member.customer_id, set()), config["SHOPCRM_RECOMMENDATIONS"])
-    context = customer_context(customer, [names.get(c, f"Category {c}") for c in top[:2]], products,
-                               segment_names.get(member.segment_id, ""), campaign.coupon)
-    rendered = templates.render(context, footer_links(member.customer_id, email, unsubscribe_link))
-    return {**row, "subject": rendered.subject, "html": rendered.html, "text": rendered.text, "state": "queued",
-            "reason": None}
+def enqueue_due(now: datetime | None = None) -> list[tuple[Campaign, EnqueueReport]]:
+    """Render every launched campaign whose time has come (what cron's send run does first).
+    A campaign another process is enqueueing right now is left to it."""
+    now = now or utcnow()
+    due = db.session.scalars(sa.select(Campaign).where(Campaign.status == "scheduled", Campaign.scheduled_at <= now)
+                             .order_by(Campaign.scheduled_at, Campaign.id)).all()
+    done = []
+    for campaign in due:
+        try:
+            done.append((campaign, enqueue(campaign)))
+        except RunLocked:
+            db.session.rollback()
+    return done
+
+
+def preview(campaign: Campaign, customer_id: int) -> Rendered:
+    """The campaign's email as one real customer would get it (nothing is written)."""
+    run = target_run(check_target(campaign.target)) if campaign.kind == "campaign" else Run.current()
+    member = None
+    if run is not None:
+        member = db.session.scalar(sa.select(Membership).where(Membership.run_id == run.id,
+                                                                Membership.customer_id == customer_id))
+    with connect_shop() as shop:
+        writer = OutboxWriter(campaign, shop, run)
+        candidate = Candidate(int(customer_id), segment_id=member.segment_id if member else None,
+                              top_categories=tuple(member.top_category_ids()) if member else ())
+        return writer.preview(candidate)
+
+
+def send_test(campaign: Campaign, customer_id: int, to_address: str) -> str:
+    """Send the campaign as ``customer_id`` would get it, to ``to_address`` (the admin's own
+    inbox), right away and outside the outbox; returns the Message-ID. The subject says TEST."""
+    address = normalize(to_address)
+    if address is None:
+        raise CampaignError(f"{to_address!r} is not an email address")
+    rendered = preview(campaign, customer_id)
+    builder = MailBuilder()
+    wire = builder.build({"id": f"test{campaign.id}", "customer_id": customer_id, "email": address,
+                          "subject": f"[TEST] {rendered.subject}", "text": rendered.text, "html": rendered.html,
+                          "unsubscribe_url": None})
+    channel = make_channel()
+    try:
+        channel.open()
+        channel.send_envelope(builder.envelope_from, address)
+        channel.read_envelope()
+        channel.send_content(wire.data, wire.message_id)
+        channel.read_content_reply()
+    except (OSError, smtplib.SMTPException) as exc:
+        raise CampaignError(f"the test email could not be sent: {exc}") from exc
+    finally:
+        channel.close()
+    return wire.message_id

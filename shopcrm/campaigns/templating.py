@@ -1,15 +1,25 @@
 """Email templates that admins edit, rendered in Jinja's sandbox.
 
 The sandbox refuses access to Python internals (``__class__``, ``__globals__``, ...) and the
-immutable variant refuses to modify the data it is given. HTML bodies are auto-escaped, so a
-product called ``<script>...`` arrives as text. Subjects and text bodies are not HTML and are
-not escaped; a subject's line breaks are removed so it cannot inject headers.
+immutable variant refuses to modify the data it is given. On top of Jinja's own limits
+(``range`` is capped), string and list repetition and powers are capped here, so a template
+cannot exhaust the sender's memory either. HTML bodies are auto-escaped, so a product called
+``<script>...`` arrives as text. Subjects and text bodies are not HTML and are not escaped; a
+subject's line breaks are removed so it cannot inject headers.
 
 Every message is wrapped in a fixed layout (``templates/email/layout.*``) that adds the
 visible unsubscribe link and the link to the shopper's own page; admins cannot remove them.
+
+Variables every template sees (all plain text; the HTML template escapes them):
+
+``customer.first_name`` / ``.last_name`` / ``.email``, ``segment.name``, ``top_categories``
+(names), ``products`` (recommendations: ``name``, ``price``, ``url``, ``image_url``),
+``coupon``, ``shop.name`` / ``shop.url``; and, in triggered emails, ``cart`` (the abandoned
+cart's products, with ``quantity``) or ``viewed`` (the product looked at).
 """
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,13 +31,35 @@ from markupsafe import Markup
 from ..errors import TemplateError
 
 EMAIL_TEMPLATE_DIR = Path(__file__).resolve().parent.parent.parent / "templates" / "email"
+MAX_REPEAT = 10_000  # the longest string or list `*` may build
+MAX_POWER = 1_000
 
-_html_env = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined, trim_blocks=True,
-                                          lstrip_blocks=True)
-_text_env = ImmutableSandboxedEnvironment(autoescape=False, undefined=StrictUndefined, trim_blocks=True,
-                                          lstrip_blocks=True)
-_layout_html = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
-_layout_text = ImmutableSandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
+
+class EmailSandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox with `*` and `**` bounded."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator_name, left, right):
+        if operator_name == "**":
+            if isinstance(right, (int, float)) and abs(right) > MAX_POWER:
+                raise SecurityError(f"powers above {MAX_POWER} are not allowed in email templates")
+            return operator.pow(left, right)
+        if operator_name == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
+                    if len(seq) * max(times, 0) > MAX_REPEAT:
+                        raise SecurityError(f"repeating text or lists beyond {MAX_REPEAT} items is not allowed")
+            return operator.mul(left, right)
+        return super().call_binop(context, operator_name, left, right)
+
+
+_OPTIONS = {"undefined": StrictUndefined, "trim_blocks": True, "lstrip_blocks": True}
+_html_env = EmailSandbox(autoescape=True, **_OPTIONS)
+_text_env = EmailSandbox(autoescape=False, **_OPTIONS)
+_layout_html = EmailSandbox(autoescape=True, undefined=StrictUndefined)
+_layout_text = EmailSandbox(autoescape=False, undefined=StrictUndefined)
+TEMPLATE_NAMES = ("segment_offer", "run_offer", "abandoned_cart", "browse_abandonment", "win_back")
 
 
 @dataclass(frozen=True)
@@ -39,13 +71,17 @@ class Rendered:
 
 def default_template(name: str) -> dict[str, str]:
     """The shipped template ``name`` (e.g. ``segment_offer``) as subject/html/text sources."""
+    if name not in TEMPLATE_NAMES:
+        raise TemplateError(f"no default email template {name!r}; known: {', '.join(TEMPLATE_NAMES)}")
     parts = {}
     for part, suffix in (("subject", "subject.txt"), ("html", "html"), ("text", "txt")):
         path = EMAIL_TEMPLATE_DIR / f"{name}.{suffix}"
-        if not path.is_file():
-            raise TemplateError(f"no default email template {path.name}")
         parts[part] = path.read_text(encoding="utf-8").strip() + ("\n" if part != "subject" else "")
     return parts
+
+
+def _layout(env, name: str):
+    return env.from_string((EMAIL_TEMPLATE_DIR / name).read_text(encoding="utf-8"))
 
 
 class CompiledTemplates:
@@ -58,8 +94,8 @@ class CompiledTemplates:
             self.text = _text_env.from_string(text)
         except TemplateSyntaxError as exc:
             raise TemplateError(f"template error on line {exc.lineno}: {exc.message}") from exc
-        self.layout_html = _layout_html.from_string((EMAIL_TEMPLATE_DIR / "layout.html").read_text(encoding="utf-8"))
-        self.layout_text = _layout_text.from_string((EMAIL_TEMPLATE_DIR / "layout.txt").read_text(encoding="utf-8"))
+        self.layout_html = _layout(_layout_html, "layout.html")
+        self.layout_text = _layout(_layout_text, "layout.txt")
 
     def render(self, context: dict, footer: dict) -> Rendered:
         """Render for one customer; ``footer`` carries the links the layout always shows."""
@@ -77,11 +113,34 @@ class CompiledTemplates:
             raise TemplateError(f"the template failed to render: {type(exc).__name__}: {exc}") from exc
         if not subject:
             raise TemplateError("the subject is empty once rendered")
+        footer = {"preferences_url": None, "open_pixel_url": None, **footer}
         html = self.layout_html.render(body=Markup(html_body), subject=subject, **footer)
         text = self.layout_text.render(body=text_body.strip(), **footer)
         return Rendered(subject=subject[:250], html=html, text=text)
 
 
-def validate_templates(subject: str, html: str, text: str, sample_context: dict, footer: dict) -> Rendered:
+SAMPLE_PRODUCT = {"name": "Sample product", "price": "€10.00", "url": "https://shop.example/p/1",
+                  "image_url": None, "quantity": 1}
+
+
+def sample_context(shop_name: str = "Shop", shop_url: str = "https://shop.example/") -> dict:
+    """Made-up data with every variable filled: how a template is checked before launch."""
+    return {
+        "customer": {"first_name": "Alex", "last_name": "Sample", "email": "alex@example.com"},
+        "segment": {"name": "Sample segment"},
+        "top_categories": ["Category A", "Category B"],
+        "products": [SAMPLE_PRODUCT, {**SAMPLE_PRODUCT, "name": "Another product"}],
+        "coupon": "SAMPLE10",
+        "shop": {"name": shop_name, "url": shop_url},
+        "cart": [SAMPLE_PRODUCT],
+        "viewed": SAMPLE_PRODUCT,
+    }
+
+
+SAMPLE_FOOTER = {"unsubscribe_url": "https://shop.example/crm/u/sample", "preferences_url": None,
+                 "open_pixel_url": None, "shop_name": "Shop"}
+
+
+def validate_templates(subject: str, html: str, text: str, sample: dict | None = None) -> Rendered:
     """Compile and render once with sample data: how the admin learns of mistakes before launch."""
-    return CompiledTemplates(subject, html, text).render(sample_context, footer)
+    return CompiledTemplates(subject, html, text).render(sample or sample_context(), SAMPLE_FOOTER)

@@ -1,4 +1,4 @@
-"""Signed tokens for links in emails (unsubscribe, the shopper's page).
+"""Signed tokens for links in emails (unsubscribe, the shopper's page, tracked links).
 
 Tokens are signed with the app's ``SECRET_KEY`` and a purpose-specific salt, so a token made
 for one purpose is worthless for another, and they carry their creation time so they expire.
@@ -13,7 +13,9 @@ from ..errors import ShopCRMError
 # How long a link keeps working, per purpose (seconds).
 MAX_AGE = {
     "unsubscribe": 400 * 86400,  # must keep working long after the email was sent
-    "preferences": 60 * 86400,
+    "preferences": 60 * 86400,  # the shopper's own page: shows their emails, so it expires sooner
+    "click": 400 * 86400,
+    "open": 400 * 86400,
 }
 
 
@@ -22,7 +24,12 @@ class TokenInvalid(ShopCRMError):
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key or "", salt=f"shopcrm.{purpose}")
+    """One serializer per app, key and purpose (building one costs more than signing)."""
+    cache = current_app.extensions.setdefault("shopcrm_token_serializers", {})
+    key = (current_app.secret_key, purpose)
+    if key not in cache:
+        cache[key] = URLSafeTimedSerializer(current_app.secret_key or "", salt=f"shopcrm.{purpose}")
+    return cache[key]
 
 
 def make_token(purpose: str, data: dict) -> str:

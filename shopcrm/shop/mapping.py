@@ -338,7 +338,7 @@ class ShopMapping:
             return sa.select(*(sub.c[c] if c in provided else _missing(entity, c, spec) for c in wanted)
                              ).subquery(f"{entity}_src")
         table = sa.table(self.prefix + emap.table,
-                         *{sa.column(real) for real in list(emap.columns.values()) + list(emap.where)})
+                         *(sa.column(real) for real in dict.fromkeys([*emap.columns.values(), *emap.where])))
         selected = []
         for canonical in wanted:
             if canonical in emap.columns:

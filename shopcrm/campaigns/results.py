@@ -1,0 +1,101 @@
+"""What a campaign achieved: outbox states, clicks, and orders attributed to it.
+
+Attribution is last-touch, as Klaviyo's: an order counts for a campaign when the customer
+clicked one of its emails at most ``SHOPCRM_ATTRIBUTION_DAYS`` before placing it and clicked
+no other campaign's email in between. Orders are read from the shop (through the mapping)
+only for customers who clicked, in chunks, so the cost follows the clicks, not the audience.
+Opens are shown when tracked but never attributed (mail privacy proxies fake them).
+"""
+from __future__ import annotations
+
+import bisect
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+from flask import current_app
+
+from ..extensions import db
+from ..models import Campaign, Message, utcnow
+from ..shop import connect_shop, current_mapping
+from .models import Click
+from .shopreads import orders_between
+
+CHUNK = 500
+
+
+def shop_clock(utc: datetime) -> datetime:
+    """A naive UTC time (shopcrm's tables) as the shop's naive local time (the shop's tables)."""
+    return utc.replace(tzinfo=timezone.utc).astimezone().replace(tzinfo=None)
+
+
+def outbox_counts(campaign_id: int | None = None) -> dict[str, int]:
+    query = sa.select(Message.state, sa.func.count()).group_by(Message.state)
+    if campaign_id is not None:
+        query = query.where(Message.campaign_id == campaign_id)
+    return {state: int(n) for state, n in db.session.execute(query)}
+
+
+def campaign_results(campaign: Campaign) -> dict:
+    """Everything the results page and ``flask shopcrm campaign show`` print."""
+    now = utcnow()
+    by_reason: dict[str, dict[str, int]] = {}
+    for state, reason, n in db.session.execute(
+            sa.select(Message.state, Message.reason, sa.func.count())
+            .where(Message.campaign_id == campaign.id, Message.state.in_(("suppressed", "cancelled", "failed")))
+            .group_by(Message.state, Message.reason)):
+        key = (reason or "unknown").split(":")[0] if state == "failed" else (reason or "unknown")
+        bucket = by_reason.setdefault(state, {})
+        bucket[key] = bucket.get(key, 0) + n
+    engagement = db.session.execute(
+        sa.select(sa.func.count(Message.clicked_at), sa.func.coalesce(sa.func.sum(Message.click_count), 0),
+                  sa.func.count(Message.opened_at))
+        .where(Message.campaign_id == campaign.id)).one()
+    in_doubt = db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(
+        Message.campaign_id == campaign.id, Message.state == "sending",
+        sa.or_(Message.lease_until.is_(None), Message.lease_until < now)))
+    orders, revenue = attributed_orders(campaign.id)
+    counts = outbox_counts(campaign.id)
+    return {
+        "campaign": campaign.id, "name": campaign.name, "status": campaign.status,
+        "states": counts, "total": sum(counts.values()), "in_doubt": int(in_doubt or 0),
+        "suppressed_by_reason": by_reason.get("suppressed", {}), "cancelled_by_reason": by_reason.get("cancelled", {}),
+        "failed_by_reason": by_reason.get("failed", {}),
+        "clicked": int(engagement[0]), "clicks": int(engagement[1]),
+        "opened": int(engagement[2]) if current_app.config["SHOPCRM_TRACK_OPENS"] else None,
+        "orders": orders, "revenue": round(revenue, 2),
+        "attribution_days": current_app.config["SHOPCRM_ATTRIBUTION_DAYS"],
+    }
+
+
+def attributed_orders(campaign_id: int) -> tuple[int, float]:
+    """Orders (and their total) attributed to ``campaign_id`` by last click within the window."""
+    window = timedelta(days=current_app.config["SHOPCRM_ATTRIBUTION_DAYS"])
+    orders = 0
+    revenue = 0.0
+    last_customer = None
+    with connect_shop() as shop:
+        while True:
+            query = (sa.select(Click.customer_id).where(Click.campaign_id == campaign_id)
+                     .group_by(Click.customer_id).order_by(Click.customer_id).limit(CHUNK))
+            if last_customer is not None:
+                query = query.where(Click.customer_id > last_customer)
+            customers = [int(c) for c in db.session.scalars(query)]
+            if not customers:
+                return orders, revenue
+            last_customer = customers[-1]
+            first, last = db.session.execute(sa.select(sa.func.min(Click.clicked_at), sa.func.max(Click.clicked_at))
+                                             .where(Click.campaign_id == campaign_id,
+                                                    Click.customer_id.in_(customers))).one()
+            touches: dict[int, list[tuple[datetime, int]]] = {}
+            for cid, when, campaign in db.session.execute(
+                    sa.select(Click.customer_id, Click.clicked_at, Click.campaign_id)
+                    .where(Click.customer_id.in_(customers), Click.clicked_at.between(first, last + window))
+                    .order_by(Click.customer_id, Click.clicked_at)):
+                touches.setdefault(int(cid), []).append((shop_clock(when), int(campaign)))
+            for order in orders_between(shop, current_mapping(), customers, shop_clock(first),
+                                        shop_clock(last + window)):
+                clicks = touches.get(int(order["customer_id"]), [])
+                i = bisect.bisect_right([t for t, _ in clicks], order["placed_at"]) - 1
+                if i >= 0 and clicks[i][1] == campaign_id and order["placed_at"] - clicks[i][0] <= window:
+                    orders += 1
+                    revenue += float(order["total"] or 0)

@@ -1,0 +1,213 @@
+"""Where messages go: an SMTP session opened through Flask-Mail, or ``.eml`` files.
+
+A message travels in steps so the sender can commit its state at the right moment and let
+that commit overlap a round trip instead of adding to it:
+
+1. :meth:`send_envelope` writes the envelope and does not wait;
+2. the sender commits (the row becomes ``sending``) while the server answers;
+3. :meth:`read_envelope` reads the answers;
+4. :meth:`send_content` sends the message — only its end makes the server take
+   responsibility for it — and :meth:`read_content_reply` reads the answer once the sender
+   has built the next message.
+
+Without PIPELINING the envelope is MAIL FROM alone (its answer is simply read after the
+commit; RCPT TO and DATA then wait for their answers as usual) and every answer is read before
+the next command, so the exchange is exactly :meth:`smtplib.SMTP.sendmail`'s. When the server
+offers PIPELINING (RFC 2920; Postfix, Exim and most relays do), MAIL FROM, RCPT TO and DATA go
+out as one group and the content's answer is read after the next message's envelope has been
+sent: one round trip per message instead of four. A message found not sendable after its DATA
+was accepted is abandoned by closing the connection (RFC 5321: without the final dot nothing is
+delivered); the next message reconnects.
+"""
+from __future__ import annotations
+
+import os
+import re
+import smtplib
+import socket
+
+from flask import current_app
+from flask_mail import Connection
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+class TimedConnection(Connection):
+    """Flask-Mail's connection with a timeout, so a mail server that stops answering cannot
+    hang the sender (and its cron lock) forever."""
+
+    def configure_host(self):
+        state, timeout = self.mail, current_app.config["SHOPCRM_SMTP_TIMEOUT"] or None
+        host = (smtplib.SMTP_SSL if state.use_ssl else smtplib.SMTP)(state.server, state.port, timeout=timeout)
+        host.set_debuglevel(int(state.debug))
+        if state.use_tls:
+            host.starttls()
+        if state.username and state.password:
+            host.login(state.username, state.password)
+        return host
+
+
+class SmtpChannel:
+    """One SMTP session for a batch (re-opened only after an abandoned message), opened
+    through Flask-Mail."""
+
+    def __init__(self):
+        self.connection: TimedConnection | None = None
+        self.host: smtplib.SMTP | None = None
+        self.pipelining = False
+        self._envelope: tuple[str, str] | None = None  # written, answers not read yet
+        self._in_data = False  # the server accepted DATA: it waits for content
+        self._content_unread = False
+
+    def open(self) -> None:
+        self.connection = TimedConnection(current_app.extensions["mail"])
+        self.connection.__enter__()
+        self.host = self.connection.host
+        self._envelope, self._in_data, self._content_unread = None, False, False
+        if self.host is not None:  # None under MAIL_SUPPRESS_SEND: Flask-Mail's "pretend to send"
+            # Small commands written right after a message must not wait for its
+            # acknowledgement (Nagle's algorithm would hold them back for a round trip).
+            self.host.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.host.ehlo_or_helo_if_needed()
+            self.pipelining = self.host.has_extn("pipelining")
+
+    def send_envelope(self, sender: str, recipient: str) -> None:
+        if self.connection is None:
+            self.open()
+        if self.host is None:
+            return
+        commands = f"MAIL FROM:{smtplib.quoteaddr(sender)}\r\n"
+        if self.pipelining:
+            commands += f"RCPT TO:{smtplib.quoteaddr(recipient)}\r\nDATA\r\n"
+        self.host.send(commands)
+        self._envelope = (sender, recipient)
+
+    def read_envelope(self) -> None:
+        """Raise :class:`smtplib.SMTPSenderRefused`, :class:`smtplib.SMTPRecipientsRefused` or
+        :class:`smtplib.SMTPDataError` if the server refused the envelope written last."""
+        if self._envelope is None:
+            return
+        (sender, recipient), self._envelope = self._envelope, None
+        mail = self.host.getreply()
+        if not self.pipelining:
+            if mail[0] != 250:
+                self._after_refusal(mail[0])
+                raise smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
+            rcpt = self.host.rcpt(recipient)
+            if rcpt[0] not in (250, 251):
+                self._after_refusal(rcpt[0])
+                raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
+            return
+        rcpt, data = self.host.getreply(), self.host.getreply()
+        self._in_data = data[0] == 354
+        if mail[0] == 250 and rcpt[0] in (250, 251) and self._in_data:
+            return
+        if self._in_data:  # it waits for content although the envelope was refused: send none
+            self._drop()
+        else:
+            self._after_refusal(421 if 421 in (mail[0], rcpt[0], data[0]) else data[0])
+        if mail[0] != 250:
+            raise smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
+        if rcpt[0] not in (250, 251):
+            raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
+        raise smtplib.SMTPDataError(data[0], data[1])
+
+    def send_content(self, data: bytes, message_id: str) -> None:
+        """The message itself; :meth:`read_content_reply` reads the answer (the sender prepares
+        the next message meanwhile)."""
+        if self.host is None:
+            return
+        if not self._in_data:
+            code, reply = self.host.docmd("data")
+            if code != 354:
+                self._after_refusal(code)
+                raise smtplib.SMTPDataError(code, reply)
+        self._in_data = False
+        body = _LEADING_DOT.sub(b"..", data)
+        self.host.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+        self._content_unread = True
+
+    def read_content_reply(self) -> None:
+        if not self._content_unread:
+            return
+        self._content_unread = False
+        code, reply = self.host.getreply()
+        if code != 250:
+            self._after_refusal(code)
+            raise smtplib.SMTPDataError(code, reply)
+
+    def abort(self) -> None:
+        """Abandon the message whose envelope went out last: it must not be sent after all."""
+        if self.host is None:
+            return
+        try:
+            self.read_envelope()
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError):
+            return  # refused anyway; the session was reset
+        if self._in_data:
+            self._drop()  # the server waits for content: only closing the session cancels it
+        else:
+            self.host.rset()
+
+    def _drop(self) -> None:
+        self.host.close()
+        self.connection = self.host = None
+        self._in_data = False
+
+    def _after_refusal(self, code: int) -> None:
+        if code == 421:
+            self.host.close()
+            return
+        try:
+            self.host.rset()
+        except smtplib.SMTPServerDisconnected:
+            pass
+
+    def close(self) -> None:
+        if self.host is not None:
+            try:
+                self.host.quit()
+            except (smtplib.SMTPException, OSError):
+                pass  # the server went away after our last message; nothing is lost
+        self.connection = self.host = None
+
+
+class FileChannel:
+    """Writes each message to ``<outbox>/<message id>.eml``; used when no SMTP server is set."""
+
+    pipelining = False
+
+    def __init__(self, directory: str):
+        self.directory = directory
+
+    def open(self) -> None:
+        os.makedirs(self.directory, exist_ok=True)
+
+    def send_envelope(self, sender: str, recipient: str) -> None:
+        pass
+
+    def read_envelope(self) -> None:
+        pass
+
+    def send_content(self, data: bytes, message_id: str) -> None:
+        name = message_id.strip("<>").replace("@", "_at_").replace("/", "_")
+        path = os.path.join(self.directory, name + ".eml")
+        tmp = path + ".tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)  # a reader never sees half a file
+
+    def read_content_reply(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def make_channel():
+    if current_app.config.get("MAIL_SERVER"):
+        return SmtpChannel()
+    return FileChannel(current_app.config["SHOPCRM_OUTBOX_DIR"])
