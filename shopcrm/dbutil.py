@@ -40,3 +40,22 @@ def tune_sqlite(engine: sa.Engine) -> None:
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()
+
+
+def keyset_chunks(session, query: sa.Select, key: sa.ColumnElement, size: int):
+    """Yield the rows of ``query`` in chunks of ``size``, ordered by ``key`` (unique).
+
+    Keyset paging (``WHERE key > last``) costs the same for the first chunk and the
+    thousandth, unlike OFFSET, and never holds a cursor open between chunks, so the caller
+    may commit in between.
+    """
+    last = None
+    while True:
+        page = query.order_by(key).limit(size)
+        if last is not None:
+            page = page.where(key > last)
+        rows = session.execute(page).all()
+        if not rows:
+            return
+        last = getattr(rows[-1], key.key)
+        yield rows

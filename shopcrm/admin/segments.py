@@ -7,6 +7,7 @@ import io
 import sqlalchemy as sa
 from flask import Response, abort, render_template, request, stream_with_context
 
+from ..dbutil import keyset_chunks
 from ..extensions import db
 from ..models import VALUE_TYPE_LABELS, Membership, Run, Segment
 from ..shop import queries as shopq
@@ -73,16 +74,10 @@ def segment_export(segment_id: int):
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(EXPORT_COLUMNS)
-        last = None
-        while True:
-            query = (sa.select(Membership).where(Membership.run_id == run_id, Membership.segment_id == seg_id)
-                     .order_by(Membership.customer_id).limit(EXPORT_CHUNK))
-            if last is not None:
-                query = query.where(Membership.customer_id > last)
-            chunk = db.session.scalars(query).all()
-            if not chunk:
-                break
-            last = chunk[-1].customer_id
+        query = sa.select(Membership.customer_id, Membership.value_type, Membership.recency_days,
+                          Membership.frequency, Membership.monetary, Membership.top_categories
+                          ).where(Membership.run_id == run_id, Membership.segment_id == seg_id)
+        for chunk in keyset_chunks(db.session, query, Membership.customer_id, EXPORT_CHUNK):
             customers = from_shop(shopq.customers_by_ids, {}, [m.customer_id for m in chunk])
             for m in chunk:
                 c = customers.get(m.customer_id, {})

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from ..errors import CampaignError, RunLocked
+from ..dbutil import keyset_chunks
 from ..extensions import db
 from ..locks import job_lock
 from ..models import Campaign, Membership, Message, Run, utcnow
@@ -128,16 +129,11 @@ def enqueue(campaign: Campaign, as_of: datetime | None = None, limit: int | None
     with job_lock(f"enqueue:{campaign.id}", ttl=ttl) as lease, connect_shop() as shop:
         writer = OutboxWriter(campaign, shop, run, as_of=as_of,
                               send_at=max(campaign.scheduled_at or utcnow(), utcnow()))
-        last_id = None
-        while limit is None or writer.report.audience < limit:
-            query = (sa.select(Membership.customer_id, Membership.segment_id, Membership.top_categories)
-                     .where(*audience_filter(target, run)).order_by(Membership.customer_id).limit(CHUNK))
-            if last_id is not None:
-                query = query.where(Membership.customer_id > last_id)
-            members = db.session.execute(query).all()
-            if not members:
+        query = (sa.select(Membership.customer_id, Membership.segment_id, Membership.top_categories)
+                 .where(*audience_filter(target, run)))
+        for members in keyset_chunks(db.session, query, Membership.customer_id, CHUNK):
+            if limit is not None and writer.report.audience >= limit:
                 break
-            last_id = members[-1].customer_id
             writer.write([Candidate(int(m.customer_id), segment_id=m.segment_id,
                                     top_categories=tuple(int(x) for x in (m.top_categories or "").split(",") if x))
                           for m in members])

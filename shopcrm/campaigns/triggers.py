@@ -25,6 +25,7 @@ from typing import Any, Callable
 import sqlalchemy as sa
 from flask import current_app
 
+from ..dbutil import keyset_chunks
 from ..errors import CampaignError
 from ..extensions import db
 from ..locks import job_lock
@@ -201,16 +202,9 @@ def _run_offer(trigger: Trigger, now: datetime, lease) -> tuple[EnqueueReport, s
 
 def _members_in_chunks(target: dict, run: Run, handle: Callable[[list], None], lease,
                        filter_chunk: Callable[[list], list] | None = None) -> None:
-    last_id = None
-    while True:
-        query = (sa.select(Membership.customer_id, Membership.segment_id, Membership.top_categories)
-                 .where(*audience_filter(target, run)).order_by(Membership.customer_id).limit(CHUNK))
-        if last_id is not None:
-            query = query.where(Membership.customer_id > last_id)
-        members = db.session.execute(query).all()
-        if not members:
-            return
-        last_id = members[-1].customer_id
+    query = (sa.select(Membership.customer_id, Membership.segment_id, Membership.top_categories)
+             .where(*audience_filter(target, run)))
+    for members in keyset_chunks(db.session, query, Membership.customer_id, CHUNK):
         chosen = filter_chunk(members) if filter_chunk else members
         if chosen:
             handle(chosen)
