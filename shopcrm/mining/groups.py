@@ -18,7 +18,7 @@ def _labels(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct cleaned labels and each customer's label index (missing or blank: unknown)."""
     arr = np.array(values, dtype=object)
     arr[np.equal(arr, None)] = ""
-    text = np.char.strip(arr.astype(str))
+    text = np.char.strip(arr.astype(str)).astype(object)
     text[text == ""] = UNKNOWN
     labels, inverse = np.unique(text, return_inverse=True)
     return labels, inverse.ravel()
