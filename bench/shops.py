@@ -15,7 +15,6 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from shopcrm.shop import demo
-from shopcrm.shop import generic_schema as gs
 
 DB_PREFIX = "shopcrm_bench_"
 BENCH_NOW = datetime(2026, 11, 1)
@@ -95,15 +94,6 @@ def ensure_shop(base_url: str, size: ShopSize, say=print) -> dict:
         return info
     finally:
         engine.dispose()
-
-
-def view_index(base_url: str, size: ShopSize) -> sa.Index:
-    """The covering index the interest aggregation wants on the views table."""
-    return next(ix for ix in gs.product_views.indexes if ix.name == "ix_product_views_customer")
-
-
-def has_index(engine: sa.Engine, table: str, name: str) -> bool:
-    return any(ix["name"] == name for ix in sa.inspect(engine).get_indexes(table))
 
 
 def drop_all(base_url: str, say=print) -> None:

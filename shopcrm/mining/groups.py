@@ -18,9 +18,9 @@ def _labels(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct cleaned labels and each customer's label index (missing or blank: unknown)."""
     arr = np.array(values, dtype=object)
     arr[np.equal(arr, None)] = ""
-    text = np.char.strip(arr.astype(str)).astype(object)
-    text[text == ""] = UNKNOWN
-    labels, inverse = np.unique(text, return_inverse=True)
+    labels, inverse = np.unique(np.char.strip(arr.astype(str)), return_inverse=True)  # sorted in C, not Python
+    labels = labels.astype(object)
+    labels[labels == ""] = UNKNOWN
     return labels, inverse.ravel()
 
 

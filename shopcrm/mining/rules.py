@@ -22,6 +22,8 @@ import numpy as np
 from scipy import sparse
 
 RULE_FIELDS = ("antecedent", "consequent", "count", "support", "confidence", "lift")
+PAIR_CHUNK = 250_000  # ordered pairs generated at a time for sequence rules
+DENSE_PAIR_TABLE = 1 << 22  # up to this many (item × item) cells, sequence pairs are counted in a table
 
 
 def _empty_rules() -> dict[str, np.ndarray]:
@@ -128,23 +130,47 @@ class SequenceRules(_RuleFilter):
         sizes = np.diff(np.r_[starts, len(c)])
         rank = np.arange(len(c)) - np.repeat(starts, sizes)
         keep = rank < self.max_items_per_customer
-        j, t, rank = j[keep], t[keep], rank[keep]
+        j, t = j[keep], t[keep]
         sizes = np.minimum(sizes, self.max_items_per_customer)
         self.n_customers_ = len(starts)
         single = np.bincount(j, minlength=len(self.items_))
-        # Every ordered pair (earlier, later) within a customer: element p pairs with the
-        # elements after it in its customer's list.
-        later = np.repeat(sizes, sizes) - 1 - rank
-        a_pos = np.repeat(np.arange(len(j)), later)
-        offsets = np.arange(len(a_pos)) - np.repeat(np.cumsum(later) - later, later)
-        b_pos = a_pos + 1 + offsets
-        strictly = t[b_pos] > t[a_pos]
-        codes = j[a_pos[strictly]] * m + j[b_pos[strictly]]
-        if m * m <= 1 << 24:  # few items: count every pair code directly
-            both = np.bincount(codes, minlength=m * m)
-            codes = np.flatnonzero(both)
-            both = both[codes]
-        else:
-            codes, both = np.unique(codes, return_counts=True)
+        codes, both = self._count_pairs(j, t, sizes, m)
         self.rules_ = self._rules(self.items_, codes // m, codes % m, both, single, self.n_customers_)
         return self
+
+    @staticmethod
+    def _count_pairs(j: np.ndarray, t: np.ndarray, sizes: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """Customers per ordered pair (earlier item, strictly later item), as pair codes
+        ``a * m + b`` and counts. Customers are taken a few thousand pairs at a time, so
+        memory stays bounded however heavy the buyers are."""
+        dense = m * m <= DENSE_PAIR_TABLE
+        table = np.zeros(m * m if dense else 0, dtype=np.int64)
+        parts: list[tuple[np.ndarray, np.ndarray]] = []
+        ends = np.cumsum(sizes)
+        pair_ends = np.cumsum(sizes * (sizes - 1) // 2)
+        first = 0
+        while first < len(sizes):
+            # the customers [first, last) hold at most PAIR_CHUNK pairs (at least one customer)
+            done = pair_ends[first - 1] if first else 0
+            last = max(first + 1, int(np.searchsorted(pair_ends, done + PAIR_CHUNK, side="right")))
+            lo, hi = (ends[first - 1] if first else 0), ends[last - 1]
+            size, jj, tt = sizes[first:last], j[lo:hi], t[lo:hi]
+            rank = np.arange(hi - lo) - np.repeat(ends[first:last] - size - lo, size)
+            later = np.repeat(size, size) - 1 - rank  # element p pairs with the elements after it
+            a_pos = np.repeat(np.arange(hi - lo), later)
+            b_pos = a_pos + 1 + (np.arange(len(a_pos)) - np.repeat(np.cumsum(later) - later, later))
+            strictly = tt[b_pos] > tt[a_pos]
+            codes = jj[a_pos[strictly]] * m + jj[b_pos[strictly]]
+            if dense:
+                table += np.bincount(codes, minlength=m * m)
+            else:
+                parts.append(np.unique(codes, return_counts=True))
+            first = last
+        if dense:
+            codes = np.flatnonzero(table)
+            return codes, table[codes]
+        if not parts:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        codes, inverse = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
+        both = np.bincount(inverse.ravel(), weights=np.concatenate([p[1] for p in parts]), minlength=len(codes))
+        return codes, both.astype(np.int64)

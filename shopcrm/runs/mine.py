@@ -69,12 +69,12 @@ def top_ids(matrix: np.ndarray, ids: np.ndarray, top: int = 3) -> np.ndarray:
     values = np.take_along_axis(matrix, part, axis=1)
     order = np.lexsort((part, -values), axis=1)  # largest first, ties by column
     part, values = np.take_along_axis(part, order, axis=1), np.take_along_axis(values, order, axis=1)
-    labels = ids[part].astype(str)
-    text = np.where(values[:, 0] > 0, labels[:, 0], "")
+    names = np.array([str(int(i)) for i in ids], dtype=object)[part]  # object arrays: no fixed-width copies
+    positive = values > 0
+    text = names[:, 0].copy()
     for j in range(1, top):
-        text = np.where(values[:, j] > 0, np.char.add(np.char.add(text, ","), labels[:, j]), text)
-    has = values[:, 0] > 0
-    out[has] = text[has]
+        text = np.where(positive[:, j], text + "," + names[:, j], text)
+    out[positive[:, 0]] = text[positive[:, 0]]
     return out
 
 

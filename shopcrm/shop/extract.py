@@ -24,6 +24,7 @@ Flask, so tests and benchmarks call them directly.
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable, Iterator
@@ -211,8 +212,17 @@ def prepare_packing(conn: sa.Connection) -> None:
         conn.exec_driver_sql("SET SESSION group_concat_max_len = @@max_allowed_packet")
 
 
+_TUPLE_END = bytes.maketrans(b";", b",")
+
+
+def _complete(blob: bytes, tuples: int) -> bool:
+    """Whether a packed group holds all its ``tuples`` (each ends with ``;``; wherever the
+    server cut the string, at least the last ``;`` is gone)."""
+    return blob.count(b";") == tuples
+
+
 def _parse(blobs: list[bytes], width: int) -> np.ndarray:
-    data = b",".join(blobs)
+    data = b"".join(blobs).translate(_TUPLE_END)[:-1]
     if not data:
         return np.empty((0, width), np.int64)
     with warnings.catch_warnings():
@@ -244,7 +254,7 @@ def fetch_packed(conn: sa.Connection, key: sa.ColumnElement, values: list[sa.Col
             blob = p.encode() if isinstance(p, str) else bytes(p or b"")
             if k is None:
                 continue
-            if not blob or blob.count(b",") + 1 != n * width:
+            if not _complete(blob, n):
                 short.append(k)
                 continue
             keys.append(k)
@@ -280,7 +290,7 @@ def read_customers(conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
                  .where(src.c.id.is_not(None), *cond).group_by(*group_cols, key))
         for *labels, n, p in conn.execute(query):
             blob = p.encode() if isinstance(p, str) else bytes(p or b"")
-            if blob.count(b",") + 1 != 2 * n:
+            if not _complete(blob, n):
                 raise MappingError("the customer list came back truncated; raise the database's "
                                    "max_allowed_packet (it must hold 32768 customer ids)")
             pairs = _parse([blob], 2)
@@ -538,29 +548,63 @@ def order_features(orders: Orders, n_customers: int, params: OrderParams) -> dic
 
 # --- everything -----------------------------------------------------------------------------------------
 
+def _orders_and_lines(conn: sa.Connection, mapping: ShopMapping, as_of: datetime, ids: np.ndarray,
+                      catalog: Catalog, history_days: int, only: list[int] | None):
+    order_table, order_counts = read_orders(conn, mapping, as_of, ids, only)
+    line_table, line_counts = read_lines(conn, mapping, order_table, catalog, history_days, restricted=only is not None)
+    return order_table, line_table, {**order_counts, **line_counts}
+
+
+def _read_in_parallel(conn: sa.Connection) -> bool:
+    """Server databases answer two queries at once (one per connection): the order side is
+    then read while the views stream. SQLite gains nothing from it."""
+    return conn.dialect.name in ("mysql", "mariadb", "postgresql")
+
+
 def extract(conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
             interest: InterestParams = InterestParams(), orders: OrderParams = OrderParams(),
-            extra_views: np.ndarray | None = None, only_customers: Iterable[int] | None = None) -> ShopExtract:
+            extra_views: np.ndarray | None = None, only_customers: Iterable[int] | None = None,
+            parallel: bool = True) -> ShopExtract:
     """Run every query and align the results on the shop's customers.
 
     ``extra_views`` are (customer, category, decayed score) rows aggregated elsewhere
     (shopcrm's own view beacon table, see :func:`event_scores`); they are added to the
     browsing interest with the view weight. ``only_customers`` restricts the whole
-    extraction to those customer ids (assigning new customers between runs).
+    extraction to those customer ids (assigning new customers between runs). With
+    ``parallel`` (and a server database) orders and order lines are read on a second
+    connection of the same engine while the views stream on this one.
     """
     only = None if only_customers is None else sorted({int(i) for i in only_customers})
     prepare_packing(conn)
     table = read_customers(conn, mapping, as_of, only)
     ids = table["ids"]
     catalog = read_catalog(conn, mapping)
-    acc = InterestAccumulator(ids, catalog, as_of, interest.half_life_days)
-    weights = {"view": interest.weight_view, "cart_item": interest.weight_cart}
-    for entity in ("view", "cart_item"):
-        if not reads_from_shop(mapping, entity):
-            continue
-        for keys, per_customer, product, age in event_chunks(conn, mapping, entity, as_of, interest.horizon_days, only):
-            acc.add_grouped(entity, keys, per_customer, product, age.astype(np.float64), weights[entity],
-                            track_months=entity == "view")
+    history_days = max(orders.history_days, interest.horizon_days)
+    pool = second = None
+    if parallel and _read_in_parallel(conn):
+        second = conn.engine.connect()
+        prepare_packing(second)
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopcrm-extract")
+        order_side = pool.submit(_orders_and_lines, second, mapping, as_of, ids, catalog, history_days, only)
+    try:
+        acc = InterestAccumulator(ids, catalog, as_of, interest.half_life_days)
+        weights = {"view": interest.weight_view, "cart_item": interest.weight_cart}
+        for entity in ("view", "cart_item"):
+            if not reads_from_shop(mapping, entity):
+                continue
+            for keys, per_customer, product, age in event_chunks(conn, mapping, entity, as_of, interest.horizon_days,
+                                                                 only):
+                acc.add_grouped(entity, keys, per_customer, product, age.astype(np.float64), weights[entity],
+                                track_months=entity == "view")
+        if pool is not None:
+            order_table, line_table, order_counts = order_side.result()
+        else:
+            order_table, line_table, order_counts = _orders_and_lines(conn, mapping, as_of, ids, catalog,
+                                                                       history_days, only)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+            second.close()
     if extra_views is not None and len(extra_views):
         extra = np.asarray(extra_views, dtype=np.float64).reshape(-1, 3)
         rows, known = locate(ids, extra[:, 0].astype(np.int64))
@@ -570,9 +614,6 @@ def extract(conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
         acc.counts["extra_view_rows"] = int(len(extra))
         acc.counts["extra_view_orphan_rows"] = int((~ok).sum())
 
-    order_table, order_counts = read_orders(conn, mapping, as_of, ids, only)
-    line_table, line_counts = read_lines(conn, mapping, order_table, catalog,
-                                         max(orders.history_days, interest.horizon_days), restricted=only is not None)
     purchase_age = order_table.age_days[line_table.order]
     bought = purchase_age < interest.horizon_days
     acc.add("purchase", order_table.customer[line_table.order[bought]],
@@ -583,5 +624,5 @@ def extract(conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
         as_of=as_of, customer_ids=ids, account_age_days=table["age_days"],
         country=table["country"], region=table["region"], city=table["city"], source=table["source"],
         catalog=catalog, interest=acc.categories, brand_interest=acc.brands, visit_months=acc.months,
-        orders=order_table, lines=line_table, counts={**acc.counts, **order_counts, **line_counts}, **features,
+        orders=order_table, lines=line_table, counts={**acc.counts, **order_counts}, **features,
     )

@@ -150,13 +150,14 @@ def _bucket_pg(element, compiler, **kw):
 
 
 class packed(FunctionElement):
-    """An aggregate: the group's integer tuples as one ``a,b,a,b,...`` byte string.
+    """An aggregate: the group's integer tuples as one ``a,b;a,b;...;`` byte string.
 
     One row per group instead of one row per event is what makes extraction fast through a
     pure-Python driver: the driver's cost is per row and per field, and numpy parses the
     digits of a long string in one call. Every argument must be a non-NULL integer
-    expression (a NULL would silently drop its whole tuple); the caller checks the tuple
-    count against ``COUNT(*)`` to notice truncation.
+    expression (a NULL would silently drop its whole tuple). Every tuple ends with ``;``, so
+    the caller notices a string the server cut short (GROUP_CONCAT truncates silently at
+    ``group_concat_max_len``) by counting them against ``COUNT(*)``.
     """
 
     type = sa.LargeBinary()
@@ -167,17 +168,17 @@ class packed(FunctionElement):
 @compiles(packed)
 def _packed_sqlite(element, compiler, **kw):
     parts = [compiler.process(c, **kw) for c in element.clauses]
-    return "group_concat(" + " || ',' || ".join(parts) + ", ',')"
+    return "group_concat(" + " || ',' || ".join(parts) + " || ';', '')"
 
 
 @compiles(packed, "mysql")
 @compiles(packed, "mariadb")
 def _packed_mysql(element, compiler, **kw):
     parts = [compiler.process(c, **kw) for c in element.clauses]
-    return "CAST(GROUP_CONCAT(CONCAT(" + ", ',', ".join(parts) + ") SEPARATOR ',') AS BINARY)"
+    return "CAST(GROUP_CONCAT(CONCAT(" + ", ',', ".join(parts) + ", ';') SEPARATOR '') AS BINARY)"
 
 
 @compiles(packed, "postgresql")
 def _packed_pg(element, compiler, **kw):
     parts = [f"CAST({compiler.process(c, **kw)} AS TEXT)" for c in element.clauses]
-    return "string_agg(" + " || ',' || ".join(parts) + ", ',')"
+    return "string_agg(" + " || ',' || ".join(parts) + " || ';', '')"
