@@ -12,6 +12,7 @@ database), ``store`` (the ``crm_`` tables) and ``assign`` (new customers between
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Callable
 
@@ -23,9 +24,9 @@ from .extensions import db
 from .locks import job_lock
 from .models import Run, utcnow
 from .runs.assign import AssignReport, assign_new_customers
-from .runs.mine import MiningResult, mine
+from .runs.mine import MiningResult, mine, mine_customers, mine_figures
 from .runs.params import RunParams
-from .runs.store import mark_interrupted, previous_segments, prune, store_results
+from .runs.store import mark_interrupted, previous_segments, prune, store_figures, store_memberships
 from .shop import connect_shop, current_mapping
 from .shop import queries as shopq
 from .shop.extract import ShopExtract, extract
@@ -51,6 +52,17 @@ def _reporter(progress: Progress | None) -> Callable[[str, float], None]:
         progress(stage, start + (end - start) * min(max(fraction, 0.0), 1.0))
 
     return report
+
+
+def _pruned(future) -> int | str:
+    """How many old runs the history pruning removed, or why it could not (the run goes on:
+    the next run prunes again)."""
+    if future is None:
+        return 0
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - a failed clean-up must not fail the run
+        return f"not pruned: {exc}"
 
 
 def _names(ex: ShopExtract, result: MiningResult) -> dict:
@@ -96,6 +108,11 @@ def run_segmentation(params: RunParams | None = None, as_of: datetime | None = N
         db.session.commit()
         timings: dict[str, float] = {}
         started = time.perf_counter()
+        keep = config["SHOPCRM_RUN_HISTORY"]
+        history = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopcrm-prune")
+        # Old runs go while the shop is read (their own connection and transaction); with a
+        # history of one, only once this run has replaced the current one.
+        pruned = history.submit(prune, db.engine, keep - 1) if keep > 1 else None
         try:
             report("extract")
             t0 = time.perf_counter()
@@ -106,25 +123,33 @@ def run_segmentation(params: RunParams | None = None, as_of: datetime | None = N
 
             report("mine")
             t0 = time.perf_counter()
-            result = mine(ex, params, previous_segments(previous_run))
-            result.insights["names"] = _names(ex, result)
+            result, X, segmenter = mine_customers(ex, params)
+            previous = previous_segments(previous_run)
             timings["mine"] = round(time.perf_counter() - t0, 3)
-            timings.update({f"mine.{k}": v for k, v in result.timings.items()})
             lease.renew()
 
             report("store")
             lease.renew(force=True)  # before our write transaction opens (SQLite: one writer at a time)
             t0 = time.perf_counter()
-            counts = store_results(run, ex, result, progress=lambda fraction: report("store", fraction))
-            run.counts = counts
+            # Quality, rules and insights (numpy, no database) are computed while the
+            # memberships are written: the database's share of the writing is free time.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopcrm-figures") as pool:
+                figures = pool.submit(mine_figures, ex, params, result, X, segmenter, previous)
+                store_memberships(run, ex, result, progress=lambda fraction: report("store", fraction))
+                figures.result()
+            result.insights["names"] = _names(ex, result)
+            counts = store_figures(run, ex, result)
+            timings.update({f"mine.{k}": v for k, v in result.timings.items()})
+            run.counts = {**counts, "pruned_runs": _pruned(pruned)}
             run.quality = result.quality
             run.status, run.finished_at = "succeeded", utcnow()
-            prune(config["SHOPCRM_RUN_HISTORY"])
             timings["store"] = round(time.perf_counter() - t0, 3)
             timings["total"] = round(time.perf_counter() - started, 3)
             run.timings = timings
             lease.check()  # if the lease was lost, nothing of this run is committed
             db.session.commit()
+            if pruned is None:
+                prune(db.engine, keep)
             report("done")
         except BaseException as exc:
             db.session.rollback()
@@ -134,6 +159,8 @@ def run_segmentation(params: RunParams | None = None, as_of: datetime | None = N
             failed.timings = timings
             db.session.commit()
             raise
+        finally:
+            history.shutdown(wait=True)
     return run
 
 

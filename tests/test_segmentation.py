@@ -161,10 +161,10 @@ def test_a_failed_run_leaves_the_previous_one_current(segmented_app, monkeypatch
     with segmented_app.app_context():
         good = Run.current()
 
-        def broken(ex, params, previous=None):
+        def broken(ex, params):
             raise RuntimeError("disk on fire")
 
-        monkeypatch.setattr(pipeline, "mine", broken)
+        monkeypatch.setattr(pipeline, "mine_customers", broken)
         with pytest.raises(RuntimeError):
             pipeline.run_segmentation(as_of=DEMO_NOW)
         failed = db.session.scalars(sa.select(Run).order_by(Run.id.desc())).first()
@@ -173,15 +173,15 @@ def test_a_failed_run_leaves_the_previous_one_current(segmented_app, monkeypatch
 
 
 def test_an_interruption_after_storing_commits_nothing(segmented_app, monkeypatch):
-    real_store = pipeline.store_results
+    real_store = pipeline.store_figures
 
-    def store_then_crash(run, ex, result, progress=None):
-        real_store(run, ex, result, progress)  # every membership is written ...
+    def store_then_crash(run, ex, result):
+        real_store(run, ex, result)  # every membership, rule and insight is written ...
         raise KeyboardInterrupt  # ... and then the process is interrupted before commit
 
     with segmented_app.app_context():
         good = Run.current()
-        monkeypatch.setattr(pipeline, "store_results", store_then_crash)
+        monkeypatch.setattr(pipeline, "store_figures", store_then_crash)
         with pytest.raises(KeyboardInterrupt):
             pipeline.run_segmentation(as_of=DEMO_NOW)
         failed = db.session.scalars(sa.select(Run).order_by(Run.id.desc())).first()

@@ -135,17 +135,26 @@ def _insights(ex: ShopExtract, params: RunParams, segment_of: np.ndarray) -> dic
     }
 
 
-def mine(ex: ShopExtract, params: RunParams, previous: Previous | None = None) -> MiningResult:
-    """Every analysis of a run, on the extract alone (no database)."""
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
+class _Laps:
+    """Seconds per step, in the order the steps ran."""
 
-    def lap(name: str) -> None:
-        nonlocal clock
+    def __init__(self, timings: dict[str, float]):
+        self.timings, self.clock = timings, time.perf_counter()
+
+    def __call__(self, name: str) -> None:
         now = time.perf_counter()
-        timings[name] = round(now - clock, 3)
-        clock = now
+        self.timings[name] = round(now - self.clock, 3)
+        self.clock = now
 
+
+def mine_customers(ex: ShopExtract, params: RunParams) -> tuple[MiningResult, np.ndarray, InterestSegmenter]:
+    """What every membership needs: segments, value types, RFM, churn, actions, tops.
+
+    Returns the result (rules, insights and quality still empty), and the feature rows and
+    the fitted segmenter that :func:`mine_figures` measures.
+    """
+    timings: dict[str, float] = {}
+    lap = _Laps(timings)
     minimum = params.min_customers
     if ex.n_customers < minimum:
         raise NotEnoughData(f"the shop has {ex.n_customers} customer(s); a segmentation needs at least {minimum}")
@@ -165,17 +174,6 @@ def mine(ex: ShopExtract, params: RunParams, previous: Previous | None = None) -
     names, feature_ids = _feature_names(ex, params.level)
     lap("segments")
 
-    quality = {"k_scores": {str(kk): round(v, 4) for kk, v in segmenter.k_scores_.items()},
-               **clustering_scores(X, segmenter.labels_, params.silhouette_sample, params.random_state)}
-    quality["stability"] = stability(X, segmenter.labels_, segmenter.cluster_centers_, segmenter.cluster,
-                                     runs=params.stability_runs, sample_size=STABILITY_SAMPLE,
-                                     random_state=params.random_state)
-    if previous is not None:
-        quality["migration"] = {"previous_run": previous.run_id,
-                                **migration(previous.customer_ids, previous.labels, previous.n_segments,
-                                            ex.customer_ids, segment_of, k)}
-    lap("quality")
-
     history = history_of(ex)
     classifier = ValueTypeClassifier(new_days=params.new_days, growth_days=params.orders.growth_days,
                                      growth_ratio=params.growth_ratio, window_days=params.orders.window_days,
@@ -183,19 +181,10 @@ def mine(ex: ShopExtract, params: RunParams, previous: Previous | None = None) -
     rfm = RFMScorer().fit(history)
     churn = ChurnScorer(gap_factor=params.churn_gap_factor, min_days=params.churn_min_days).fit(history)
     actions, median_order = recommend_actions(classifier.types_, churn.risk_, history)
-    quality["value_clusters"] = {"centers": np.round(classifier.cluster_centers_, 4).tolist(),
-                                 "scores": np.round(classifier.cluster_scores_, 4).tolist(),
-                                 "rank_of_label": classifier.rank_of_label_.tolist()}
     lap("value_types")
-
-    rules = _rules(ex, params)
-    lap("rules")
-    insights = _insights(ex, params, segment_of)
-    lap("insights")
 
     tops = _segment_tops(ex.interest, segment_of, k, ex.category_ids, list(ex.category_names))
     brand_tops = _segment_tops(ex.brand_interest, segment_of, k, ex.brand_ids, list(ex.brand_names))
-    insights["segments"] = [{"label": j, "top_categories": tops[j], "top_brands": brand_tops[j]} for j in range(k)]
     model = {
         "level": params.level,
         "features": [{"kind": kind, "id": fid} for kind, fid in feature_ids],
@@ -205,14 +194,47 @@ def mine(ex: ShopExtract, params: RunParams, previous: Previous | None = None) -
         "churn_store_gap": churn.store_gap_,
         "median_order_value": median_order,
     }
+    quality = {"value_clusters": {"centers": np.round(classifier.cluster_centers_, 4).tolist(),
+                                  "scores": np.round(classifier.cluster_scores_, 4).tolist(),
+                                  "rank_of_label": classifier.rank_of_label_.tolist()}}
     result = MiningResult(
         segment_of=segment_of, centers=segmenter.cluster_centers_, names=segment_names(segmenter.cluster_centers_, names),
         segment_tops=tops, segment_brands=brand_tops,
         top_categories=top_ids(ex.interest, ex.category_ids), top_brands=top_ids(ex.brand_interest, ex.brand_ids),
         value_types=classifier.types_, value_rank=classifier.value_rank_, rfm=rfm.scores_,
-        churn_score=churn.score_, churn_risk=churn.risk_, actions=actions, rules=rules, insights=insights,
-        quality=quality, model=model,
+        churn_score=churn.score_, churn_risk=churn.risk_, actions=actions, rules={}, insights={},
+        quality=quality, model=model, timings=timings,
     )
     lap("labels")
-    result.timings = timings
+    return result, X, segmenter
+
+
+def mine_figures(ex: ShopExtract, params: RunParams, result: MiningResult, X: np.ndarray,
+                 segmenter: InterestSegmenter, previous: Previous | None = None) -> MiningResult:
+    """What the run reports beside the memberships: quality, rules, insights (fills ``result``)."""
+    lap = _Laps(result.timings)
+    k = segmenter.n_clusters_
+    quality = {"k_scores": {str(kk): round(v, 4) for kk, v in segmenter.k_scores_.items()},
+               **clustering_scores(X, segmenter.labels_, params.silhouette_sample, params.random_state)}
+    quality["stability"] = stability(X, segmenter.labels_, segmenter.cluster_centers_, segmenter.cluster,
+                                     runs=params.stability_runs, sample_size=STABILITY_SAMPLE,
+                                     random_state=params.random_state)
+    if previous is not None:
+        quality["migration"] = {"previous_run": previous.run_id,
+                                **migration(previous.customer_ids, previous.labels, previous.n_segments,
+                                            ex.customer_ids, result.segment_of, k)}
+    result.quality.update(quality)
+    lap("quality")
+    result.rules.update(_rules(ex, params))
+    lap("rules")
+    result.insights.update(_insights(ex, params, result.segment_of))
+    result.insights["segments"] = [{"label": j, "top_categories": result.segment_tops[j],
+                                    "top_brands": result.segment_brands[j]} for j in range(k)]
+    lap("insights")
     return result
+
+
+def mine(ex: ShopExtract, params: RunParams, previous: Previous | None = None) -> MiningResult:
+    """Every analysis of a run, on the extract alone (no database)."""
+    result, X, segmenter = mine_customers(ex, params)
+    return mine_figures(ex, params, result, X, segmenter, previous)

@@ -95,8 +95,8 @@ def membership_rows(run_id: int, ex: ShopExtract, result: MiningResult, segment_
     return list(zip(*columns))
 
 
-def store_results(run: Run, ex: ShopExtract, result: MiningResult, progress: Progress | None = None) -> dict:
-    """Write segments, memberships, rules and insights; return the run's counts."""
+def store_memberships(run: Run, ex: ShopExtract, result: MiningResult, progress: Progress | None = None) -> None:
+    """Write the run's segments and one membership per customer."""
     say = progress or (lambda fraction: None)
     sizes = np.bincount(result.segment_of[result.segment_of >= 0], minlength=len(result.names))
     segments = [Segment(run_id=run.id, label=i, name=name, size=int(sizes[i]), top=result.segment_tops[i],
@@ -110,6 +110,9 @@ def store_results(run: Run, ex: ShopExtract, result: MiningResult, progress: Pro
         executemany(Membership.__table__, MEMBERSHIP_COLUMNS, membership_rows(run.id, ex, result, segment_ids, rows))
         say(rows.stop / max(ex.n_customers, 1))
 
+
+def store_figures(run: Run, ex: ShopExtract, result: MiningResult) -> dict:
+    """Write the rules and insights (the model included); return the run's counts."""
     rule_rows = []
     for kind in RULE_KINDS:
         r = result.rules[kind]
@@ -134,18 +137,26 @@ def store_results(run: Run, ex: ShopExtract, result: MiningResult, progress: Pro
     }
 
 
-def prune(keep: int) -> None:
-    """Keep the newest ``keep`` successful runs (and any failed ones newer than the oldest kept)."""
-    kept = db.session.scalars(
-        sa.select(Run.id).where(Run.status == "succeeded").order_by(Run.id.desc()).limit(keep)).all()
-    if len(kept) < keep:
-        return
-    oldest = min(kept)
-    old = db.session.scalars(sa.select(Run.id).where(Run.id < oldest, Run.status != "queued")).all()
-    if old:
+def prune(engine: sa.Engine, keep_successful: int) -> int:
+    """Delete runs older than the newest ``keep_successful`` successful ones, with everything
+    they produced, in a transaction of their own; returns how many runs went.
+
+    A run calls this as it starts, on another connection while it reads the shop, keeping
+    ``history - 1`` runs: once it succeeds, ``history`` remain (if it fails, one fewer until
+    the next success). Never touches queued runs, nor the run in progress (it is newer).
+    """
+    run = Run.__table__
+    with engine.begin() as conn:
+        kept = conn.execute(sa.select(run.c.id).where(run.c.status == "succeeded")
+                            .order_by(run.c.id.desc()).limit(keep_successful)).scalars().all()
+        if len(kept) < keep_successful:
+            return 0
+        old = conn.execute(sa.select(run.c.id).where(run.c.id < min(kept), run.c.status != "queued")).scalars().all()
         for model in (Rule, Insight, Membership, Segment, Run):
-            column = model.id if model is Run else model.run_id
-            db.session.execute(sa.delete(model).where(column.in_(old)))
+            table = model.__table__
+            column = table.c.id if model is Run else table.c.run_id
+            conn.execute(table.delete().where(column.in_(old)))
+    return len(old)
 
 
 def mark_interrupted() -> None:

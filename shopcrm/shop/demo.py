@@ -477,3 +477,15 @@ def write(engine: sa.Engine, shop: DemoShop, replace: bool = False, fast_load: b
                 _insert(conn, table, cols)
             counts[table.name] = shop.rows(table.name)
     return counts
+
+
+def append(engine: sa.Engine, tables: dict[str, dict[str, np.ndarray]]) -> dict[str, int]:
+    """Add rows to the tables of an existing demo shop (customers who arrive after a run)."""
+    counts = {}
+    with engine.begin() as conn:
+        for table in gs.TABLES:
+            cols = tables.get(table.name)
+            if cols and len(next(iter(cols.values()))):
+                _insert(conn, table, cols)
+                counts[table.name] = len(next(iter(cols.values())))
+    return counts

@@ -40,7 +40,8 @@ DAY = 86400.0
 NULL_AGE = -(10 ** 12)  # stands for "no date" inside packed tuples (31,700 years in the future)
 ORDER_BUCKET = 1024  # consecutive order ids packed into one row
 CUSTOMER_BUCKET = 32768  # customers of one location/source packed into one row at most
-CHUNK_ROWS = 2000  # packed rows parsed at a time while a result streams
+CHUNK_ROWS = 2000  # packed rows fetched at a time while a result streams
+CHUNK_BYTES = 4 << 20  # packed text parsed at a time
 ID_CHUNK = 1000  # ids per IN (...) list when a run is restricted to some customers
 MONTHS = 63  # visit months tracked per customer (bits of an int64)
 
@@ -247,9 +248,9 @@ def fetch_packed(conn: sa.Connection, key: sa.ColumnElement, values: list[sa.Col
     query = (sa.select(key.label("k"), sa.func.count().label("n"), packed(*values).label("p"))
              .select_from(from_).where(*conditions).group_by(key))
     short: list = []
+    keys, blobs, counts, size = [], [], [], 0
     result = conn.execution_options(stream_results=True).execute(query)
     for rows in result.partitions(CHUNK_ROWS):
-        keys, blobs, counts = [], [], []
         for k, n, p in rows:
             blob = p.encode() if isinstance(p, str) else bytes(p or b"")
             if k is None:
@@ -260,8 +261,12 @@ def fetch_packed(conn: sa.Connection, key: sa.ColumnElement, values: list[sa.Col
             keys.append(k)
             counts.append(n)
             blobs.append(blob)
-        if blobs:
-            yield np.asarray(keys, dtype=np.int64), np.asarray(counts, dtype=np.int64), _parse(blobs, width)
+            size += len(blob)
+            if size >= CHUNK_BYTES:  # parse a few MB at a time, whatever the rows hold
+                yield np.asarray(keys, dtype=np.int64), np.asarray(counts, dtype=np.int64), _parse(blobs, width)
+                keys, blobs, counts, size = [], [], [], 0
+    if blobs:
+        yield np.asarray(keys, dtype=np.int64), np.asarray(counts, dtype=np.int64), _parse(blobs, width)
     for k in short:
         plain = sa.select(*values).select_from(from_).where(*conditions, key == k)
         rows = np.asarray(conn.execute(plain).all(), dtype=np.int64).reshape(-1, width)
@@ -478,24 +483,28 @@ def event_scores(conn: sa.Connection, mapping: ShopMapping, entity: str, as_of: 
 
 def read_orders(conn: sa.Connection, mapping: ShopMapping, as_of: datetime, customer_ids: np.ndarray,
                 only: Iterable[int] | None = None) -> tuple[Orders, dict]:
+    """Valid orders of known customers (each chunk is reduced to its final columns as it
+    arrives, so a long history never sits in memory twice)."""
     order = mapping.source("order", ("id", "customer_id", "placed_at", "total"))
     as_of_p = _bind_time("as_of", as_of)
     values = [order.c.id, order.c.customer_id, seconds_between(order.c.placed_at, as_of_p),
               cents(sa.func.coalesce(order.c.total, 0))]
     key = bucket(order.c.id, sa.literal_column(str(ORDER_BUCKET)))
-    parts = []
+    customers = IdIndex(customer_ids)
+    parts, orphans, read = [], [], 0
     for cond in _in_chunks(order.c.customer_id, only):
         conditions = [order.c.placed_at <= as_of_p, order.c.customer_id.is_not(None), order.c.id.is_not(None), *cond]
-        parts.extend(t for _, _, t in fetch_packed(conn, key, values, order, conditions))
-    data = np.vstack(parts) if parts else np.empty((0, 4), np.int64)
-    ids, first = np.unique(data[:, 0], return_index=True)
-    data = data[first]
-    rows, known = IdIndex(customer_ids).locate(data[:, 1])
-    counts = {"order_rows": int(len(data)), "order_orphan_rows": int((~known).sum()),
-              "order_orphan_customers": int(len(np.unique(data[~known, 1])))}
-    data, rows = data[known], rows[known]
-    return Orders(ids=data[:, 0], customer=rows, age_days=np.maximum(data[:, 2], 0) / DAY,
-                  total=data[:, 3] / 100.0), counts
+        for _, _, t in fetch_packed(conn, key, values, order, conditions):
+            rows, known = customers.locate(t[:, 1])
+            read += len(t)
+            orphans.append(t[~known, 1])
+            parts.append((t[known, 0], rows[known], np.maximum(t[known, 2], 0) / DAY, t[known, 3] / 100.0))
+    ids, rows, age, total = (np.concatenate([p[i] for p in parts]) if parts else np.empty(0) for i in range(4))
+    ids, first = np.unique(ids.astype(np.int64), return_index=True)  # a mapping's SELECT may repeat an order
+    orphan_ids = np.concatenate(orphans) if orphans else np.empty(0, np.int64)
+    counts = {"order_rows": read, "order_orphan_rows": int(len(orphan_ids)),
+              "order_orphan_customers": int(len(np.unique(orphan_ids)))}
+    return Orders(ids=ids, customer=rows[first].astype(np.int64), age_days=age[first], total=total[first]), counts
 
 
 def read_lines(conn: sa.Connection, mapping: ShopMapping, orders: Orders, catalog: Catalog,
@@ -515,17 +524,21 @@ def read_lines(conn: sa.Connection, mapping: ShopMapping, orders: Orders, catalo
     key = bucket(line.c.order_id, sa.literal_column(str(ORDER_BUCKET)))
     conditions = [line.c.order_id >= sa.bindparam("first_order", int(orders.ids[recent].min())),
                   line.c.order_id.is_not(None), line.c.product_id.is_not(None)]
-    parts = []
+    order_index = IdIndex(orders.ids)
+    parts, read, unknown = [], 0, 0
     for cond in _in_chunks(line.c.order_id, orders.ids[recent] if restricted else None):
-        parts.extend(t for _, _, t in fetch_packed(conn, key, values, line, conditions + cond))
-    data = np.vstack(parts) if parts else np.empty((0, 4), np.int64)
-    order_rows, valid = IdIndex(orders.ids).locate(data[:, 0])
-    valid &= orders.age_days[order_rows] <= history_days
-    products, found = catalog.locate(data[:, 1])
-    counts = {"line_rows": int(len(data)), "line_unknown_product_rows": int((valid & ~found).sum())}
-    keep = valid & found
-    return Lines(order=order_rows[keep], product=products[keep], quantity=data[keep, 2],
-                 unit_price=data[keep, 3] / 100.0), counts
+        for _, _, t in fetch_packed(conn, key, values, line, conditions + cond):
+            order_rows, valid = order_index.locate(t[:, 0])
+            valid &= recent[order_rows]
+            products, found = catalog.locate(t[:, 1])
+            keep = valid & found
+            read += len(t)
+            unknown += int((valid & ~found).sum())
+            parts.append((order_rows[keep], products[keep], t[keep, 2], t[keep, 3] / 100.0))
+    order_rows, products, quantity, price = (
+        np.concatenate([p[i] for p in parts]) if parts else np.empty(0, np.int64) for i in range(4))
+    return (Lines(order=order_rows, product=products, quantity=quantity, unit_price=price.astype(np.float64)),
+            {"line_rows": read, "line_unknown_product_rows": unknown})
 
 
 def order_features(orders: Orders, n_customers: int, params: OrderParams) -> dict[str, np.ndarray]:
