@@ -173,16 +173,31 @@ def ensure_crm(server: str) -> str:
     return shops.server_url(server, CRM_DATABASE)
 
 
-def measure(server: str, size: shops.ShopSize, repeat: int, naive: bool, say) -> dict:
+def variants(shop_url: str, crm_url: str) -> dict[str, tuple[str, str]]:
+    """The run under the default driver, and the two faster set-ups a shop may choose."""
+    found = {"pymysql, bulk load": (shop_url, crm_url + "&local_infile=1")}
+    try:
+        import MySQLdb  # noqa: F401  mysqlclient, the C driver (optional)
+    except ImportError:
+        return found
+    c_driver = lambda url: url.replace("mysql+pymysql://", "mysql+mysqldb://")  # noqa: E731
+    found["mysqlclient"] = (c_driver(shop_url), c_driver(crm_url))
+    return found
+
+
+def measure(server: str, size: shops.ShopSize, repeat: int, naive: bool, say, others: bool = False) -> dict:
     info = shops.ensure_shop(server, size, say)
     shop_url, crm_url = shops.server_url(server, size.database), ensure_crm(server)
     statements = captured_queries(shop_url)
-    result: dict = {"size": size.name, "counts": info["counts"], "floor": [], "run": [], "naive": []}
+    result: dict = {"size": size.name, "counts": info["counts"], "floor": [], "run": [], "naive": [], "variants": {}}
     for i in range(repeat):
         say(f"  [{size.name}] repetition {i + 1}/{repeat}: floor ...")
         result["floor"].append(floor(shop_url, size.database, statements))
         say(f"  [{size.name}] repetition {i + 1}/{repeat}: shopcrm run ...")
         result["run"].append(in_child("run", shop_url, crm_url))
+        for name, (shop, crm) in (variants(shop_url, crm_url).items() if others else ()):
+            say(f"  [{size.name}] repetition {i + 1}/{repeat}: shopcrm run, {name} ...")
+            result["variants"].setdefault(name, []).append(in_child("run", shop, crm))
         if naive:
             say(f"  [{size.name}] repetition {i + 1}/{repeat}: naive pipeline ...")
             result["naive"].append(in_child("naive", shop_url, str(result["run"][-1]["segments"])))
@@ -192,6 +207,9 @@ def measure(server: str, size: shops.ShopSize, repeat: int, naive: bool, say) ->
     result["b"] = median([r["seconds"] for r in result["run"]])
     result["b_rss"] = max(r["peak_rss_mb"] for r in result["run"])
     result["b_stages"] = {k: median([r["timings"][k] for r in result["run"]]) for k in result["run"][0]["timings"]}
+    result["variant_b"] = {name: {"b": median([r["seconds"] for r in runs]),
+                                  "rss": max(r["peak_rss_mb"] for r in runs)}
+                           for name, runs in result["variants"].items()}
     if naive:
         result["c"] = median([r["seconds"] for r in result["naive"]])
         result["c_rss"] = max(r["peak_rss_mb"] for r in result["naive"])
@@ -205,12 +223,26 @@ def without_index(server: str, size: shops.ShopSize, repeat: int, say) -> dict:
     with engine.begin() as conn:
         conn.exec_driver_sql(f"ALTER TABLE product_views DROP INDEX {VIEW_INDEX}")
     try:
-        return measure(server, size, repeat, naive=False, say=say)
+        result = measure(server, size, repeat, naive=False, say=say)
+        result["advice"] = missing_advice(shops.server_url(server, size.database))
+        return result
     finally:
         say(f"  [{size.name}] restoring {VIEW_INDEX} ...")
         with engine.begin() as conn:
             conn.exec_driver_sql(f"ALTER TABLE product_views ADD INDEX {VIEW_INDEX} (customer_id, product_id, viewed_at)")
         engine.dispose()
+
+
+def missing_advice(shop_url: str) -> list[str]:
+    """What shopcrm says about the shop's indexes (the advice a shop admin would get)."""
+    from shopcrm.shop.extract import missing_indexes
+    from shopcrm.shop.presets import preset
+
+    engine = sa.create_engine(shop_url)
+    with engine.connect() as conn:
+        missing = missing_indexes(conn, preset("generic"))
+    engine.dispose()
+    return [f"add an index on {m['table']} ({', '.join(m['columns'])}): {m['why']}" for m in missing]
 
 
 def report(results: dict) -> str:
@@ -232,10 +264,14 @@ def report(results: dict) -> str:
     lines.append(f"ratios: (b)/(a) = {main['b'] / main['a']:.2f} (target ≤ 2.0)"
                  + (f", (c)/(b) = {main['c'] / main['b']:.2f} (target ≥ 3)" if "c" in main else "")
                  + f", peak RSS of (b) {main['b_rss']:.0f} MB (target ≤ 500)")
+    for name, v in main.get("variant_b", {}).items():
+        lines.append(f"(b) with {name}: {v['b']:6.2f} s, peak RSS {v['rss']:.0f} MB, (b)/(a) = {v['b'] / main['a']:.2f}"
+                     + (f", (c)/(b) = {main['c'] / v['b']:.2f}" if "c" in main else ""))
     if results.get("no_index"):
         n = results["no_index"]
         lines.append(f"without the views' covering index: (a) {n['a']:.2f} s, (b) {n['b']:.2f} s, "
                      f"(b)/(a) = {n['b'] / n['a']:.2f}, peak RSS {n['b_rss']:.0f} MB")
+        lines.extend(f"  advice: {a}" for a in n.get("advice", []))
     if results.get("scaling"):
         lines.append("")
         lines.append("scaling (customers: views | (a) floor | (b) run | peak RSS of (b) | (c) naive):")
@@ -255,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-naive", action="store_true", help="skip (c)")
     parser.add_argument("--no-index-case", action="store_true", help="skip the run without the views' index")
+    parser.add_argument("--no-variants", action="store_true",
+                        help="skip the runs with bulk loading and with mysqlclient (when installed)")
     parser.add_argument("--scaling", action="store_true", help="add the 10k and 1M shops (the 1M build takes minutes)")
     parser.add_argument("--naive-at-1m", action="store_true", help="also run (c) on the 1M shop (slow, several GB)")
     parser.add_argument("--drop", action="store_true", help="drop every benchmark database and exit")
@@ -275,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict = {"machine": machine(args.server), "load_before": load(), "repeat": args.repeat,
                      "started": datetime.now().isoformat(timespec="seconds")}
-    results["main"] = measure(args.server, shops.SIZES["100k"], args.repeat, not args.no_naive, say)
+    results["main"] = measure(args.server, shops.SIZES["100k"], args.repeat, not args.no_naive, say,
+                              others=not args.no_variants)
     if not args.no_index_case:
         results["no_index"] = without_index(args.server, shops.SIZES["100k"], max(1, args.repeat - 1), say)
     if args.scaling:

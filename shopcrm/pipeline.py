@@ -54,6 +54,13 @@ def _reporter(progress: Progress | None) -> Callable[[str, float], None]:
     return report
 
 
+def _in_thread(threads: int, work: Callable, *args):
+    """Run ``work`` in a worker thread under the run's thread cap (OpenMP's cap is per
+    calling thread, so the worker must set its own)."""
+    with threadpool_limits(limits=threads):
+        return work(*args)
+
+
 def _pruned(future) -> int | str:
     """How many old runs the history pruning removed, or why it could not (the run goes on:
     the next run prunes again)."""
@@ -134,11 +141,16 @@ def run_segmentation(params: RunParams | None = None, as_of: datetime | None = N
             # Quality, rules and insights (numpy, no database) are computed while the
             # memberships are written: the database's share of the writing is free time.
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopcrm-figures") as pool:
-                figures = pool.submit(mine_figures, ex, params, result, X, segmenter, previous)
+                figures = pool.submit(_in_thread, params.threads, mine_figures, ex, params, result, X, segmenter,
+                                      previous)
                 store_memberships(run, ex, result, progress=lambda fraction: report("store", fraction))
+                timings["store.memberships"] = round(time.perf_counter() - t0, 3)
                 figures.result()
+            t1 = time.perf_counter()
+            timings["store.waited_for_figures"] = round(max(0.0, t1 - t0 - timings["store.memberships"]), 3)
             result.insights["names"] = _names(ex, result)
             counts = store_figures(run, ex, result)
+            timings["store.figures"] = round(time.perf_counter() - t1, 3)
             timings.update({f"mine.{k}": v for k, v in result.timings.items()})
             run.counts = {**counts, "pruned_runs": _pruned(pruned)}
             run.quality = result.quality

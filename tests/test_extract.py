@@ -277,3 +277,22 @@ def test_a_packed_group_longer_than_the_server_allows_is_read_again(mariadb_data
 
     assert len(refetched) > len(whole)  # short groups were read again one by one
     assert events(refetched) == events(whole) and len(events(whole)) > 10_000
+
+
+def test_index_advice_names_the_indexes_the_extraction_needs(tmp_path, demo_shop):
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    writer = sa.create_engine(url)
+    demo.write(writer, demo.generate(seed=2, customers=30, now=AS_OF))
+    mapping = preset("generic")
+    advice = {a["entity"]: a for a in extract.index_advice(mapping)}
+    assert advice["view"]["table"] == "product_views"
+    assert advice["view"]["columns"] == ["customer_id", "product_id", "viewed_at"]
+    reader = install_guard(sa.create_engine(url))
+    with reader.connect() as conn:
+        assert extract.missing_indexes(conn, mapping) == []  # the generic schema has them all
+    with writer.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_product_views_customer")
+    with reader.connect() as conn:
+        assert [m["entity"] for m in extract.missing_indexes(conn, mapping)] == ["view"]
+    reader.dispose()
+    writer.dispose()

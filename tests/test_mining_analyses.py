@@ -234,3 +234,13 @@ def test_interest_features_by_level():
     np.testing.assert_allclose(interest_features(cats, brands, "both"), [[0.5, 0.5, 0.25, 0.75, 0], [0, 0, 0, 0, 1]])
     with pytest.raises(ValueError):
         interest_features(cats, brands, "colour")
+
+
+def test_minibatch_above_the_threshold_finds_the_same_groups():
+    from sklearn.metrics import adjusted_rand_score
+
+    X, truth = blobs(n=400)
+    seg = InterestSegmenter(n_clusters=4, minibatch_threshold=500).fit(X)  # 1600 rows: mini-batches
+    assert adjusted_rand_score(truth, seg.labels_) > 0.95
+    again = InterestSegmenter(n_clusters=4, minibatch_threshold=500).fit(X)
+    np.testing.assert_array_equal(seg.labels_, again.labels_)  # seeded: reproducible

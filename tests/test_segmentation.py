@@ -320,3 +320,32 @@ def test_store_batches_cover_every_customer(segmented_app):
             store.BATCH = original
         ids = db.session.scalars(sa.select(Membership.customer_id).where(Membership.run_id == run.id)).all()
         assert len(ids) == len(set(ids)) == before
+
+
+def test_bulk_loaded_memberships_equal_inserted_ones(mariadb_database, tmp_path, demo_shop_file):
+    """With ``local_infile=1`` on shopcrm's own MariaDB URL memberships go in through LOAD DATA;
+    they must be the same rows executemany writes (NULLs, booleans, accents and all)."""
+    from shopcrm import create_app
+
+    crm_url = mariadb_database("crm")
+    shop_url = f"sqlite:///{demo_shop_file}"
+    stored = {}
+    for bulk in (False, True):
+        url = crm_url + ("&local_infile=1" if bulk else "")
+        app = create_app(base_config(tmp_path, SQLALCHEMY_DATABASE_URI=url, SHOPCRM_SHOP_DATABASE_URI=shop_url))
+        if not bulk:
+            migrate(app)
+        try:
+            with app.app_context():
+                assert store.bulk_loadable(db.session.connection()) is bulk
+                run = pipeline.run_segmentation(as_of=DEMO_NOW)
+                label = {s.id: s.label for s in run.segments}
+                columns = [c for c in store.MEMBERSHIP_COLUMNS if c not in ("run_id", "segment_id")]
+                rows = db.session.execute(sa.select(Membership).where(Membership.run_id == run.id)
+                                          .order_by(Membership.customer_id)).scalars().all()
+                stored[bulk] = [(label.get(r.segment_id),) + tuple(getattr(r, c) for c in columns) for r in rows]
+        finally:
+            dispose(app)
+    assert len(stored[True]) == len(stored[False]) > 2000
+    assert stored[True] == stored[False]
+    assert any(r[-3] and not r[-3].isascii() for r in stored[True])  # e.g. Île-de-France survived the file

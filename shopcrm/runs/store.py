@@ -7,6 +7,8 @@ which skips building a dict and an ORM object per customer.
 """
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Callable
 
 import numpy as np
@@ -26,11 +28,46 @@ RULE_COLUMNS = ("run_id", "kind", "antecedent", "consequent", "count", "support"
 Progress = Callable[[float], None]
 
 
-def executemany(table: sa.Table, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """Insert plain tuples through the session's connection (same transaction)."""
+def _tsv(value) -> str:
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "1" if value else "0"
+    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def bulk_loadable(conn: sa.Connection) -> bool:
+    """Whether this MariaDB/MySQL connection may send a local file (PyMySQL with
+    ``local_infile=1`` in the database URL; see the README before enabling it)."""
+    from pymysql.constants import CLIENT
+
+    raw = conn.connection.dbapi_connection
+    return type(raw).__module__.startswith("pymysql") and bool(getattr(raw, "client_flag", 0) & CLIENT.LOCAL_FILES)
+
+
+def _load_data(conn: sa.Connection, table: sa.Table, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """LOAD DATA LOCAL INFILE from a private temporary file: the server parses the rows, the
+    driver escapes nothing (twice as fast as executemany for 100k memberships)."""
+    quote = conn.dialect.identifier_preparer.quote
+    fd, path = tempfile.mkstemp(prefix="shopcrm-", suffix=".tsv")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.writelines("\t".join(_tsv(v) for v in row) + "\n" for row in rows)
+        conn.exec_driver_sql(f"LOAD DATA LOCAL INFILE %s INTO TABLE {quote(table.name)} CHARACTER SET utf8mb4 "
+                             f"({', '.join(quote(c) for c in columns)})", (path,))
+    finally:
+        os.unlink(path)
+
+
+def executemany(table: sa.Table, columns: tuple[str, ...], rows: list[tuple], bulk: bool = False) -> None:
+    """Insert plain tuples through the session's connection (same transaction); with ``bulk``
+    through LOAD DATA where the connection allows it."""
     if not rows:
         return
     conn = db.session.connection()
+    if bulk and bulk_loadable(conn):
+        _load_data(conn, table, columns, rows)
+        return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     quote = conn.dialect.identifier_preparer.quote
     sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
@@ -107,7 +144,8 @@ def store_memberships(run: Run, ex: ShopExtract, result: MiningResult, progress:
     segment_ids = np.array([s.id for s in segments] + [0], dtype=np.int64)
     for start in range(0, ex.n_customers, BATCH):
         rows = slice(start, min(start + BATCH, ex.n_customers))
-        executemany(Membership.__table__, MEMBERSHIP_COLUMNS, membership_rows(run.id, ex, result, segment_ids, rows))
+        executemany(Membership.__table__, MEMBERSHIP_COLUMNS, membership_rows(run.id, ex, result, segment_ids, rows),
+                    bulk=True)
         say(rows.stop / max(ex.n_customers, 1))
 
 

@@ -318,12 +318,6 @@ def read_customers(conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
     return {"ids": unique, "age_days": ages[first], **{f: labels[f][first] for f in LOCATION_FIELDS}}
 
 
-def customers(conn: sa.Connection, mapping: ShopMapping, as_of: datetime) -> tuple[np.ndarray, np.ndarray]:
-    """Customer ids (sorted, unique) and account ages in days."""
-    table = read_customers(conn, mapping, as_of)
-    return table["ids"], table["age_days"]
-
-
 def _names(conn: sa.Connection, mapping: ShopMapping, entity: str, label: str) -> dict[int, str]:
     if not mapping.has(entity):
         return {}
@@ -639,3 +633,44 @@ def extract(conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
         catalog=catalog, interest=acc.categories, brand_interest=acc.brands, visit_months=acc.months,
         orders=order_table, lines=line_table, counts={**acc.counts, **order_counts}, **features,
     )
+
+
+# --- what the extraction wants from the shop's schema ---------------------------------------------------
+
+INDEX_REASONS = {
+    "view": "the per-customer grouping of the browsing history streams off this index instead of sorting "
+            "every view (about 5x faster on millions of views, see docs/BENCHMARKS.md)",
+    "cart_item": "the per-customer grouping of cart items streams off this index instead of sorting them",
+    "order_line": "only the order lines of recent orders are read (a range on the order id)",
+}
+INDEXED_COLUMNS = {"view": ("customer_id", "product_id", "viewed_at"),
+                   "cart_item": ("customer_id", "product_id", "added_at"),
+                   "order_line": ("order_id",)}
+
+
+def index_advice(mapping: ShopMapping) -> list[dict]:
+    """The indexes extraction wants on the shop's tables (entities mapped to one shop table).
+
+    Entities read through a SELECT are left out: their plan depends on the SELECT itself.
+    """
+    advice = []
+    for entity, canonical in INDEXED_COLUMNS.items():
+        emap = mapping.entities.get(entity)
+        if emap is None or emap.table is None or not reads_from_shop(mapping, entity):
+            continue
+        advice.append({"entity": entity, "table": mapping.table_name(entity),
+                       "columns": [emap.columns[c] for c in canonical if c in emap.columns],
+                       "why": INDEX_REASONS[entity]})
+    return advice
+
+
+def missing_indexes(conn: sa.Connection, mapping: ShopMapping) -> list[dict]:
+    """The :func:`index_advice` entries no existing index of the table starts with."""
+    inspector = sa.inspect(conn)
+    missing = []
+    for item in index_advice(mapping):
+        existing = [ix["column_names"] for ix in inspector.get_indexes(item["table"])]
+        existing.append(inspector.get_pk_constraint(item["table"]).get("constrained_columns") or [])
+        if not any(list(cols[:len(item["columns"])]) == item["columns"] for cols in existing):
+            missing.append(item)
+    return missing
