@@ -6,8 +6,8 @@
 
 Needs MariaDB (``--server``, default root on 127.0.0.1) and ``requirements-bench.txt``. The shops
 are built once into ``shopcrm_bench_<size>`` databases and reused; runs are stored in
-``shopcrm_bench_crm`` with a history of two runs, so nothing grows from one invocation to the
-next. It measures, side by side:
+``shopcrm_bench_crm_<size>`` with a history of two runs (so every measured run also prunes
+one, as a run does in steady state), and nothing grows from one invocation to the next. It measures, side by side:
 
 (a) the floor: MariaDB's own time for exactly the queries shopcrm's extraction sends (they are
     captured while an extraction runs), once as ``SELECT COUNT(*) FROM (query)`` and once
@@ -53,18 +53,20 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def child_run(shop_url: str, crm_url: str) -> dict:
-    """(b): one shopcrm run, as cron would start it."""
-    from flask_migrate import upgrade
-
+def bench_app(shop_url: str, crm_url: str):
     from shopcrm import create_app
+
+    return create_app({"SHOPCRM_ENV": "testing", "SECRET_KEY": "bench-" + "x" * 40, "SQLALCHEMY_DATABASE_URI": crm_url,
+                       "SHOPCRM_SHOP_DATABASE_URI": shop_url, "SHOPCRM_RUN_HISTORY": 2,
+                       "INSTANCE_PATH": str(HERE / ".cache" / "instance")})
+
+
+def child_run(shop_url: str, crm_url: str) -> dict:
+    """(b): one shopcrm run, as cron starts it (``flask shopcrm segment``; the tables exist)."""
     from shopcrm.pipeline import run_segmentation
 
-    app = create_app({"SHOPCRM_ENV": "testing", "SECRET_KEY": "bench-" + "x" * 40, "SQLALCHEMY_DATABASE_URI": crm_url,
-                      "SHOPCRM_SHOP_DATABASE_URI": shop_url, "SHOPCRM_RUN_HISTORY": 2,
-                      "INSTANCE_PATH": str(HERE / ".cache" / "instance")})
+    app = bench_app(shop_url, crm_url)
     with app.app_context():
-        upgrade(directory=app.extensions["migrate"].directory)
         started = time.perf_counter()
         run = run_segmentation(as_of=shops.BENCH_NOW, requested_by="bench")
         seconds = time.perf_counter() - started
@@ -164,13 +166,25 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def ensure_crm(server: str) -> str:
+def ensure_crm(server: str, size: shops.ShopSize) -> str:
+    """shopcrm's own database for the runs on one shop, migrated (a history of two runs: it
+    never grows)."""
+    from flask_migrate import upgrade
+
+    name = f"{CRM_DATABASE}_{size.name}"
     admin = sa.create_engine(shops.server_url(server))
     with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS `{CRM_DATABASE}` CHARACTER SET utf8mb4 "
-                             "COLLATE utf8mb4_unicode_ci")
+        conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
     admin.dispose()
-    return shops.server_url(server, CRM_DATABASE)
+    url = shops.server_url(server, name)
+    app = bench_app(shops.server_url(server, size.database), url)
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+        from shopcrm.extensions import db
+
+        for engine in db.engines.values():
+            engine.dispose()
+    return url
 
 
 def variants(shop_url: str, crm_url: str) -> dict[str, tuple[str, str]]:
@@ -187,7 +201,7 @@ def variants(shop_url: str, crm_url: str) -> dict[str, tuple[str, str]]:
 
 def measure(server: str, size: shops.ShopSize, repeat: int, naive: bool, say, others: bool = False) -> dict:
     info = shops.ensure_shop(server, size, say)
-    shop_url, crm_url = shops.server_url(server, size.database), ensure_crm(server)
+    shop_url, crm_url = shops.server_url(server, size.database), ensure_crm(server, size)
     statements = captured_queries(shop_url)
     result: dict = {"size": size.name, "counts": info["counts"], "floor": [], "run": [], "naive": [], "variants": {}}
     for i in range(repeat):

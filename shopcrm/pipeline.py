@@ -24,7 +24,7 @@ from .extensions import db
 from .locks import job_lock
 from .models import Run, utcnow
 from .runs.assign import AssignReport, assign_new_customers
-from .runs.mine import MiningResult, mine, mine_customers, mine_figures
+from .runs.mine import MiningResult, combine, mine, mine_customers, mine_orders, mine_quality
 from .runs.params import RunParams
 from .runs.store import mark_interrupted, previous_segments, prune, store_figures, store_memberships
 from .shop import connect_shop, current_mapping
@@ -59,6 +59,10 @@ def _in_thread(threads: int, work: Callable, *args):
     calling thread, so the worker must set its own)."""
     with threadpool_limits(limits=threads):
         return work(*args)
+
+
+def _figures(ex: ShopExtract, params: RunParams, result: MiningResult, X, segmenter, previous):
+    return mine_orders(ex, params), mine_quality(ex, params, result, X, segmenter, previous)
 
 
 def _pruned(future) -> int | str:
@@ -138,14 +142,15 @@ def run_segmentation(params: RunParams | None = None, as_of: datetime | None = N
             report("store")
             lease.renew(force=True)  # before our write transaction opens (SQLite: one writer at a time)
             t0 = time.perf_counter()
-            # Quality, rules and insights (numpy, no database) are computed while the
-            # memberships are written: the database's share of the writing is free time.
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopcrm-figures") as pool:
-                figures = pool.submit(_in_thread, params.threads, mine_figures, ex, params, result, X, segmenter,
-                                      previous)
+            # Quality, rules and chart figures (numpy, no database) are computed in a worker
+            # thread while the memberships are written: the database's share of the writing
+            # is free time for them.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopcrm-figures") as worker:
+                figures = worker.submit(_in_thread, params.threads, _figures, ex, params, result, X, segmenter,
+                                        previous)
                 store_memberships(run, ex, result, progress=lambda fraction: report("store", fraction))
                 timings["store.memberships"] = round(time.perf_counter() - t0, 3)
-                figures.result()
+                combine(result, *figures.result())
             t1 = time.perf_counter()
             timings["store.waited_for_figures"] = round(max(0.0, t1 - t0 - timings["store.memberships"]), 3)
             result.insights["names"] = _names(ex, result)

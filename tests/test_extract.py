@@ -245,7 +245,9 @@ def test_restricted_extraction_and_extra_views_match_the_full_one(shop_engine_fa
     rows = np.searchsorted(full.customer_ids, part.customer_ids)
     assert part.customer_ids.tolist() == some[:-1]
     for name in ("interest", "brand_interest", "visit_months", "recency_days", "monetary", "frequency", "orders_total"):
-        np.testing.assert_allclose(getattr(part, name), getattr(full, name)[rows], rtol=1e-9, err_msg=name)
+        value = getattr(part, name)  # interest is float32: summed in another order, the last digit may differ
+        np.testing.assert_allclose(value, getattr(full, name)[rows], rtol=1e-6 if value.dtype == np.float32 else 1e-9,
+                                   err_msg=name)
     assert len(part.lines) == sum(np.isin(full.orders.customer[full.lines.order], rows))
     # The view scores (unweighted) are the shop's own browsing: fed back as extra views they double it.
     with install_guard(sa.create_engine(url)).connect() as conn:
@@ -255,7 +257,7 @@ def test_restricted_extraction_and_extra_views_match_the_full_one(shop_engine_fa
     known = np.isin(views[:, 0].astype(int), full.customer_ids)
     np.add.at(views_only, (np.searchsorted(full.customer_ids, views[known, 0].astype(int)), cols[known]),
               views[known, 2])
-    np.testing.assert_allclose(doubled.interest, full.interest + PARAMS.weight_view * views_only, rtol=1e-9)
+    np.testing.assert_allclose(doubled.interest, full.interest + PARAMS.weight_view * views_only, rtol=1e-6)
 
 
 def test_a_packed_group_longer_than_the_server_allows_is_read_again(mariadb_database, demo_shop):

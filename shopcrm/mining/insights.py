@@ -50,6 +50,7 @@ def sales_per_month(as_of: datetime, order_age: np.ndarray, order_total: np.ndar
                     line_order: np.ndarray, line_quantity: np.ndarray, months: int = 24) -> list[dict]:
     """Orders, revenue, goods (units) and distinct buyers per calendar month, oldest first."""
     back = months_back(as_of, order_age, months)
+    order_customer = np.asarray(order_customer, dtype=np.int64)
     inside = back < months
     orders = np.bincount(back[inside], minlength=months)
     revenue = np.bincount(back[inside], weights=np.asarray(order_total)[inside], minlength=months)
@@ -101,7 +102,8 @@ def product_figures(product_ids: np.ndarray, order_age: np.ndarray, order_custom
     """Customers per product (distinct buyers, over the lines read) and the top products of
     the last ``recent_days`` by revenue, with units, orders and buyers."""
     n = len(product_ids)
-    customer = np.asarray(order_customer)[line_order]
+    line_order, line_product = np.asarray(line_order, dtype=np.int64), np.asarray(line_product, dtype=np.int64)
+    customer = np.asarray(order_customer, dtype=np.int64)[line_order]
     width = int(np.max(customer, initial=0)) + 1
     buyers = np.bincount(distinct(np.asarray(line_product) * width + customer) // width, minlength=n)
     bought = np.flatnonzero(buyers)

@@ -116,7 +116,7 @@ def _rules(ex: ShopExtract, params: RunParams) -> dict[str, dict[str, np.ndarray
     }
 
 
-def _insights(ex: ShopExtract, params: RunParams, segment_of: np.ndarray) -> dict[str, object]:
+def _insights(ex: ShopExtract, params: RunParams) -> dict[str, object]:
     orders, lines = ex.orders, ex.lines
     sales = charts.sales_per_month(ex.as_of, orders.age_days, orders.total, orders.customer, lines.order,
                                    lines.quantity, months=max(1, params.orders.history_days // 31 + 1))
@@ -129,9 +129,8 @@ def _insights(ex: ShopExtract, params: RunParams, segment_of: np.ndarray) -> dic
         **charts.product_figures(ex.catalog.product_ids, orders.age_days, orders.customer, lines.order,
                                  lines.product, lines.quantity, lines.unit_price),
         "groups": location_source_groups(ex.country, ex.region, ex.city, ex.source, ex.monetary, buyers),
-        "summary": {"customers": int(ex.n_customers), "with_interest": int((segment_of >= 0).sum()),
-                    "buyers_in_window": int(buyers.sum()), "revenue_in_window": round(float(ex.monetary.sum()), 2),
-                    "window_days": params.orders.window_days},
+        "summary": {"customers": int(ex.n_customers), "buyers_in_window": int(buyers.sum()),
+                    "revenue_in_window": round(float(ex.monetary.sum()), 2), "window_days": params.orders.window_days},
     }
 
 
@@ -209,11 +208,22 @@ def mine_customers(ex: ShopExtract, params: RunParams) -> tuple[MiningResult, np
     return result, X, segmenter
 
 
-def mine_figures(ex: ShopExtract, params: RunParams, result: MiningResult, X: np.ndarray,
-                 segmenter: InterestSegmenter, previous: Previous | None = None) -> MiningResult:
-    """What the run reports beside the memberships: quality, rules, insights (fills ``result``)."""
+def mine_orders(ex: ShopExtract, params: RunParams) -> tuple[dict, dict, dict[str, float]]:
+    """Rules and chart figures: they need the extract only, not the segments, so a run
+    computes them while it segments."""
+    timings: dict[str, float] = {}
+    lap = _Laps(timings)
+    rules = _rules(ex, params)
+    lap("rules")
+    insights = _insights(ex, params)
+    lap("insights")
+    return rules, insights, timings
+
+
+def mine_quality(ex: ShopExtract, params: RunParams, result: MiningResult, X: np.ndarray,
+                 segmenter: InterestSegmenter, previous: Previous | None = None) -> dict:
+    """Quality of the segments (and their move since the previous run)."""
     lap = _Laps(result.timings)
-    k = segmenter.n_clusters_
     quality = {"k_scores": {str(kk): round(v, 4) for kk, v in segmenter.k_scores_.items()},
                **clustering_scores(X, segmenter.labels_, params.silhouette_sample, params.random_state)}
     quality["stability"] = stability(X, segmenter.labels_, segmenter.cluster_centers_, segmenter.cluster,
@@ -222,19 +232,26 @@ def mine_figures(ex: ShopExtract, params: RunParams, result: MiningResult, X: np
     if previous is not None:
         quality["migration"] = {"previous_run": previous.run_id,
                                 **migration(previous.customer_ids, previous.labels, previous.n_segments,
-                                            ex.customer_ids, result.segment_of, k)}
-    result.quality.update(quality)
+                                            ex.customer_ids, result.segment_of, segmenter.n_clusters_)}
     lap("quality")
-    result.rules.update(_rules(ex, params))
-    lap("rules")
-    result.insights.update(_insights(ex, params, result.segment_of))
-    result.insights["segments"] = [{"label": j, "top_categories": result.segment_tops[j],
-                                    "top_brands": result.segment_brands[j]} for j in range(k)]
-    lap("insights")
+    return quality
+
+
+def combine(result: MiningResult, orders_part: tuple[dict, dict, dict[str, float]], quality: dict) -> MiningResult:
+    """The whole result: the customers' part, the rules and figures, the quality."""
+    rules, insights, timings = orders_part
+    result.rules.update(rules)
+    result.insights.update(insights)
+    result.insights["summary"]["with_interest"] = int((result.segment_of >= 0).sum())
+    result.insights["segments"] = [{"label": j, "top_categories": top, "top_brands": brands}
+                                   for j, (top, brands) in enumerate(zip(result.segment_tops, result.segment_brands))]
+    result.quality.update(quality)
+    result.timings.update(timings)
     return result
 
 
 def mine(ex: ShopExtract, params: RunParams, previous: Previous | None = None) -> MiningResult:
     """Every analysis of a run, on the extract alone (no database)."""
+    orders_part = mine_orders(ex, params)
     result, X, segmenter = mine_customers(ex, params)
-    return mine_figures(ex, params, result, X, segmenter, previous)
+    return combine(result, orders_part, mine_quality(ex, params, result, X, segmenter, previous))

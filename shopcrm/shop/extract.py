@@ -101,7 +101,10 @@ class Orders:
 
 @dataclass
 class Lines:
-    """Order lines of :class:`Orders` placed within the history window, known products only."""
+    """Order lines of :class:`Orders` placed within the history window, known products only.
+
+    Rows and quantities are int32 (millions of lines): cast before multiplying them.
+    """
 
     order: np.ndarray  # row in Orders
     product: np.ndarray  # row in Catalog
@@ -124,8 +127,8 @@ class ShopExtract:
     city: np.ndarray
     source: np.ndarray
     catalog: Catalog
-    interest: np.ndarray  # (customers, categories): weighted, decayed action counts
-    brand_interest: np.ndarray  # (customers, brands): the same per brand
+    interest: np.ndarray  # (customers, categories) float32: weighted, decayed action counts
+    brand_interest: np.ndarray  # (customers, brands) float32: the same per brand
     visit_months: np.ndarray  # int64 bit mask: bit m set = viewed in the m-th month before as_of's month
     orders: Orders
     lines: Lines
@@ -385,8 +388,9 @@ class InterestAccumulator:
     def __init__(self, customer_ids: np.ndarray, catalog: Catalog, as_of: datetime, half_life_days: float):
         self.customers, self.catalog, self.half_life = IdIndex(customer_ids), catalog, half_life_days
         n = len(customer_ids)
-        self.categories = np.zeros((n, len(catalog.category_ids)))
-        self.brands = np.zeros((n, len(catalog.brand_ids)))
+        # float32 halves the largest arrays of a run; seven digits are plenty for interest shares
+        self.categories = np.zeros((n, len(catalog.category_ids)), dtype=np.float32)
+        self.brands = np.zeros((n, len(catalog.brand_ids)), dtype=np.float32)
         self.months = np.zeros(n, dtype=np.int64)
         # month_ends[m]: the largest age (seconds) of an event in the m-th month before as_of's month
         month = np.datetime64(as_of.replace(day=1, hour=0, minute=0, second=0, microsecond=0), "M")
@@ -511,7 +515,7 @@ def read_lines(conn: sa.Connection, mapping: ShopMapping, orders: Orders, catalo
     """
     recent = orders.age_days <= history_days
     if not recent.any():
-        return Lines(*(np.empty(0, np.int64) for _ in range(3)), np.empty(0)), {"line_rows": 0}
+        return Lines(*(np.empty(0, np.int32) for _ in range(3)), np.empty(0)), {"line_rows": 0}
     line = mapping.source("order_line", ("order_id", "product_id", "quantity", "unit_price"))
     values = [line.c.order_id, line.c.product_id, sa.func.coalesce(line.c.quantity, 1),
               cents(sa.func.coalesce(line.c.unit_price, 0))]
@@ -528,9 +532,10 @@ def read_lines(conn: sa.Connection, mapping: ShopMapping, orders: Orders, catalo
             keep = valid & found
             read += len(t)
             unknown += int((valid & ~found).sum())
-            parts.append((order_rows[keep], products[keep], t[keep, 2], t[keep, 3] / 100.0))
+            parts.append((order_rows[keep].astype(np.int32), products[keep].astype(np.int32),
+                          t[keep, 2].astype(np.int32), t[keep, 3] / 100.0))
     order_rows, products, quantity, price = (
-        np.concatenate([p[i] for p in parts]) if parts else np.empty(0, np.int64) for i in range(4))
+        np.concatenate([p[i] for p in parts]) if parts else np.empty(0, np.int32) for i in range(4))
     return (Lines(order=order_rows, product=products, quantity=quantity, unit_price=price.astype(np.float64)),
             {"line_rows": read, "line_unknown_product_rows": unknown})
 
