@@ -644,7 +644,7 @@ def extract(conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
 
 INDEX_REASONS = {
     "view": "the per-customer grouping of the browsing history streams off this index instead of sorting "
-            "every view (about 5x faster on millions of views, see docs/BENCHMARKS.md)",
+            "every view first (docs/BENCHMARKS.md measures both)",
     "cart_item": "the per-customer grouping of cart items streams off this index instead of sorting them",
     "order_line": "only the order lines of recent orders are read (a range on the order id)",
 }
