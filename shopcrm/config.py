@@ -119,13 +119,31 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOPCRM_N_CLUSTERS", None, _parse_optional_int, help="fixed k, or empty for automatic"),
     Setting("SHOPCRM_K_MIN", 2, int),
     Setting("SHOPCRM_K_MAX", 12, int),
-    Setting("SHOPCRM_SILHOUETTE_SAMPLE", 4000, int),
+    Setting("SHOPCRM_SILHOUETTE_SAMPLE", 2000, int,
+            help="customers sampled to choose k, score silhouettes and build the agglomerative tree"),
     Setting("SHOPCRM_RANDOM_STATE", 0, int),
+    Setting("SHOPCRM_INTEREST_LEVEL", "category", str, help="segment on category, brand or both interests"),
+    Setting("SHOPCRM_CLUSTER_ALGORITHM", "kmeans", str, help="kmeans or agglomerative"),
+    Setting("SHOPCRM_MINIBATCH_THRESHOLD", 50_000, int, help="above this many customers k-means runs in mini-batches"),
+    Setting("SHOPCRM_STABILITY_RUNS", 3, int, help="reseeded refits that measure a run's stability (0: skip)"),
+    Setting("SHOPCRM_MINING_THREADS", 1, int,
+            help="threads numpy/scikit-learn may use in a run (1 keeps a shared host responsive, and is "
+                 "faster on a busy 2-core machine, where OpenMP threads spin)"),
     # --- value types (seed 004) ------------------------------------------------------------
     Setting("SHOPCRM_VALUE_WINDOW_DAYS", 365, int),
     Setting("SHOPCRM_NEW_DAYS", 90, int),
     Setting("SHOPCRM_GROWTH_DAYS", 90, int),
     Setting("SHOPCRM_GROWTH_RATIO", 3.0, float),
+    # --- churn, actions, rules ---------------------------------------------------------
+    Setting("SHOPCRM_CHURN_GAP_FACTOR", 3.0, float,
+            help="silence of this many usual gaps between orders scores 0.5 (churn risk)"),
+    Setting("SHOPCRM_CHURN_MIN_DAYS", 30, int, help="no churn risk before this many days without an order"),
+    Setting("SHOPCRM_ORDER_HISTORY_DAYS", 730, int, help="order lines read for rules, sequences and product figures"),
+    Setting("SHOPCRM_RULE_MIN_SUPPORT", 0.0, float),
+    Setting("SHOPCRM_RULE_MIN_CONFIDENCE", 0.05, float),
+    Setting("SHOPCRM_RULE_MIN_LIFT", 1.0, float),
+    Setting("SHOPCRM_RULE_MIN_COUNT", 5, int, help="baskets (or customers) a rule needs at least"),
+    Setting("SHOPCRM_RULE_MAX", 5000, int, help="rules kept per kind, strongest first"),
     # --- runs --------------------------------------------------------------------------
     Setting("SHOPCRM_RUN_HISTORY", 12, int, help="segmentation runs kept, the current one included"),
     Setting("SHOPCRM_LOCK_TTL_SECONDS", 900, int),
@@ -228,6 +246,28 @@ def is_production(config: dict[str, Any]) -> bool:
     return config.get("SHOPCRM_ENV") == "production" and not config.get("TESTING") and not config.get("DEBUG")
 
 
+def _mining_problems(config: dict[str, Any]) -> list[str]:
+    """Settings of the analyses that are not plain positive whole numbers."""
+    problems = []
+    if config.get("SHOPCRM_INTEREST_LEVEL") not in ("category", "brand", "both"):
+        problems.append("SHOPCRM_INTEREST_LEVEL must be category, brand or both")
+    if config.get("SHOPCRM_CLUSTER_ALGORITHM") not in ("kmeans", "agglomerative"):
+        problems.append("SHOPCRM_CLUSTER_ALGORITHM must be kmeans or agglomerative")
+    if not isinstance(config.get("SHOPCRM_STABILITY_RUNS"), int) or not 0 <= config["SHOPCRM_STABILITY_RUNS"] <= 20:
+        problems.append("SHOPCRM_STABILITY_RUNS must be a whole number from 0 to 20")
+    if not isinstance(config.get("SHOPCRM_CHURN_MIN_DAYS"), int) or config["SHOPCRM_CHURN_MIN_DAYS"] < 0:
+        problems.append("SHOPCRM_CHURN_MIN_DAYS must be a whole number ≥ 0")
+    for key in ("SHOPCRM_CHURN_GAP_FACTOR", "SHOPCRM_GROWTH_RATIO"):
+        if not isinstance(config.get(key), (int, float)) or config[key] <= 0:
+            problems.append(f"{key} must be a number > 0")
+    for key in ("SHOPCRM_RULE_MIN_SUPPORT", "SHOPCRM_RULE_MIN_CONFIDENCE"):
+        if not isinstance(config.get(key), (int, float)) or not 0 <= config[key] <= 1:
+            problems.append(f"{key} must be a number from 0 to 1")
+    if not isinstance(config.get("SHOPCRM_RULE_MIN_LIFT"), (int, float)) or config["SHOPCRM_RULE_MIN_LIFT"] < 0:
+        problems.append("SHOPCRM_RULE_MIN_LIFT must be a number ≥ 0")
+    return problems
+
+
 def validate(config: dict[str, Any]) -> None:
     """Refuse a configuration that would misbehave later; all problems in one message."""
     problems: list[str] = []
@@ -253,7 +293,9 @@ def validate(config: dict[str, Any]) -> None:
     if k is not None and (not isinstance(k, int) or k < 1):
         problems.append("SHOPCRM_N_CLUSTERS must be empty (automatic) or a whole number ≥ 1")
     for key in ("SHOPCRM_NEW_DAYS", "SHOPCRM_GROWTH_DAYS", "SHOPCRM_VALUE_WINDOW_DAYS", "SHOPCRM_PAGE_SIZE",
-                "SHOPCRM_SEND_BATCH_SIZE", "SHOPCRM_RUN_HISTORY", "SHOPCRM_INTEREST_HORIZON_DAYS"):
+                "SHOPCRM_SEND_BATCH_SIZE", "SHOPCRM_RUN_HISTORY", "SHOPCRM_INTEREST_HORIZON_DAYS",
+                "SHOPCRM_SILHOUETTE_SAMPLE", "SHOPCRM_MINIBATCH_THRESHOLD", "SHOPCRM_ORDER_HISTORY_DAYS",
+                "SHOPCRM_RULE_MIN_COUNT", "SHOPCRM_RULE_MAX", "SHOPCRM_MINING_THREADS"):
         if not isinstance(config.get(key), int) or config[key] < 1:
             problems.append(f"{key} must be a whole number ≥ 1")
     problems.extend(_shop_problems(config))
@@ -268,6 +310,7 @@ def validate(config: dict[str, Any]) -> None:
     for key in ("SHOPCRM_SEND_RATE", "SHOPCRM_SMTP_TIMEOUT"):
         if not isinstance(config.get(key), (int, float)) or config[key] < 0:
             problems.append(f"{key} must be a number ≥ 0")
+    problems.extend(_mining_problems(config))
     mount = config.get("SHOPCRM_MOUNT") or ""
     if mount and (not mount.startswith("/") or mount.endswith("/")):
         problems.append("SHOPCRM_MOUNT must start with '/' and not end with '/' (e.g. /crm), or be empty")

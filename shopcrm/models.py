@@ -270,3 +270,23 @@ class Rule(db.Model):
         sa.UniqueConstraint("run_id", "kind", "antecedent", "consequent", name="uq_crm_rule_pair"),
         sa.Index("ix_crm_rule_lookup", "run_id", "kind", "antecedent", "confidence"),
     )
+
+
+class Insight(db.Model):
+    """A named JSON document a run produced, read by the admin pages as it is: the figures
+    behind seed 004's charts, the location and source groups, per-segment tops, and the
+    fitted model that places new customers between runs."""
+
+    __tablename__ = "crm_insight"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    run_id = sa.Column(sa.Integer, sa.ForeignKey("crm_run.id", ondelete="CASCADE"), nullable=False)
+    name = sa.Column(sa.String(64), nullable=False)
+    data = sa.Column(sa.JSON, nullable=False)
+
+    __table_args__ = (sa.UniqueConstraint("run_id", "name", name="uq_crm_insight_name"),)
+
+    @classmethod
+    def of(cls, run_id: int, name: str):
+        """The document ``name`` of a run, or None."""
+        return db.session.scalar(sa.select(cls.data).where(cls.run_id == run_id, cls.name == name))

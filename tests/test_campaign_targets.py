@@ -25,7 +25,10 @@ def test_targets_filter_every_stored_result(segmented_app):
     with segmented_app.app_context():
         run = Run.current()
         ids = sorted(db.session.scalars(sa.select(Membership.customer_id).where(Membership.run_id == run.id)))
-        # What the pipeline will fill in; set here by hand for a known answer.
+        # Set by hand for a known answer: first everyone's pipeline values cleared, then 300 set.
+        db.session.execute(sa.update(Membership).where(Membership.run_id == run.id).values(
+            rfm_r=None, rfm_f=None, rfm_m=None, churn_risk=False, churn_score=None, action=None, country=None,
+            region=None, city=None, source=None))
         for i, cid in enumerate(ids[:300]):
             db.session.execute(sa.update(Membership).where(Membership.run_id == run.id, Membership.customer_id == cid)
                                .values(rfm_r=1 + i % 5, rfm_f=1 + (i // 5) % 5, rfm_m=1 + (i // 25) % 5,

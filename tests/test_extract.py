@@ -34,10 +34,14 @@ def reference(tables: dict, as_of: datetime, params=PARAMS, order_params=ORDER_P
     known = set(ids)
     created = {int(c): t for c, t in zip(customers["customer_id"], customers["created_at"])}
     category_of = {int(p): int(c) for p, c in zip(tables["products"]["product_id"], tables["products"]["category_id"])}
+    brand_of = {int(p): int(b) for p, b in zip(tables["products"]["product_id"], tables["products"]["brand_id"])
+                if b is not None}
     valid = {int(o): (int(c), t, float(total)) for o, c, t, total, s in zip(
         tables["orders"]["order_id"], tables["orders"]["customer_id"], tables["orders"]["placed_at"],
         tables["orders"]["total"], tables["orders"]["status"]) if s in gs.VALID_ORDER_STATUSES}
     scores: dict[tuple[int, int], float] = {}
+    brand_scores: dict[tuple[int, int], float] = {}
+    visits: dict[int, set] = {}
 
     def add(customer, product, when, weight):
         if customer is None or product is None or int(product) not in category_of:
@@ -47,10 +51,16 @@ def reference(tables: dict, as_of: datetime, params=PARAMS, order_params=ORDER_P
             return
         key = (int(customer), category_of[int(product)])
         scores[key] = scores.get(key, 0.0) + weight * 2 ** (-a / params.half_life_days)
+        if int(product) in brand_of:
+            key = (int(customer), brand_of[int(product)])
+            brand_scores[key] = brand_scores.get(key, 0.0) + weight * 2 ** (-a / params.half_life_days)
 
     v = tables["product_views"]
     for c, p, t in zip(v["customer_id"], v["product_id"], v["viewed_at"]):
         add(c, p, t, params.weight_view)
+        if c is not None and p is not None and int(c) in known and 0 <= age(t) < params.horizon_days:
+            # visitors per month count every view of a known customer, even of a deleted product
+            visits.setdefault(int(c), set()).add((as_of.year - ts(t).year) * 12 + as_of.month - ts(t).month)
     ci = tables["cart_items"]
     for c, p, t in zip(ci["customer_id"], ci["product_id"], ci["added_at"]):
         add(c, p, t, params.weight_cart)
@@ -72,11 +82,31 @@ def reference(tables: dict, as_of: datetime, params=PARAMS, order_params=ORDER_P
             frequency=sum(1 for a in ages if a <= order_params.window_days),
             monetary=sum(t for a, t in rows if a <= order_params.window_days),
             recent_spend=sum(t for a, t in rows if a <= order_params.growth_days))
-    return {"ids": ids, "age": {c: max(age(created[c]), 0.0) for c in ids}, "scores": scores, "orders": features}
+    where = {int(c): (ci, r, co, so) for c, ci, r, co, so in zip(
+        customers["customer_id"], customers["city"], customers["region"], customers["country"], customers["source"])}
+    lines = sorted((int(o), int(p), int(q), float(u)) for o, p, q, u in zip(
+        tables["order_lines"]["order_id"], tables["order_lines"]["product_id"], tables["order_lines"]["quantity"],
+        tables["order_lines"]["unit_price"])
+        if int(o) in valid and valid[int(o)][0] in known and int(p) in category_of and age(valid[int(o)][1]) >= 0
+        and age(valid[int(o)][1]) <= order_params.history_days)
+    return {"ids": ids, "age": {c: max(age(created[c]), 0.0) for c in ids}, "scores": scores, "orders": features,
+            "brand_scores": brand_scores, "visits": visits, "where": {c: where[c] for c in ids}, "lines": lines}
 
 
 def assert_matches(ex: extract.ShopExtract, ref: dict) -> None:
     assert ex.customer_ids.tolist() == ref["ids"]
+    for i, c in enumerate(ex.customer_ids.tolist()):
+        assert (ex.city[i], ex.region[i], ex.country[i], ex.source[i]) == ref["where"][c]
+        months = {m for m in range(extract.MONTHS) if int(ex.visit_months[i]) >> m & 1}
+        assert months == ref["visits"].get(c, set()), c
+    brands = {(int(c), int(b)): ex.brand_interest[i, j] for i, c in enumerate(ex.customer_ids)
+              for j, b in enumerate(ex.brand_ids) if ex.brand_interest[i, j]}
+    assert set(brands) == set(ref["brand_scores"])
+    for key, value in ref["brand_scores"].items():
+        assert math.isclose(brands[key], value, rel_tol=1e-5), key
+    lines = sorted((int(ex.orders.ids[o]), int(ex.catalog.product_ids[p]), int(q), float(u)) for o, p, q, u in zip(
+        ex.lines.order, ex.lines.product, ex.lines.quantity, ex.lines.unit_price))
+    assert lines == ref["lines"]
     np.testing.assert_allclose(ex.account_age_days, [ref["age"][c] for c in ref["ids"]], rtol=1e-6, atol=1e-4)
     got = {}
     for i, c in enumerate(ex.customer_ids):
@@ -207,3 +237,72 @@ def test_mapping_subqueries_compile_the_same_every_time():
     keys = [sa.select(mapping.source(entity))._generate_cache_key() for entity in ("customer", "order")
             for _ in range(10)]
     assert all(k == keys[0] for k in keys[:10]) and all(k == keys[10] for k in keys[10:])
+
+
+def test_restricted_extraction_and_extra_views_match_the_full_one(shop_engine_factory, demo_shop):
+    writer, url = shop_engine_factory()
+    demo.write(writer, demo_shop)
+    reader = install_guard(sa.create_engine(url))
+    as_of = demo_shop.now
+    with reader.connect() as conn:
+        full = extract.extract(conn, preset("generic"), as_of, PARAMS, ORDER_PARAMS)
+        some = full.customer_ids[::97].tolist() + [987654321]  # and an id the shop does not have
+        part = extract.extract(conn, preset("generic"), as_of, PARAMS, ORDER_PARAMS, only_customers=some)
+        views = extract.event_scores(conn, preset("generic"), "view", as_of, PARAMS)
+    reader.dispose()
+    rows = np.searchsorted(full.customer_ids, part.customer_ids)
+    assert part.customer_ids.tolist() == some[:-1]
+    for name in ("interest", "brand_interest", "visit_months", "recency_days", "monetary", "frequency", "orders_total"):
+        value = getattr(part, name)  # interest is float32: summed in another order, the last digit may differ
+        np.testing.assert_allclose(value, getattr(full, name)[rows], rtol=1e-6 if value.dtype == np.float32 else 1e-9,
+                                   err_msg=name)
+    assert len(part.lines) == sum(np.isin(full.orders.customer[full.lines.order], rows))
+    # The view scores (unweighted) are the shop's own browsing: fed back as extra views they double it.
+    with install_guard(sa.create_engine(url)).connect() as conn:
+        doubled = extract.extract(conn, preset("generic"), as_of, PARAMS, ORDER_PARAMS, extra_views=views)
+    views_only = np.zeros_like(full.interest)
+    cols = np.searchsorted(full.category_ids, views[:, 1].astype(int))
+    known = np.isin(views[:, 0].astype(int), full.customer_ids)
+    np.add.at(views_only, (np.searchsorted(full.customer_ids, views[known, 0].astype(int)), cols[known]),
+              views[known, 2])
+    np.testing.assert_allclose(doubled.interest, full.interest + PARAMS.weight_view * views_only, rtol=1e-6)
+
+
+def test_a_packed_group_longer_than_the_server_allows_is_read_again(mariadb_database, demo_shop):
+    url = mariadb_database()
+    writer = sa.create_engine(url, connect_args={"local_infile": True})
+    demo.write(writer, demo_shop)
+    writer.dispose()
+    reader = install_guard(sa.create_engine(url))
+    with reader.connect() as conn:
+        extract.prepare_packing(conn)
+        whole = list(extract.event_chunks(conn, preset("generic"), "view", AS_OF, 365))
+        conn.exec_driver_sql("SET SESSION group_concat_max_len = 200")  # most groups come back cut short
+        refetched = list(extract.event_chunks(conn, preset("generic"), "view", AS_OF, 365))
+    reader.dispose()
+
+    def events(chunks):
+        return sorted((int(c), int(p), int(a)) for keys, counts, products, ages in chunks
+                      for c, p, a in zip(np.repeat(keys, counts), products, ages))
+
+    assert len(refetched) > len(whole)  # short groups were read again one by one
+    assert events(refetched) == events(whole) and len(events(whole)) > 10_000
+
+
+def test_index_advice_names_the_indexes_the_extraction_needs(tmp_path, demo_shop):
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    writer = sa.create_engine(url)
+    demo.write(writer, demo.generate(seed=2, customers=30, now=AS_OF))
+    mapping = preset("generic")
+    advice = {a["entity"]: a for a in extract.index_advice(mapping)}
+    assert advice["view"]["table"] == "product_views"
+    assert advice["view"]["columns"] == ["customer_id", "product_id", "viewed_at"]
+    reader = install_guard(sa.create_engine(url))
+    with reader.connect() as conn:
+        assert extract.missing_indexes(conn, mapping) == []  # the generic schema has them all
+    with writer.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_product_views_customer")
+    with reader.connect() as conn:
+        assert [m["entity"] for m in extract.missing_indexes(conn, mapping)] == ["view"]
+    reader.dispose()
+    writer.dispose()

@@ -4,7 +4,7 @@ Existing outbox rows get the hash of their address (and, while deliverable, thei
 so messages queued before the upgrade are still checked and sent correctly.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-23 03:49:29.700903
 """
 import hashlib
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = '0005'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

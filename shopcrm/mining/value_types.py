@@ -61,14 +61,20 @@ class PurchaseHistory:
         ])
 
 
-def zscore(X: np.ndarray) -> np.ndarray:
-    """(x - mean) / std per column; a constant column becomes zeros."""
-    mean, std = X.mean(axis=0), X.std(axis=0)
-    return (X - mean) / np.where(std > 0, std, 1.0)
-
-
 class ValueTypeClassifier:
     """Seed 004's classification. See the module docstring for the rules and their order.
+
+    Parameters
+    ----------
+    new_days : an account younger than this is "new" (exactly ``new_days`` old is not)
+    growth_days : buying that started at most this many days ago is "most growth"
+    growth_ratio : spend in the last ``growth_days`` at least this many times the customer's
+        earlier average per ``growth_days`` is "most growth" too
+    window_days : the value window the frequency and spend were counted in
+    n_value_clusters : k of the k-means on R, F, M (3: high, average, low)
+    sample_size : the k-means is fitted on at most this many buyers (a random sample), then
+        every buyer joins the nearest centroid; beyond a few thousand points more rows do
+        not move three centroids, they only cost time
 
     Attributes
     ----------
@@ -76,40 +82,48 @@ class ValueTypeClassifier:
     value_rank_ : 0 high, 1 average, 2 low; -1 for customers who never bought
     cluster_centers_ : (k, 3) centroids in z-score space (log recency, log frequency, log spend)
     cluster_scores_ : value score per cluster (higher is more valuable), by original label
+    rank_of_label_ : value rank of each k-means label
+    z_mean_, z_std_ : the z-score parameters, to place customers who arrive between runs
     """
 
     def __init__(self, new_days: float = 90, growth_days: float = 90, growth_ratio: float = 3.0,
-                 window_days: float = 365, n_value_clusters: int = 3, random_state: int = 0):
+                 window_days: float = 365, n_value_clusters: int = 3, sample_size: int = 20000,
+                 random_state: int = 0):
         self.new_days = new_days
         self.growth_days = growth_days
         self.growth_ratio = growth_ratio
         self.window_days = window_days
         self.n_value_clusters = n_value_clusters
+        self.sample_size = sample_size
         self.random_state = random_state
 
     def _rank_buyers(self, X: np.ndarray) -> np.ndarray:
         """Cluster buyers and rank clusters by centroid: value = frequency + spend - recency."""
-        Z = zscore(X)
-        k = min(self.n_value_clusters, len(np.unique(Z.round(9), axis=0)))
-        model = KMeans(n_clusters=k, n_init=10, random_state=self.random_state).fit(Z)
+        self.z_mean_ = X.mean(axis=0)
+        std = X.std(axis=0)
+        self.z_std_ = np.where(std > 0, std, 1.0)
+        Z = (X - self.z_mean_) / self.z_std_
+        rows = np.arange(len(Z))
+        if len(Z) > self.sample_size:
+            rows = np.sort(np.random.default_rng(self.random_state).choice(len(Z), self.sample_size, replace=False))
+        k = min(self.n_value_clusters, len(np.unique(Z[rows].round(9), axis=0)))
+        model = KMeans(n_clusters=k, n_init=4, random_state=self.random_state).fit(Z[rows])
+        labels = self._nearest(Z, model.cluster_centers_)
         self.cluster_centers_ = model.cluster_centers_
         self.cluster_scores_ = model.cluster_centers_ @ np.array([-1.0, 1.0, 1.0])
         order = np.argsort(-self.cluster_scores_, kind="stable")  # best cluster first
         # With fewer than three clusters, spread the ranks: 1 -> average; 2 -> high and low.
         slots = {1: [1], 2: [0, 2]}.get(k, list(range(k)))
-        rank_of_label = np.empty(k, dtype=np.int64)
-        rank_of_label[order] = slots
-        return rank_of_label[model.labels_]
+        self.rank_of_label_ = np.empty(k, dtype=np.int64)
+        self.rank_of_label_[order] = slots
+        return self.rank_of_label_[labels]
 
-    def fit(self, history: PurchaseHistory, y=None) -> "ValueTypeClassifier":
-        n = len(history)
+    @staticmethod
+    def _nearest(Z: np.ndarray, centers: np.ndarray) -> np.ndarray:
+        return ((Z[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+
+    def _types(self, history: PurchaseHistory, rank: np.ndarray) -> np.ndarray:
         buyers = history.orders_total > 0
-        rank = np.full(n, -1, dtype=np.int64)
-        self.cluster_centers_ = np.empty((0, 3))
-        self.cluster_scores_ = np.empty(0)
-        if buyers.any():
-            rank[buyers] = self._rank_buyers(history.rfm_matrix()[buyers])
-
         age = history.account_age_days
         is_new = ~np.isnan(age) & (age < self.new_days)
         started_recently = buyers & (history.first_order_days <= self.growth_days)
@@ -123,9 +137,31 @@ class ValueTypeClassifier:
         types[buyers & (started_recently | spend_up)] = "most_growth"
         types[~buyers] = "negative"
         types[is_new] = "new"
-        self.types_ = types.astype(str) if n else np.empty(0, dtype=str)
+        return types.astype(str) if len(history) else np.empty(0, dtype=str)
+
+    def fit(self, history: PurchaseHistory, y=None) -> "ValueTypeClassifier":
+        n = len(history)
+        buyers = history.orders_total > 0
+        rank = np.full(n, -1, dtype=np.int64)
+        self.cluster_centers_ = np.empty((0, 3))
+        self.cluster_scores_ = np.empty(0)
+        self.rank_of_label_ = np.empty(0, dtype=np.int64)
+        self.z_mean_, self.z_std_ = np.zeros(3), np.ones(3)
+        if buyers.any():
+            rank[buyers] = self._rank_buyers(history.rfm_matrix()[buyers])
+        self.types_ = self._types(history, rank)
         self.value_rank_ = rank
         return self
 
     def fit_predict(self, history: PurchaseHistory, y=None) -> np.ndarray:
         return self.fit(history).types_
+
+    def predict(self, history: PurchaseHistory) -> tuple[np.ndarray, np.ndarray]:
+        """Types and value ranks of customers who arrived after the fit, by the fitted
+        clusters (each buyer joins the nearest centroid) and the same rules."""
+        buyers = history.orders_total > 0
+        rank = np.full(len(history), -1, dtype=np.int64)
+        if buyers.any() and len(self.cluster_centers_):
+            Z = (history.rfm_matrix()[buyers] - self.z_mean_) / self.z_std_
+            rank[buyers] = self.rank_of_label_[self._nearest(Z, self.cluster_centers_)]
+        return self._types(history, rank), rank

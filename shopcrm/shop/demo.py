@@ -91,6 +91,8 @@ INVALID_EMAILS = ["not-an-email", "jane.doe@", "@example.com", "bob@@example.com
                   "mike at example.com", "<script>@x.y"]
 MONTH_WEIGHT = np.array([0.8, 0.75, 0.85, 0.9, 0.95, 0.9, 0.85, 0.85, 0.95, 1.05, 1.5, 1.75])  # Jan..Dec
 DAY = 86400
+SAMPLE_CHUNK = 1_000_000  # events drawn per pass (bounds the generator's memory)
+WRITE_CHUNK = 200_000  # rows converted to Python values per pass when writing
 
 
 @dataclass
@@ -163,8 +165,12 @@ def _products(rng, per_category: int):
 
 
 def generate(seed: int = 42, customers: int = 3000, now: datetime | None = None, views_per_customer: float = 40.0,
-             products_per_category: int = 20, dirty: bool = True) -> DemoShop:
-    """Build the whole shop in memory. Runs in seconds even for 100k customers."""
+             products_per_category: int = 20, dirty: bool = True, order_rate: float = 1.0) -> DemoShop:
+    """Build the whole shop in memory. Runs in seconds even for 100k customers.
+
+    ``views_per_customer`` and ``order_rate`` (a multiplier on every tier's orders per year)
+    size the event tables; the benchmark uses them to build 5M views and ~1M order lines.
+    """
     rng = np.random.default_rng(seed)
     now = (now or datetime.now().replace(hour=0, minute=0, second=0)).replace(microsecond=0)
     now_ts = now.timestamp()
@@ -220,16 +226,25 @@ def generate(seed: int = 42, customers: int = 3000, now: datetime | None = None,
     last_active = np.minimum(last_active, signup_age)
     span = np.minimum(signup_age - last_active, 60 + rng.random(n) * 120)
 
+    taste_cum = np.cumsum(taste, axis=1)
+
     def sample_products(cust_rows: np.ndarray) -> np.ndarray:
-        """One product per event, drawn from the customer's taste, then by popularity."""
-        cum = np.cumsum(taste[cust_rows], axis=1)
-        u = rng.random(len(cust_rows)) * cum[:, -1]
-        cats = (cum < u[:, None]).sum(axis=1).clip(max=ncat - 1)
+        """One product per event, drawn from the customer's taste, then by popularity.
+
+        Events are drawn in chunks so that memory stays bounded for tens of millions of
+        views; a shop with fewer events than one chunk draws exactly as in one pass.
+        """
         out = np.empty(len(cust_rows), dtype=np.int64)
-        for c in range(ncat):
-            sel = np.flatnonzero(cats == c)
-            if len(sel):
-                out[sel] = by_cat[c][rng.choice(len(by_cat[c]), len(sel), p=pop[c])]
+        for start in range(0, len(cust_rows), SAMPLE_CHUNK):
+            rows = cust_rows[start:start + SAMPLE_CHUNK]
+            cum = taste_cum[rows]
+            u = rng.random(len(rows)) * cum[:, -1]
+            cats = (cum < u[:, None]).sum(axis=1).clip(max=ncat - 1)
+            part = out[start:start + SAMPLE_CHUNK]
+            for c in range(ncat):
+                sel = np.flatnonzero(cats == c)
+                if len(sel):
+                    part[sel] = by_cat[c][rng.choice(len(by_cat[c]), len(sel), p=pop[c])]
         return out  # product row index
 
     # --- views -------------------------------------------------------------------------------
@@ -240,7 +255,7 @@ def generate(seed: int = 42, customers: int = 3000, now: datetime | None = None,
 
     # --- orders ------------------------------------------------------------------------------
     orders_per_year = {"high": 14.0, "mid": 4.0, "low": 1.2, "recent": 2.0, "new": 1.0, "never": 0.0}
-    rate = np.array([orders_per_year[t] for t in tier]) * np.where(silent, 0, 1)
+    rate = np.array([orders_per_year[t] for t in tier]) * np.where(silent, 0, 1) * order_rate
     life = np.minimum(signup_age, 540.0)
     n_orders = rng.poisson(rate * life / 365.0)
     n_orders[(tier == "recent") & (n_orders == 0) & ~silent] = 1
@@ -373,9 +388,17 @@ def _py(value):
 
 
 def _columns_rows(cols: dict[str, np.ndarray]):
+    """Column names and an iterator over rows of plain Python values, converted a chunk at a
+    time so that writing millions of rows does not hold them all as Python objects."""
     names = list(cols)
-    arrays = [cols[c].tolist() if hasattr(cols[c], "tolist") else list(cols[c]) for c in names]
-    return names, zip(*arrays)
+    total = len(cols[names[0]]) if names else 0
+
+    def rows():
+        for start in range(0, total, WRITE_CHUNK):
+            arrays = [np.asarray(cols[c][start:start + WRITE_CHUNK]).tolist() for c in names]
+            yield from zip(*arrays)
+
+    return names, rows()
 
 
 def _tsv_field(value) -> str:
@@ -453,4 +476,16 @@ def write(engine: sa.Engine, shop: DemoShop, replace: bool = False, fast_load: b
             if not loaded:
                 _insert(conn, table, cols)
             counts[table.name] = shop.rows(table.name)
+    return counts
+
+
+def append(engine: sa.Engine, tables: dict[str, dict[str, np.ndarray]]) -> dict[str, int]:
+    """Add rows to the tables of an existing demo shop (customers who arrive after a run)."""
+    counts = {}
+    with engine.begin() as conn:
+        for table in gs.TABLES:
+            cols = tables.get(table.name)
+            if cols and len(next(iter(cols.values()))):
+                _insert(conn, table, cols)
+                counts[table.name] = len(next(iter(cols.values())))
     return counts

@@ -1,26 +1,49 @@
-"""Extraction: the SQL aggregations that turn a shop's raw tables into mining inputs.
+"""Extraction: what a run reads from the shop, shaped so that the wire is not the bottleneck.
 
-The database does the heavy scans. What crosses the wire is already grouped: one row per
-(customer, category) with the decayed, weighted interest score, and one row per buying
-customer with their order figures. Everything is read through a mapping's canonical
-subqueries, so the same code reads every shop schema.
+A pure-Python driver (PyMySQL) pays for every row and every field it decodes; MariaDB pays
+most for joins and for GROUP BYs that spill a temporary table to disk. Measured on 5M views
+(see docs/BENCHMARKS.md), grouping by (customer, category) costs the server a per-view join
+with the products and an on-disk temporary table, while grouping by customer alone walks the
+covering index (customer, product, time) in order and streams. So every event query here
+groups by the customer (or by a bucket of consecutive order ids) and returns the group's
+events as one packed string of integers (``sqlfuncs.packed``); numpy parses it in one call
+and finishes the aggregation (decayed, weighted sums per customer and category or brand)
+with ``bincount``. Rows cross the wire once per customer, values as integers (seconds and
+cents), and a result is processed in chunks as it streams, so memory stays bounded.
 
-These functions take a SQLAlchemy connection and a :class:`ShopMapping`; they know nothing
-of Flask, so tests and benchmarks can call them directly.
+Definitions, the same on every database (tests compare them with a plain-Python reference):
+
+* an event counts when ``as_of - horizon < time <= as_of``; its weight halves every
+  ``half_life_days``; views, cart items and purchased order lines carry their own weights;
+* events of unknown customers or products (orphans) are dropped and counted;
+* orders are the mapping's valid orders placed up to ``as_of``; money is read to the cent.
+
+Functions take a SQLAlchemy connection and a :class:`ShopMapping`; they know nothing of
+Flask, so tests and benchmarks call them directly.
 """
 from __future__ import annotations
 
-import math
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Iterable, Iterator
 
 import numpy as np
 import sqlalchemy as sa
 
+from ..errors import MappingError
 from .mapping import ShopMapping
-from .sqlfuncs import as_float, days_between
+from .sqlfuncs import bucket, cents, packed, seconds_between
 
-LN2 = math.log(2.0)
+DAY = 86400.0
+NULL_AGE = -(10 ** 12)  # stands for "no date" inside packed tuples (31,700 years in the future)
+ORDER_BUCKET = 1024  # consecutive order ids packed into one row
+CUSTOMER_BUCKET = 32768  # customers of one location/source packed into one row at most
+CHUNK_ROWS = 2000  # packed rows fetched at a time while a result streams
+CHUNK_BYTES = 4 << 20  # packed text parsed at a time
+ID_CHUNK = 1000  # ids per IN (...) list when a run is restricted to some customers
+MONTHS = 63  # visit months tracked per customer (bits of an int64)
 
 
 @dataclass(frozen=True)
@@ -36,179 +59,618 @@ class InterestParams:
 
 @dataclass(frozen=True)
 class OrderParams:
+    """The value window and growth window of seed 004, and how far back order lines are read
+    (for rules, sequences and product insights)."""
+
     window_days: int = 365
     growth_days: int = 90
+    history_days: int = 730
+
+
+@dataclass
+class Catalog:
+    """Products with their category and brand as column positions of the interest matrices."""
+
+    product_ids: np.ndarray  # int64, sorted, unique
+    product_category: np.ndarray  # position in category_ids, -1 without a category
+    product_brand: np.ndarray  # position in brand_ids, -1 without a brand
+    category_ids: np.ndarray
+    category_names: list[str]
+    brand_ids: np.ndarray
+    brand_names: list[str]
+
+    def __post_init__(self):
+        self._index = IdIndex(self.product_ids)
+
+    def locate(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._index.locate(ids)
+
+
+@dataclass
+class Orders:
+    """Valid orders of known customers, sorted by id."""
+
+    ids: np.ndarray  # int64
+    customer: np.ndarray  # row in the extract's customers
+    age_days: np.ndarray
+    total: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class Lines:
+    """Order lines of :class:`Orders` placed within the history window, known products only.
+
+    Rows and quantities are int32 (millions of lines): cast before multiplying them.
+    """
+
+    order: np.ndarray  # row in Orders
+    product: np.ndarray  # row in Catalog
+    quantity: np.ndarray
+    unit_price: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.order)
 
 
 @dataclass
 class ShopExtract:
-    """Everything a segmentation run needs from the shop, aligned on ``customer_ids``."""
+    """Everything a run needs from the shop, aligned on ``customer_ids``."""
 
     as_of: datetime
     customer_ids: np.ndarray  # int64, sorted, unique
     account_age_days: np.ndarray  # float64; NaN where the shop has no sign-up date
-    category_ids: np.ndarray  # int64, the interest matrix's columns
-    category_names: list[str]
-    interest: np.ndarray  # (customers, categories): weighted, decayed action counts
+    country: np.ndarray  # object arrays of str or None, copied to memberships
+    region: np.ndarray
+    city: np.ndarray
+    source: np.ndarray
+    catalog: Catalog
+    interest: np.ndarray  # (customers, categories) float32: weighted, decayed action counts
+    brand_interest: np.ndarray  # (customers, brands) float32: the same per brand
+    visit_months: np.ndarray  # int64 bit mask: bit m set = viewed in the m-th month before as_of's month
+    orders: Orders
+    lines: Lines
     orders_total: np.ndarray  # int64, valid orders ever
     recency_days: np.ndarray  # days since the last order; NaN if none
     first_order_days: np.ndarray  # days since the first order; NaN if none
     frequency: np.ndarray  # orders inside the value window
     monetary: np.ndarray  # spend inside the value window
     recent_spend: np.ndarray  # spend inside the growth window
-    counts: dict = field(default_factory=dict)  # rows read per query, for the run record
+    counts: dict = field(default_factory=dict)  # rows read and dropped, for the run record
 
     @property
     def n_customers(self) -> int:
         return len(self.customer_ids)
 
+    @property
+    def category_ids(self) -> np.ndarray:
+        return self.catalog.category_ids
 
-def _as_of_param(as_of: datetime) -> sa.BindParameter:
-    return sa.bindparam("as_of", as_of.replace(microsecond=0), type_=sa.DateTime)
+    @property
+    def category_names(self) -> list[str]:
+        return self.catalog.category_names
+
+    @property
+    def brand_ids(self) -> np.ndarray:
+        return self.catalog.brand_ids
+
+    @property
+    def brand_names(self) -> list[str]:
+        return self.catalog.brand_names
 
 
-def customers(conn: sa.Connection, mapping: ShopMapping, as_of: datetime) -> tuple[np.ndarray, np.ndarray]:
-    """Customer ids (sorted, unique) and account ages in days."""
-    src = mapping.source("customer", ("id", "created_at"))
-    query = sa.select(src.c.id, days_between(src.c.created_at, _as_of_param(as_of))).where(src.c.id.is_not(None))
-    rows = conn.execute(query).all()
-    if not rows:
-        return np.empty(0, np.int64), np.empty(0)
-    data = np.array([(r[0], np.nan if r[1] is None else r[1]) for r in rows], dtype=np.float64)
-    ids, first = np.unique(data[:, 0].astype(np.int64), return_index=True)
-    return ids, np.maximum(data[first, 1], 0.0)
+def locate(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of ``ids`` in the sorted ``sorted_ids`` and a mask of those found."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if len(sorted_ids) == 0:
+        return np.zeros(len(ids), np.int64), np.zeros(len(ids), bool)
+    pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return pos, sorted_ids[pos] == ids
 
 
-def categories(conn: sa.Connection, mapping: ShopMapping) -> dict[int, str]:
-    src = mapping.source("category", ("id", "name"))
-    return {int(i): (n if n is not None else f"Category {i}") for i, n in conn.execute(sa.select(src.c.id, src.c.name))
+class IdIndex:
+    """Positions of ids in a sorted, unique id array, for millions of look-ups.
+
+    Shop ids are mostly dense, so a direct table (one slot per id in the range) answers a
+    look-up with one ``take``; sparse ids fall back to binary search.
+    """
+
+    def __init__(self, sorted_ids: np.ndarray):
+        self.ids = np.asarray(sorted_ids, dtype=np.int64)
+        self.table = None
+        if len(self.ids) and self.ids[-1] - self.ids[0] < max(4 * len(self.ids), 1 << 20):
+            self.base = int(self.ids[0])
+            self.table = np.full(int(self.ids[-1]) - self.base + 1, -1, dtype=np.int64)
+            self.table[self.ids - self.base] = np.arange(len(self.ids))
+
+    def locate(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.table is None:
+            return locate(self.ids, ids)
+        offset = np.asarray(ids, dtype=np.int64) - self.base
+        inside = (offset >= 0) & (offset < len(self.table))
+        pos = np.where(inside, self.table[np.where(inside, offset, 0)], -1)
+        return np.maximum(pos, 0), pos >= 0
+
+
+# --- reading packed groups -------------------------------------------------------------------------
+
+def _bind_time(name: str, value: datetime) -> sa.BindParameter:
+    return sa.bindparam(name, value.replace(microsecond=0), type_=sa.DateTime)
+
+
+def _in_chunks(column: sa.ColumnElement, ids: Iterable[int] | None) -> Iterator[list]:
+    """Conditions restricting ``column`` to ``ids`` in bounded IN lists (or no restriction)."""
+    if ids is None:
+        yield []
+        return
+    values = sorted({int(i) for i in ids})
+    for start in range(0, len(values), ID_CHUNK):
+        yield [column.in_(values[start:start + ID_CHUNK])]
+
+
+def prepare_packing(conn: sa.Connection) -> None:
+    """Let MariaDB/MySQL return long packed groups (the default cap is 1 MB, silently truncating)."""
+    if conn.dialect.name in ("mysql", "mariadb"):
+        conn.exec_driver_sql("SET SESSION group_concat_max_len = @@max_allowed_packet")
+
+
+_TUPLE_END = bytes.maketrans(b";", b",")
+
+
+def _complete(blob: bytes, tuples: int) -> bool:
+    """Whether a packed group holds all its ``tuples`` (each ends with ``;``; wherever the
+    server cut the string, at least the last ``;`` is gone)."""
+    return blob.count(b";") == tuples
+
+
+def _parse(blobs: list[bytes], width: int) -> np.ndarray:
+    data = b"".join(blobs).translate(_TUPLE_END)[:-1]
+    if not data:
+        return np.empty((0, width), np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        try:
+            values = np.fromstring(data, dtype=np.int64, sep=",")
+        except (DeprecationWarning, ValueError) as exc:
+            raise MappingError("the shop returned ids, quantities or dates that are not whole numbers; "
+                               "check the mapping's id and date columns") from exc
+    return values.reshape(-1, width)
+
+
+def fetch_packed(conn: sa.Connection, key: sa.ColumnElement, values: list[sa.ColumnElement], from_,
+                 conditions: list) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Stream ``(keys, counts, tuples)`` chunks: the groups' keys, how many tuples each group
+    has, and the tuples (``len(values)`` integers each) one group after the other.
+
+    A group whose packed string came back short (longer than the server's packet limit) is
+    read again as plain rows, so nothing is ever silently lost.
+    """
+    width = len(values)
+    query = (sa.select(key.label("k"), sa.func.count().label("n"), packed(*values).label("p"))
+             .select_from(from_).where(*conditions).group_by(key))
+    short: list = []
+    keys, blobs, counts, size = [], [], [], 0
+    result = conn.execution_options(stream_results=True).execute(query)
+    for rows in result.partitions(CHUNK_ROWS):
+        for k, n, p in rows:
+            blob = p.encode() if isinstance(p, str) else bytes(p or b"")
+            if k is None:
+                continue
+            if not _complete(blob, n):
+                short.append(k)
+                continue
+            keys.append(k)
+            counts.append(n)
+            blobs.append(blob)
+            size += len(blob)
+            if size >= CHUNK_BYTES:  # parse a few MB at a time, whatever the rows hold
+                yield np.asarray(keys, dtype=np.int64), np.asarray(counts, dtype=np.int64), _parse(blobs, width)
+                keys, blobs, counts, size = [], [], [], 0
+    if blobs:
+        yield np.asarray(keys, dtype=np.int64), np.asarray(counts, dtype=np.int64), _parse(blobs, width)
+    for k in short:
+        plain = sa.select(*values).select_from(from_).where(*conditions, key == k)
+        rows = np.asarray(conn.execute(plain).all(), dtype=np.int64).reshape(-1, width)
+        yield np.array([int(k)], dtype=np.int64), np.array([len(rows)], dtype=np.int64), rows
+
+
+# --- customers and catalog ---------------------------------------------------------------------------
+
+LOCATION_FIELDS = ("country", "region", "city", "source")
+
+
+def read_customers(conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
+                   only: Iterable[int] | None = None) -> dict[str, np.ndarray]:
+    """Customer ids (sorted, unique), account ages in days, location and source.
+
+    Grouped by location and source on the server: a shop has few distinct places and
+    sources, so the strings cross the wire once per group, the ids and ages packed.
+    """
+    src = mapping.source("customer", ("id", "created_at", *LOCATION_FIELDS))
+    group_cols = [src.c[f] for f in LOCATION_FIELDS]
+    age = sa.func.coalesce(seconds_between(src.c.created_at, _bind_time("as_of", as_of)), NULL_AGE)
+    key = bucket(src.c.id, sa.literal_column(str(CUSTOMER_BUCKET)))
+    ids_parts, age_parts, label_parts = [], [], []
+    for cond in _in_chunks(src.c.id, only):
+        query = (sa.select(*group_cols, sa.func.count(), packed(src.c.id, age))
+                 .where(src.c.id.is_not(None), *cond).group_by(*group_cols, key))
+        for *labels, n, p in conn.execute(query):
+            blob = p.encode() if isinstance(p, str) else bytes(p or b"")
+            if not _complete(blob, n):
+                raise MappingError("the customer list came back truncated; raise the database's "
+                                   "max_allowed_packet (it must hold 32768 customer ids)")
+            pairs = _parse([blob], 2)
+            ids_parts.append(pairs[:, 0])
+            age_parts.append(pairs[:, 1])
+            label_parts.append((labels, len(pairs)))
+    if not ids_parts:
+        empty = np.empty(0, dtype=object)
+        return {"ids": np.empty(0, np.int64), "age_days": np.empty(0), **{f: empty for f in LOCATION_FIELDS}}
+    ids = np.concatenate(ids_parts)
+    ages = np.concatenate(age_parts).astype(np.float64)
+    ages = np.where(ages == NULL_AGE, np.nan, np.maximum(ages, 0.0) / DAY)
+    labels = {f: np.empty(len(ids), dtype=object) for f in LOCATION_FIELDS}
+    start = 0
+    for values, n in label_parts:
+        for f, value in zip(LOCATION_FIELDS, values):
+            labels[f][start:start + n] = value
+        start += n
+    unique, first = np.unique(ids, return_index=True)
+    return {"ids": unique, "age_days": ages[first], **{f: labels[f][first] for f in LOCATION_FIELDS}}
+
+
+def _names(conn: sa.Connection, mapping: ShopMapping, entity: str, label: str) -> dict[int, str]:
+    if not mapping.has(entity):
+        return {}
+    src = mapping.source(entity, ("id", "name"))
+    return {int(i): (n if n is not None else f"{label} {i}") for i, n in conn.execute(sa.select(src.c.id, src.c.name))
             if i is not None}
 
 
-def _decay(ts: sa.ColumnElement, as_of: sa.BindParameter, half_life: float) -> sa.ColumnElement:
-    return sa.func.exp(sa.literal(-LN2 / half_life, sa.Float) * days_between(ts, as_of))
+def categories(conn: sa.Connection, mapping: ShopMapping) -> dict[int, str]:
+    return _names(conn, mapping, "category", "Category")
+
+
+def read_catalog(conn: sa.Connection, mapping: ShopMapping) -> Catalog:
+    src = mapping.source("product", ("id", "category_id", "brand_id"))
+    rows = conn.execute(sa.select(src.c.id, src.c.category_id, src.c.brand_id).where(src.c.id.is_not(None))).all()
+    data = np.array([(r[0], -1 if r[1] is None else r[1], -1 if r[2] is None else r[2]) for r in rows],
+                    dtype=np.int64).reshape(-1, 3)
+    ids, first = np.unique(data[:, 0], return_index=True)
+    cat, brand = data[first, 1], data[first, 2]
+    category_ids, brand_ids = np.unique(cat[cat >= 0]), np.unique(brand[brand >= 0])
+    cat_names, brand_names = categories(conn, mapping), _names(conn, mapping, "brand", "Brand")
+    return Catalog(
+        product_ids=ids,
+        product_category=np.where(cat >= 0, np.searchsorted(category_ids, cat), -1),
+        product_brand=np.where(brand >= 0, np.searchsorted(brand_ids, brand), -1),
+        category_ids=category_ids,
+        category_names=[cat_names.get(int(c), f"Category {int(c)}") for c in category_ids],
+        brand_ids=brand_ids,
+        brand_names=[brand_names.get(int(b), f"Brand {int(b)}") for b in brand_ids],
+    )
+
+
+# --- events ----------------------------------------------------------------------------------------------
+
+EVENT_TIME = {"view": "viewed_at", "cart_item": "added_at"}
+
+
+def event_chunks(conn: sa.Connection, mapping: ShopMapping, entity: str, as_of: datetime, horizon_days: int,
+                 only: Iterable[int] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """``(customer ids, events per customer, product ids, ages in seconds)`` of one kind of
+    event, a chunk of customers at a time."""
+    ts_col = EVENT_TIME[entity]
+    events = mapping.source(entity, ("customer_id", "product_id", ts_col))
+    ts = events.c[ts_col]
+    as_of_p = _bind_time("as_of", as_of)
+    since = _bind_time("since", as_of - timedelta(days=horizon_days))
+    age = seconds_between(ts, as_of_p)
+    for cond in _in_chunks(events.c.customer_id, only):
+        conditions = [ts <= as_of_p, ts > since, events.c.customer_id.is_not(None), events.c.product_id.is_not(None),
+                      *cond]
+        for keys, counts, tuples in fetch_packed(conn, events.c.customer_id, [events.c.product_id, age], events,
+                                                 conditions):
+            yield keys, counts, tuples[:, 0], tuples[:, 1]
+
+
+class InterestAccumulator:
+    """Sums decayed, weighted events into (customer × category) and (customer × brand) matrices,
+    and records in which months each customer viewed anything (visitors per month)."""
+
+    def __init__(self, customer_ids: np.ndarray, catalog: Catalog, as_of: datetime, half_life_days: float):
+        self.customers, self.catalog, self.half_life = IdIndex(customer_ids), catalog, half_life_days
+        n = len(customer_ids)
+        # float32 halves the largest arrays of a run; seven digits are plenty for interest shares
+        self.categories = np.zeros((n, len(catalog.category_ids)), dtype=np.float32)
+        self.brands = np.zeros((n, len(catalog.brand_ids)), dtype=np.float32)
+        self.months = np.zeros(n, dtype=np.int64)
+        # month_ends[m]: the largest age (seconds) of an event in the m-th month before as_of's month
+        month = np.datetime64(as_of.replace(day=1, hour=0, minute=0, second=0, microsecond=0), "M")
+        starts = (month - np.arange(MONTHS)).astype("datetime64[s]")
+        self.month_ends = (np.datetime64(as_of.replace(microsecond=0), "s") - starts).astype(np.int64)
+        self.counts: dict[str, int] = {}
+
+    def _count(self, key: str, value: int) -> None:
+        self.counts[key] = self.counts.get(key, 0) + int(value)
+
+    def add_grouped(self, kind: str, customer_ids: np.ndarray, per_customer: np.ndarray, product_ids: np.ndarray,
+                    age_seconds: np.ndarray, weight: float, track_months: bool = False) -> None:
+        """Events grouped by customer: ``per_customer[i]`` events of ``customer_ids[i]`` in a row."""
+        rows, known = self.customers.locate(customer_ids)
+        self._count(f"{kind}_rows", per_customer.sum())
+        self._count(f"{kind}_orphan_rows", per_customer[~known].sum())
+        local = np.repeat(np.arange(len(rows)), per_customer)
+        keep = known[local]
+        local, product_ids, age_seconds = local[keep], product_ids[keep], age_seconds[keep]
+        # renumber the known customers 0..k-1 (they stay in their original order)
+        renumber = np.cumsum(known) - 1
+        touched, local = rows[known], renumber[local]
+        if track_months:
+            self._add_months(touched, local, age_seconds)
+        self._add(kind, touched, local, product_ids, age_seconds, weight)
+
+    def add(self, kind: str, rows: np.ndarray, product_ids: np.ndarray, age_seconds: np.ndarray,
+            weight: float) -> None:
+        """Events of customers given by their rows in the customer table, in any order."""
+        self._count(f"{kind}_rows", len(rows))
+        touched, local = np.unique(rows, return_inverse=True)
+        self._add(kind, touched, local.ravel(), product_ids, age_seconds, weight)
+
+    def _add(self, kind: str, touched: np.ndarray, local: np.ndarray, product_ids: np.ndarray,
+             age_seconds: np.ndarray, weight: float) -> None:
+        products, found = self.catalog.locate(product_ids)
+        self._count(f"{kind}_unknown_product_rows", (~found).sum())
+        local, products = local[found], products[found]
+        scores = weight * np.exp2(age_seconds[found] / (-DAY * self.half_life))
+        self._scatter(self.categories, touched, local, self.catalog.product_category[products], scores)
+        self._scatter(self.brands, touched, local, self.catalog.product_brand[products], scores)
+
+    def add_scores(self, rows: np.ndarray, columns: np.ndarray, scores: np.ndarray) -> None:
+        touched, local = np.unique(rows, return_inverse=True)
+        self._scatter(self.categories, touched, local.ravel(), columns, scores)
+
+    @staticmethod
+    def _scatter(matrix: np.ndarray, touched: np.ndarray, local: np.ndarray, columns: np.ndarray,
+                 scores: np.ndarray) -> None:
+        """matrix[touched[local[i]], columns[i]] += scores[i] (columns < 0 are skipped)."""
+        width = matrix.shape[1]
+        ok = columns >= 0
+        if width == 0 or not ok.any():
+            return
+        sums = np.bincount(local[ok] * width + columns[ok], weights=scores[ok], minlength=len(touched) * width)
+        matrix[touched] += sums.reshape(len(touched), width)
+
+    def _add_months(self, touched: np.ndarray, local: np.ndarray, age_seconds: np.ndarray) -> None:
+        back = np.searchsorted(self.month_ends, age_seconds, side="left")
+        ok = back < MONTHS
+        bits = np.zeros(len(touched), dtype=np.int64)
+        np.bitwise_or.at(bits, local[ok], np.left_shift(np.int64(1), back[ok]))
+        self.months[touched] |= bits
 
 
 def event_scores(conn: sa.Connection, mapping: ShopMapping, entity: str, as_of: datetime,
                  params: InterestParams) -> np.ndarray:
-    """Per (customer, category): the sum of decayed weights of one kind of action.
+    """Per (customer, category): the sum of decayed (unweighted) actions of one kind.
 
-    ``entity`` is ``view``, ``cart_item`` or ``purchase`` (order lines of valid orders). Rows
-    with unknown products (orphan ids) drop out in the join; future-dated rows are ignored.
-    Returns an array of shape (n, 3): customer id, category id, score.
+    ``entity`` is ``view`` or ``cart_item``. Returns rows (customer id, category id, score),
+    the shape :func:`extract` accepts as ``extra_views`` (e.g. from shopcrm's own view table).
     """
-    as_of_p = _as_of_param(as_of)
-    since = sa.bindparam("since", (as_of - timedelta(days=params.horizon_days)).replace(microsecond=0),
-                         type_=sa.DateTime)
-    product = mapping.source("product", ("id", "category_id"))
-    if entity == "purchase":
-        line = mapping.source("order_line", ("order_id", "product_id"))
-        order = mapping.source("order", ("id", "customer_id", "placed_at"))
-        customer_col, product_col, ts = order.c.customer_id, line.c.product_id, order.c.placed_at
-        from_ = line.join(order, order.c.id == line.c.order_id).join(product, product.c.id == line.c.product_id)
-    else:
-        time_column = {"view": "viewed_at", "cart_item": "added_at"}[entity]
-        events = mapping.source(entity, ("customer_id", "product_id", time_column))
-        customer_col, product_col, ts = events.c.customer_id, events.c.product_id, events.c[time_column]
-        from_ = events.join(product, product.c.id == product_col)
-    query = (
-        sa.select(customer_col, product.c.category_id, sa.func.sum(_decay(ts, as_of_p, params.half_life_days)))
-        .select_from(from_)
-        .where(ts <= as_of_p, ts > since, customer_col.is_not(None), product.c.category_id.is_not(None))
-        .group_by(customer_col, product.c.category_id)
-    )
-    rows = conn.execute(query).all()
-    return np.array(rows, dtype=np.float64).reshape(-1, 3)
+    catalog = read_catalog(conn, mapping)
+    parts = []
+    for keys, per_customer, product, age in event_chunks(conn, mapping, entity, as_of, params.horizon_days):
+        cust = np.repeat(keys, per_customer)
+        pos, found = catalog.locate(product)
+        col = np.where(found, catalog.product_category[pos], -1)
+        ok = col >= 0
+        ids, inverse = np.unique(np.column_stack([cust[ok], col[ok]]), axis=0, return_inverse=True)
+        scores = np.bincount(inverse.ravel(), weights=np.exp2(-(age[ok] / DAY) / params.half_life_days),
+                             minlength=len(ids))
+        parts.append(np.column_stack([ids[:, 0], catalog.category_ids[ids[:, 1]], scores]))
+    return np.vstack(parts) if parts else np.empty((0, 3))
 
 
-def order_features(conn: sa.Connection, mapping: ShopMapping, as_of: datetime, params: OrderParams) -> np.ndarray:
-    """Per buying customer: orders, recency, first order age, frequency, spend, recent spend.
+# --- orders -----------------------------------------------------------------------------------------------
 
-    Returns an array of shape (n, 7) in that column order (customer id first).
-    """
+def read_orders(conn: sa.Connection, mapping: ShopMapping, as_of: datetime, customer_ids: np.ndarray,
+                only: Iterable[int] | None = None) -> tuple[Orders, dict]:
+    """Valid orders of known customers (each chunk is reduced to its final columns as it
+    arrives, so a long history never sits in memory twice)."""
     order = mapping.source("order", ("id", "customer_id", "placed_at", "total"))
-    age = days_between(order.c.placed_at, _as_of_param(as_of))
-    in_window = sa.case((age <= params.window_days, 1), else_=0)
-    query = (
-        sa.select(
-            order.c.customer_id,
-            sa.func.count(),
-            sa.func.min(age),
-            sa.func.max(age),
-            sa.func.sum(in_window),
-            as_float(sa.func.sum(sa.case((age <= params.window_days, order.c.total), else_=0))),
-            as_float(sa.func.sum(sa.case((age <= params.growth_days, order.c.total), else_=0))),
-        )
-        .where(order.c.placed_at <= _as_of_param(as_of), order.c.customer_id.is_not(None))
-        .group_by(order.c.customer_id)
-    )
-    rows = conn.execute(query).all()
-    return np.array(rows, dtype=np.float64).reshape(-1, 7)
+    as_of_p = _bind_time("as_of", as_of)
+    values = [order.c.id, order.c.customer_id, seconds_between(order.c.placed_at, as_of_p),
+              cents(sa.func.coalesce(order.c.total, 0))]
+    key = bucket(order.c.id, sa.literal_column(str(ORDER_BUCKET)))
+    customers = IdIndex(customer_ids)
+    parts, orphans, read = [], [], 0
+    for cond in _in_chunks(order.c.customer_id, only):
+        conditions = [order.c.placed_at <= as_of_p, order.c.customer_id.is_not(None), order.c.id.is_not(None), *cond]
+        for _, _, t in fetch_packed(conn, key, values, order, conditions):
+            rows, known = customers.locate(t[:, 1])
+            read += len(t)
+            orphans.append(t[~known, 1])
+            parts.append((t[known, 0], rows[known], np.maximum(t[known, 2], 0) / DAY, t[known, 3] / 100.0))
+    ids, rows, age, total = (np.concatenate([p[i] for p in parts]) if parts else np.empty(0) for i in range(4))
+    ids, first = np.unique(ids.astype(np.int64), return_index=True)  # a mapping's SELECT may repeat an order
+    orphan_ids = np.concatenate(orphans) if orphans else np.empty(0, np.int64)
+    counts = {"order_rows": read, "order_orphan_rows": int(len(orphan_ids)),
+              "order_orphan_customers": int(len(np.unique(orphan_ids)))}
+    return Orders(ids=ids, customer=rows[first].astype(np.int64), age_days=age[first], total=total[first]), counts
 
 
-def _scatter(target_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of ``ids`` in the sorted ``target_ids`` and a mask of those found."""
-    if len(target_ids) == 0:
-        return np.zeros(len(ids), np.int64), np.zeros(len(ids), bool)
-    pos = np.searchsorted(target_ids, ids)
-    pos = np.minimum(pos, len(target_ids) - 1)
-    return pos, target_ids[pos] == ids
+def read_lines(conn: sa.Connection, mapping: ShopMapping, orders: Orders, catalog: Catalog,
+               history_days: int, restricted: bool = False) -> tuple[Lines, dict]:
+    """Lines of orders placed within ``history_days``.
+
+    The lines are read without a join: a range on order ids (orders ids grow with time in
+    every shop; the exact order set is applied afterwards) keeps old history off the wire.
+    A ``restricted`` extraction (a few customers) asks for their orders' ids instead.
+    """
+    recent = orders.age_days <= history_days
+    if not recent.any():
+        return Lines(*(np.empty(0, np.int32) for _ in range(3)), np.empty(0)), {"line_rows": 0}
+    line = mapping.source("order_line", ("order_id", "product_id", "quantity", "unit_price"))
+    values = [line.c.order_id, line.c.product_id, sa.func.coalesce(line.c.quantity, 1),
+              cents(sa.func.coalesce(line.c.unit_price, 0))]
+    key = bucket(line.c.order_id, sa.literal_column(str(ORDER_BUCKET)))
+    conditions = [line.c.order_id >= sa.bindparam("first_order", int(orders.ids[recent].min())),
+                  line.c.order_id.is_not(None), line.c.product_id.is_not(None)]
+    order_index = IdIndex(orders.ids)
+    parts, read, unknown = [], 0, 0
+    for cond in _in_chunks(line.c.order_id, orders.ids[recent] if restricted else None):
+        for _, _, t in fetch_packed(conn, key, values, line, conditions + cond):
+            order_rows, valid = order_index.locate(t[:, 0])
+            valid &= recent[order_rows]
+            products, found = catalog.locate(t[:, 1])
+            keep = valid & found
+            read += len(t)
+            unknown += int((valid & ~found).sum())
+            parts.append((order_rows[keep].astype(np.int32), products[keep].astype(np.int32),
+                          t[keep, 2].astype(np.int32), t[keep, 3] / 100.0))
+    order_rows, products, quantity, price = (
+        np.concatenate([p[i] for p in parts]) if parts else np.empty(0, np.int32) for i in range(4))
+    return (Lines(order=order_rows, product=products, quantity=quantity, unit_price=price.astype(np.float64)),
+            {"line_rows": read, "line_unknown_product_rows": unknown})
+
+
+def order_features(orders: Orders, n_customers: int, params: OrderParams) -> dict[str, np.ndarray]:
+    """Per customer: orders ever, recency, first order age, frequency, spend, recent spend."""
+    c, age, total = orders.customer, orders.age_days, orders.total
+    in_window, in_growth = age <= params.window_days, age <= params.growth_days
+    recency = np.full(n_customers, np.inf)
+    first = np.full(n_customers, -np.inf)
+    np.minimum.at(recency, c, age)
+    np.maximum.at(first, c, age)
+    return {
+        "orders_total": np.bincount(c, minlength=n_customers).astype(np.int64),
+        "recency_days": np.where(np.isfinite(recency), recency, np.nan),
+        "first_order_days": np.where(np.isfinite(first), first, np.nan),
+        "frequency": np.bincount(c, weights=in_window, minlength=n_customers).astype(np.int64),
+        "monetary": np.bincount(c, weights=total * in_window, minlength=n_customers),
+        "recent_spend": np.bincount(c, weights=total * in_growth, minlength=n_customers),
+    }
+
+
+# --- everything -----------------------------------------------------------------------------------------
+
+def _orders_and_lines(conn: sa.Connection, mapping: ShopMapping, as_of: datetime, ids: np.ndarray,
+                      catalog: Catalog, history_days: int, only: list[int] | None):
+    order_table, order_counts = read_orders(conn, mapping, as_of, ids, only)
+    line_table, line_counts = read_lines(conn, mapping, order_table, catalog, history_days, restricted=only is not None)
+    return order_table, line_table, {**order_counts, **line_counts}
+
+
+def _read_in_parallel(conn: sa.Connection) -> bool:
+    """Server databases answer two queries at once (one per connection): the order side is
+    then read while the views stream. SQLite gains nothing from it."""
+    return conn.dialect.name in ("mysql", "mariadb", "postgresql")
 
 
 def extract(conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
             interest: InterestParams = InterestParams(), orders: OrderParams = OrderParams(),
-            extra_views: np.ndarray | None = None) -> ShopExtract:
-    """Run every aggregation and align the results on the shop's customers.
+            extra_views: np.ndarray | None = None, only_customers: Iterable[int] | None = None,
+            parallel: bool = True) -> ShopExtract:
+    """Run every query and align the results on the shop's customers.
 
-    ``extra_views`` are (customer, category, score) rows aggregated elsewhere (shopcrm's own
-    view beacon table) and added to the shop's own browsing history.
-    Rows for customer ids the customer table does not know (orphans) are dropped.
+    ``extra_views`` are (customer, category, decayed score) rows aggregated elsewhere
+    (shopcrm's own view beacon table, see :func:`event_scores`); they are added to the
+    browsing interest with the view weight. ``only_customers`` restricts the whole
+    extraction to those customer ids (assigning new customers between runs). With
+    ``parallel`` (and a server database) orders and order lines are read on a second
+    connection of the same engine while the views stream on this one.
     """
-    ids, age = customers(conn, mapping, as_of)
-    names = categories(conn, mapping)
-    parts = {"purchase": event_scores(conn, mapping, "purchase", as_of, interest)}
-    weights = {"view": interest.weight_view, "cart_item": interest.weight_cart, "purchase": interest.weight_purchase}
-    for entity in ("view", "cart_item"):
-        parts[entity] = (event_scores(conn, mapping, entity, as_of, interest) if mapping.has(entity)
-                         else np.empty((0, 3)))
+    only = None if only_customers is None else sorted({int(i) for i in only_customers})
+    prepare_packing(conn)
+    table = read_customers(conn, mapping, as_of, only)
+    ids = table["ids"]
+    catalog = read_catalog(conn, mapping)
+    history_days = max(orders.history_days, interest.horizon_days)
+    pool = second = None
+    if parallel and _read_in_parallel(conn):
+        second = conn.engine.connect()
+        prepare_packing(second)
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopcrm-extract")
+        order_side = pool.submit(_orders_and_lines, second, mapping, as_of, ids, catalog, history_days, only)
+    try:
+        acc = InterestAccumulator(ids, catalog, as_of, interest.half_life_days)
+        weights = {"view": interest.weight_view, "cart_item": interest.weight_cart}
+        for entity in ("view", "cart_item"):
+            if not mapping.has(entity):
+                continue
+            for keys, per_customer, product, age in event_chunks(conn, mapping, entity, as_of, interest.horizon_days,
+                                                                 only):
+                acc.add_grouped(entity, keys, per_customer, product, age.astype(np.float64), weights[entity],
+                                track_months=entity == "view")
+        if pool is not None:
+            order_table, line_table, order_counts = order_side.result()
+        else:
+            order_table, line_table, order_counts = _orders_and_lines(conn, mapping, as_of, ids, catalog,
+                                                                       history_days, only)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+            second.close()
     if extra_views is not None and len(extra_views):
-        parts["view"] = np.vstack([parts["view"], extra_views])
-    counts = {f"{k}_rows": int(len(v)) for k, v in parts.items()}
+        extra = np.asarray(extra_views, dtype=np.float64).reshape(-1, 3)
+        rows, known = locate(ids, extra[:, 0].astype(np.int64))
+        cols, has_col = locate(catalog.category_ids, extra[:, 1].astype(np.int64))
+        ok = known & has_col
+        acc.add_scores(rows[ok], cols[ok], interest.weight_view * extra[ok, 2])
+        acc.counts["extra_view_rows"] = int(len(extra))
+        acc.counts["extra_view_orphan_rows"] = int((~ok).sum())
 
-    seen = np.concatenate([p[:, 1] for p in parts.values()]).astype(np.int64)
-    category_ids = np.unique(seen)
-    matrix = np.zeros((len(ids), len(category_ids)))
-    for entity, rows in parts.items():
-        if not len(rows):
-            continue
-        row, found = _scatter(ids, rows[:, 0].astype(np.int64))
-        col = np.searchsorted(category_ids, rows[:, 1].astype(np.int64))
-        counts[f"{entity}_orphan_rows"] = int((~found).sum())
-        np.add.at(matrix, (row[found], col[found]), weights[entity] * rows[found, 2])
+    purchase_age = order_table.age_days[line_table.order]
+    bought = purchase_age < interest.horizon_days
+    acc.add("purchase", order_table.customer[line_table.order[bought]],
+            catalog.product_ids[line_table.product[bought]], purchase_age[bought] * DAY, interest.weight_purchase)
 
-    feats = order_features(conn, mapping, as_of, orders)
-    row, found = _scatter(ids, feats[:, 0].astype(np.int64))
-    counts["order_customer_rows"] = int(len(feats))
-    counts["order_orphan_customers"] = int((~found).sum())
-    row, feats = row[found], feats[found]
-
-    def column(j: int, fill: float) -> np.ndarray:
-        out = np.full(len(ids), fill)
-        out[row] = feats[:, j]
-        return out
-
+    features = order_features(order_table, len(ids), orders)
     return ShopExtract(
-        as_of=as_of,
-        customer_ids=ids,
-        account_age_days=age,
-        category_ids=category_ids,
-        category_names=[names.get(int(c), f"Category {int(c)}") for c in category_ids],
-        interest=matrix,
-        orders_total=column(1, 0).astype(np.int64),
-        recency_days=column(2, np.nan),
-        first_order_days=column(3, np.nan),
-        frequency=column(4, 0).astype(np.int64),
-        monetary=column(5, 0.0),
-        recent_spend=column(6, 0.0),
-        counts=counts,
+        as_of=as_of, customer_ids=ids, account_age_days=table["age_days"],
+        country=table["country"], region=table["region"], city=table["city"], source=table["source"],
+        catalog=catalog, interest=acc.categories, brand_interest=acc.brands, visit_months=acc.months,
+        orders=order_table, lines=line_table, counts={**acc.counts, **order_counts}, **features,
     )
+
+
+# --- what the extraction wants from the shop's schema ---------------------------------------------------
+
+INDEX_REASONS = {
+    "view": "the per-customer grouping of the browsing history streams off this index instead of sorting "
+            "every view first (docs/BENCHMARKS.md measures both)",
+    "cart_item": "the per-customer grouping of cart items streams off this index instead of sorting them",
+    "order_line": "only the order lines of recent orders are read (a range on the order id)",
+}
+INDEXED_COLUMNS = {"view": ("customer_id", "product_id", "viewed_at"),
+                   "cart_item": ("customer_id", "product_id", "added_at"),
+                   "order_line": ("order_id",)}
+
+
+def index_advice(mapping: ShopMapping) -> list[dict]:
+    """The indexes extraction wants on the shop's tables (entities mapped to one shop table).
+
+    Entities read through a SELECT are left out: their plan depends on the SELECT itself.
+    """
+    advice = []
+    for entity, canonical in INDEXED_COLUMNS.items():
+        emap = mapping.entities.get(entity)
+        if emap is None or emap.table is None or not mapping.has(entity):
+            continue
+        advice.append({"entity": entity, "table": mapping.table_name(entity),
+                       "columns": [emap.columns[c] for c in canonical if c in emap.columns],
+                       "why": INDEX_REASONS[entity]})
+    return advice
+
+
+def missing_indexes(conn: sa.Connection, mapping: ShopMapping) -> list[dict]:
+    """The :func:`index_advice` entries no existing index of the table starts with."""
+    inspector = sa.inspect(conn)
+    missing = []
+    for item in index_advice(mapping):
+        existing = [ix["column_names"] for ix in inspector.get_indexes(item["table"])]
+        existing.append(inspector.get_pk_constraint(item["table"]).get("constrained_columns") or [])
+        if not any(list(cols[:len(item["columns"])]) == item["columns"] for cols in existing):
+            missing.append(item)
+    return missing

@@ -1,0 +1,122 @@
+"""New customers between runs: placed with the current run's model, without a full run.
+
+A full run re-clusters everyone; between runs, customers who signed up since are missing
+from the segments. This reads just those customers from the shop, builds their interest
+vectors in the current run's feature order, and places them exactly as the run would have
+placed a customer it had seen: the nearest segment centroid, the value cluster by the
+stored centroids and z-score parameters, RFM against the stored quintile edges, churn
+against the stored store gap, actions against the stored median order value. Their
+memberships join the current run; the run's segment sizes and counts are updated.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import sqlalchemy as sa
+
+from ..errors import NotEnoughData
+from ..extensions import db
+from ..mining import ChurnScorer, RFMScorer, ValueTypeClassifier, interest_features, recommend_actions
+from ..mining.interests import nearest
+from ..models import Insight, Membership, Run, Segment
+from ..shop.crm_views import beacon_view_scores
+from ..shop.extract import CUSTOMER_BUCKET, ShopExtract, extract, fetch_packed, prepare_packing, read_customers
+from ..shop.sqlfuncs import bucket
+from .mine import MiningResult, history_of, top_ids
+from .params import RunParams
+from .store import MEMBERSHIP_COLUMNS, executemany, membership_rows
+
+
+@dataclass
+class AssignReport:
+    run_id: int
+    new_customers: int
+    with_interest: int
+
+
+def members_of(run: Run) -> np.ndarray:
+    """The customer ids a run holds memberships for."""
+    member = Membership.__table__
+    parts = []
+    with db.engine.connect() as conn:
+        prepare_packing(conn)
+        key = bucket(member.c.customer_id, sa.literal_column(str(CUSTOMER_BUCKET)))
+        for _, _, tuples in fetch_packed(conn, key, [member.c.customer_id], member, [member.c.run_id == run.id]):
+            parts.append(tuples[:, 0])
+    return np.sort(np.concatenate(parts)) if parts else np.empty(0, np.int64)
+
+
+def _place(ex: ShopExtract, run: Run, params: RunParams, model: dict) -> MiningResult:
+    segments = db.session.scalars(sa.select(Segment).where(Segment.run_id == run.id).order_by(Segment.label)).all()
+    features = [(f["kind"], f["id"]) for f in model["features"]]
+    columns = {"category": {int(c): i for i, c in enumerate(ex.category_ids)},
+               "brand": {int(b): i for i, b in enumerate(ex.brand_ids)}}
+    # The run's feature order (features the shop no longer has stay zero), each kind's block
+    # normalised to shares on its own, as the run did.
+    X = np.zeros((ex.n_customers, len(features)))
+    blocks = {"category": ex.interest, "brand": ex.brand_interest}
+    for j, (kind, fid) in enumerate(features):
+        i = columns[kind].get(fid)
+        if i is not None:
+            X[:, j] = blocks[kind][:, i]
+    for kind in ("category", "brand"):
+        cols = [j for j, (k, _) in enumerate(features) if k == kind]
+        if cols:
+            X[:, cols] = interest_features(X[:, cols], None)
+    active = X.sum(axis=1) > 0
+    centers = np.array([s.centroid for s in segments], dtype=np.float64)
+    segment_of = np.full(ex.n_customers, -1, dtype=np.int64)
+    if active.any() and len(centers):
+        segment_of[active] = nearest(X[active], centers)
+
+    history = history_of(ex)
+    classifier = ValueTypeClassifier(new_days=params.new_days, growth_days=params.orders.growth_days,
+                                     growth_ratio=params.growth_ratio, window_days=params.orders.window_days)
+    value = model["value"]
+    classifier.z_mean_, classifier.z_std_ = np.array(value["z_mean"]), np.array(value["z_std"])
+    classifier.cluster_centers_ = np.array(value["centers"]).reshape(-1, 3)
+    classifier.rank_of_label_ = np.array(value["rank_of_label"], dtype=np.int64)
+    types, rank = classifier.predict(history)
+    rfm = RFMScorer()
+    rfm.edges_ = np.array(model["rfm_edges"])
+    churn = ChurnScorer(gap_factor=params.churn_gap_factor, min_days=params.churn_min_days)
+    churn.store_gap_ = float(model["churn_store_gap"])
+    score, risk = churn.predict(history)
+    actions, _ = recommend_actions(types, risk, history, median_order_value=model["median_order_value"])
+    empty: dict = {}
+    return MiningResult(segment_of=segment_of, centers=centers, names=[s.name for s in segments], segment_tops=[],
+                        segment_brands=[], top_categories=top_ids(ex.interest, ex.category_ids),
+                        top_brands=top_ids(ex.brand_interest, ex.brand_ids), value_types=types, value_rank=rank,
+                        rfm=rfm.predict(history), churn_score=score, churn_risk=risk, actions=actions, rules=empty,
+                        insights=empty, quality=empty, model=model)
+
+
+def assign_new_customers(run: Run, shop_conn: sa.Connection, mapping) -> AssignReport:
+    """Place the shop's customers the run does not know yet; writes in the caller's
+    transaction (the caller holds the run lock and commits)."""
+    model = Insight.of(run.id, "model")
+    if model is None:
+        raise NotEnoughData(f"run #{run.id} has no stored model (it predates this version); run a segmentation")
+    params = RunParams.from_dict(run.params or {})
+    known = members_of(run)
+    shop_ids = read_customers(shop_conn, mapping, run.as_of)["ids"]
+    new_ids = np.setdiff1d(shop_ids, known)
+    if not len(new_ids):
+        return AssignReport(run.id, 0, 0)
+    beacon_views = beacon_view_scores(shop_conn, mapping, run.as_of, params.interest)
+    ex = extract(shop_conn, mapping, run.as_of, params.interest, params.orders, extra_views=beacon_views,
+                 only_customers=new_ids.tolist())
+    result = _place(ex, run, params, model)
+    segment_ids = np.array(db.session.scalars(
+        sa.select(Segment.id).where(Segment.run_id == run.id).order_by(Segment.label)).all() + [0], dtype=np.int64)
+    executemany(Membership.__table__, MEMBERSHIP_COLUMNS, membership_rows(run.id, ex, result, segment_ids))
+    sizes = np.bincount(result.segment_of[result.segment_of >= 0], minlength=len(segment_ids) - 1)
+    for segment in db.session.scalars(sa.select(Segment).where(Segment.run_id == run.id)):
+        segment.size += int(sizes[segment.label])
+    counts = dict(run.counts or {})
+    counts["assigned_new"] = counts.get("assigned_new", 0) + int(ex.n_customers)
+    counts["customers"] = counts.get("customers", 0) + int(ex.n_customers)
+    counts["with_interest"] = counts.get("with_interest", 0) + int((result.segment_of >= 0).sum())
+    run.counts = counts
+    return AssignReport(run.id, int(ex.n_customers), int((result.segment_of >= 0).sum()))
