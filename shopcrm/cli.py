@@ -184,6 +184,27 @@ def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+@shopcrm_group.command("run-queued")
+@friendly_errors
+def run_queued_command():
+    """Carry out a segmentation an admin queued with "Run now" (cron, every few minutes).
+
+    Nothing queued: nothing happens. The admin panel never runs a segmentation inside a web
+    request; it only queues one for this command.
+    """
+    from .pipeline import run_segmentation
+    from .models import Run
+
+    queued = db.session.scalars(sa.select(Run).where(Run.status == "queued").order_by(Run.id).limit(1)).first()
+    if queued is None:
+        click.echo("nothing queued")
+        return
+    run = run_segmentation(requested_by=queued.requested_by or "admin", run_id=queued.id)
+    counts = run.counts or {}
+    click.echo(f"queued run #{run.id} ({run.requested_by}) succeeded: {counts.get('customers')} customers, "
+               f"{counts.get('segments')} segments in {run.timings.get('total')} s")
+
+
 @shopcrm_group.command("assign-new")
 @click.option("--wait", default=0, show_default=True, type=float, help="Seconds to wait if a run holds the lock.")
 @friendly_errors

@@ -218,3 +218,44 @@ def test_settings_report_a_broken_shop_readably(make_app, tmp_path):
     assert "cannot segment this shop until the problems below are fixed" in page
     assert "has no column `email`" in page and "does not exist in the shop database" in page
     assert "Traceback" not in page
+
+
+def test_emails_and_clicks_appear_on_the_timeline(segmented_app):
+    from shopcrm.campaigns.models import Click
+    from shopcrm.campaigns.service import create_campaign
+    from shopcrm.models import Message
+
+    customer_id = a_buyer(segmented_app)
+    with segmented_app.app_context():
+        segment = db.session.scalars(sa.select(Segment).where(Segment.run_id == Run.current().id)).first()
+        campaign = create_campaign("Timeline test", {"segment_ids": [segment.id]})
+        db.session.flush()
+        message = Message(campaign_id=campaign.id, customer_id=customer_id, email="x@example.org",
+                          subject="Your <b>running</b> picks", html="", text="", state="sent")
+        db.session.add(message)
+        db.session.flush()
+        db.session.add(Click(message_id=message.id, campaign_id=campaign.id, customer_id=customer_id,
+                             url="https://shop.test/product.php?id=1001"))
+        db.session.commit()
+    client = logged_in(segmented_app, role="viewer")
+    page = client.get(f"/crm/admin/customers/{customer_id}").get_data(as_text=True)
+    assert 'class="event event-email"' in page and "Your &lt;b&gt;running&lt;/b&gt; picks" in page
+    assert 'class="event event-click"' in page and "clicked https://shop.test/product.php?id=1001" in page
+
+
+def test_settings_check_the_mail_server(segmented_app, smtp_server):
+    from .campaign_helpers import use_smtp
+
+    client = logged_in(segmented_app)
+    token = csrf_token(client, "/crm/admin/settings")
+    without = client.post("/crm/admin/settings/mail-test", data={"csrf_token": token}, follow_redirects=True)
+    assert ".eml files can be written to" in without.get_data(as_text=True)
+    use_smtp(segmented_app, smtp_server.port)
+    ok = client.post("/crm/admin/settings/mail-test", data={"csrf_token": token}, follow_redirects=True)
+    assert f"127.0.0.1:{smtp_server.port} accepted a session" in ok.get_data(as_text=True)
+    assert smtp_server.messages == []  # a check, nothing sent
+    from .conftest import free_port
+
+    use_smtp(segmented_app, free_port())  # nobody listens there
+    down = client.post("/crm/admin/settings/mail-test", data={"csrf_token": token}, follow_redirects=True)
+    assert "The mail check failed: ConnectionRefusedError" in down.get_data(as_text=True)

@@ -440,6 +440,7 @@ def test_cron_file_jobs_locks_and_log_rotation(site):
     cron = read_cron_file(d.app / "deploy" / "cron" / "shopcrm")
     assert cron.job("send").schedule.split() == ["*"] * 5
     assert cron.job("triggers").schedule.split() == ["*/5", "*", "*", "*", "*"]
+    assert cron.job("run-queued").schedule.split() == ["*/5", "*", "*", "*", "*"]
     nightly = cron.job("segment").schedule.split()
     assert nightly[0].isdigit() and nightly[1].isdigit() and nightly[2:] == ["*"] * 3
     assert {job.user for job in cron.jobs} == {"www-data"}
@@ -453,6 +454,11 @@ def test_cron_file_jobs_locks_and_log_rotation(site):
     assert re.search(r"^\S+ send\[\d+\]: sent 0, retrying 0, failed 0", log, re.M), log
     assert re.search(r"send\[\d+\]: finished: exit 0 after \d+s$", log, re.M), log
     assert send.stdout == send.stderr == "", "cron would mail this output instead of it reaching the log"
+    # The triggers and "Run now" lines run too (nothing enabled, nothing queued: they say so and stop).
+    for word, says in (("triggers", "trigger is enabled"), ("run-queued", "nothing queued")):
+        job = run_cron_job(cron, cron.job(word), overrides)
+        log = (d.logs / f"{word}.log").read_text()
+        assert job.returncode == 0 and says in log, f"{job.stdout}{job.stderr}\n{log}"
 
     # While one run holds the job's lock, the next cron tick leaves at once without starting Python.
     lock = d.logs / ".send.lock"

@@ -37,4 +37,4 @@ def navigation():
     return {"nav_items": items, "has_endpoint": has_endpoint}
 
 
-from . import auth, campaigns, customers, dashboard, segments, settings, triggers, users  # noqa: E402,F401  (routes register on import)
+from . import auth, campaigns, customers, dashboard, insights, runs, segments, settings, triggers, users  # noqa: E402,F401  (routes register on import)

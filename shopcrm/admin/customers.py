@@ -1,11 +1,13 @@
 """Customers: search the shop's customers, and one customer's profile with a timeline."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask import abort, render_template, request
 
+from ..campaigns.models import Click
+from ..campaigns.results import shop_clock
 from ..extensions import db
 from ..models import VALUE_TYPE_LABELS, Membership, Message, Run, Segment
 from ..shop import queries as shopq
@@ -39,11 +41,10 @@ def beacon_views(customer_id: int, limit: int = 50) -> list[dict]:
     rows = db.session.execute(sa.select(ProductView.product_id, ProductView.viewed_at)
                               .where(ProductView.customer_id == customer_id)
                               .order_by(ProductView.viewed_at.desc()).limit(limit)).all()
-    return [{"product_id": int(p), "at": at.replace(tzinfo=timezone.utc).astimezone().replace(tzinfo=None)}
-            for p, at in rows]
+    return [{"product_id": int(p), "at": shop_clock(at)} for p, at in rows]
 
 
-def _events(history: dict, messages: list[Message]) -> list[dict]:
+def _events(history: dict, messages: list[Message], clicks: list[Click]) -> list[dict]:
     """Everything that happened with this customer as one list, newest first."""
     names = history["product_names"]
 
@@ -57,10 +58,12 @@ def _events(history: dict, messages: list[Message]) -> list[dict]:
         items = ", ".join(f"{line['quantity']} × {product(line['product_id'])}" for line in order["lines"])
         events.append({"at": order["at"], "kind": "order", "text": f"order #{order['id']}: {items}",
                        "amount": order["total"]})
-    for message in messages:
-        when = message.sent_at or message.created_at
+    for message in messages:  # shopcrm's times are UTC; the timeline shows the shop's local time
+        when = shop_clock(message.sent_at or message.created_at)
         events.append({"at": when, "kind": "email", "text": f"email “{message.subject or '(not rendered)'}”: "
                        f"{message.state}{' — ' + message.reason if message.reason else ''}"})
+    for click in clicks:
+        events.append({"at": shop_clock(click.clicked_at), "kind": "click", "text": f"clicked {click.url}"})
     return sorted((e for e in events if isinstance(e["at"], datetime)), key=lambda e: e["at"], reverse=True)
 
 
@@ -82,6 +85,8 @@ def customer(customer_id: int):
         .order_by(Run.id.desc()).limit(24)).all()
     messages = db.session.scalars(sa.select(Message).where(Message.customer_id == customer_id)
                                   .order_by(Message.created_at.desc()).limit(50)).all()
+    clicks = db.session.scalars(sa.select(Click).where(Click.customer_id == customer_id)
+                                .order_by(Click.clicked_at.desc()).limit(50)).all()
     beacon = beacon_views(customer_id)
     shop_history = from_shop(timeline.history, {"views": [], "cart_items": [], "orders": [], "product_names": {}},
                              customer_id, extra_product_ids={v["product_id"] for v in beacon})
@@ -89,5 +94,5 @@ def customer(customer_id: int):
     categories = from_shop(shopq.category_names, {})
     interests = [categories.get(c, f"Category {c}") for c in (current.top_category_ids() if current else [])]
     return render_template("admin/customer.html", customer=shop_row, membership=current, segment=segment,
-                           history=history_rows, events=_events(shop_history, messages), interests=interests,
+                           history=history_rows, events=_events(shop_history, messages, clicks), interests=interests,
                            value_labels=VALUE_TYPE_LABELS)

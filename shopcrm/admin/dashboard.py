@@ -1,4 +1,4 @@
-"""The dashboard: the current run at a glance."""
+"""The dashboard: the shop at a glance, from the current run's stored figures."""
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -8,6 +8,10 @@ from flask_login import login_required
 from ..extensions import db
 from ..models import VALUE_TYPE_LABELS, VALUE_TYPES, Run
 from . import bp, charts
+from .insights import insight, name_of
+
+MONTHS_SHOWN = 12
+TOP_PRODUCTS = 5
 
 
 def value_type_counts(run: Run) -> list[tuple[str, int]]:
@@ -21,11 +25,21 @@ def value_type_counts(run: Run) -> list[tuple[str, int]]:
 def dashboard():
     run = Run.current()
     last = db.session.scalars(sa.select(Run).order_by(Run.id.desc()).limit(1)).first()
-    segments, pie, value_bars, value_rows = [], [], [], []
+    context = {"run": run, "last": last, "segments": [], "pie": [], "value_bars": [], "value_rows": []}
     if run is not None:
-        segments = run.segments
-        pie = charts.pie([(s.name, s.size) for s in segments])
-        value_rows = value_type_counts(run)
-        value_bars = charts.bars(value_rows)
-    return render_template("admin/dashboard.html", run=run, last=last, segments=segments, pie=pie,
-                           value_bars=value_bars, value_rows=value_rows)
+        names = insight(run, "names", {})
+        visitors = insight(run, "visitors_per_month", [])[-MONTHS_SHOWN:]
+        sales = insight(run, "sales_per_month", [])[-MONTHS_SHOWN:]
+        context.update(
+            segments=run.segments,
+            pie=charts.pie([(s.name, s.size) for s in run.segments]),
+            value_rows=value_type_counts(run),
+            summary=insight(run, "summary", {}),
+            visitors=visitors, visitors_line=charts.polyline([m["visitors"] for m in visitors]),
+            sales=sales, orders_line=charts.polyline([m["orders"] for m in sales]),
+            top_products=[{**p, "name": name_of(names, "product", p["product_id"])}
+                          for p in insight(run, "top_products", [])[:TOP_PRODUCTS]],
+            best_month=insight(run, "best_month"),
+        )
+        context["value_bars"] = charts.bars(context["value_rows"])
+    return render_template("admin/dashboard.html", **context)

@@ -1,0 +1,80 @@
+"""Insights: seed 001's location and source groups, seed 002's rules, seed 004's charts.
+
+Everything here was computed by the run and stored with it (``crm_insight``, ``crm_rule``):
+the page only reads and draws.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import render_template, request
+
+from ..extensions import db
+from ..models import Insight, Rule, Run
+from . import bp, charts
+from .auth import role_required
+from .common import page_from_request
+
+RULE_KINDS = {"product": "Bought together (products)", "category": "Bought together (categories)",
+              "sequence": "Bought later (sequences)"}
+RULES_PAGE = 25
+GROUP_TOP = 12
+
+
+def insight(run: Run | None, name: str, default=None):
+    if run is None:
+        return default
+    value = Insight.of(run.id, name)
+    return default if value is None else value
+
+
+def group_rows(groups: dict, kind: str) -> list[dict]:
+    rows = groups.get(kind) or []
+    return [{**row, "label": ", ".join(str(k) for k in row["key"] if k) or "unknown"} for row in rows]
+
+
+def pie_of(rows: list[dict], field: str = "customers", top: int = GROUP_TOP):
+    """A pie of the largest groups, the rest summed as "other"."""
+    ordered = sorted(rows, key=lambda r: -r[field])
+    items = [(r["label"], r[field]) for r in ordered[:top]]
+    rest = sum(r[field] for r in ordered[top:])
+    if rest:
+        items.append(("other", rest))
+    return charts.pie(items)
+
+
+def name_of(names: dict, kind: str, ident) -> str:
+    return (names.get(kind + "s") or {}).get(str(ident)) or f"{kind} #{ident}"
+
+
+@bp.route("/insights")
+@role_required("marketer", "viewer")
+def insights():
+    run = Run.current()
+    groups = insight(run, "groups", {})
+    names = insight(run, "names", {})
+    kind = request.args.get("kind") if request.args.get("kind") in RULE_KINDS else "product"
+    rules, page = [], None
+    if run is not None:
+        conditions = [Rule.run_id == run.id, Rule.kind == kind]
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(Rule).where(*conditions))
+        page = page_from_request(total, RULES_PAGE)
+        rules = db.session.scalars(sa.select(Rule).where(*conditions)
+                                   .order_by(Rule.confidence.desc(), Rule.lift.desc(), Rule.id)
+                                   .limit(page.size).offset(page.offset)).all()
+    rule_kind = "category" if kind == "category" else "product"
+    sales = insight(run, "sales_per_month", [])[-12:]
+    per_customer = insight(run, "transactions_per_customer", [])
+    per_product = insight(run, "customers_per_product", [])[:20]
+    locations = {k: group_rows(groups, k) for k in ("country", "region", "city", "source")}
+    return render_template(
+        "admin/insights.html", run=run, locations=locations, group_top=GROUP_TOP,
+        country_pie=pie_of(locations["country"]), source_pie=pie_of(locations["source"]),
+        revenue_pie=pie_of(locations["country"], "revenue"),
+        rules=rules, page=page, kind=kind, kinds=RULE_KINDS,
+        rule_name=lambda ident: name_of(names, rule_kind, ident),
+        items_line=charts.polyline([m["items"] for m in sales]), sales=sales,
+        per_customer=per_customer, per_customer_bars=charts.bars([(r["orders"], r["customers"]) for r in per_customer]),
+        per_product=[{**r, "name": name_of(names, "product", r["product_id"])} for r in per_product],
+        per_product_bars=charts.bars([(name_of(names, "product", r["product_id"]), r["customers"])
+                                      for r in per_product]),
+        best_month=insight(run, "best_month"), best_calendar_month=insight(run, "best_calendar_month"))
