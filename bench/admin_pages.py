@@ -125,7 +125,7 @@ def _ensure_admin() -> None:
 
 
 def _ensure_campaigns(say) -> None:
-    from shopcrm.campaigns.models import Campaign
+    from shopcrm.models import Campaign
     from shopcrm.campaigns.sender import send_due
     from shopcrm.campaigns.service import create_campaign, enqueue
     from shopcrm.campaigns.targets import default_offer_target
@@ -149,7 +149,7 @@ def _ensure_campaigns(say) -> None:
 
 def _page_values() -> dict:
     """Real ids and search words for the pages, spread over the data (not all from its start)."""
-    from shopcrm.campaigns.models import Campaign
+    from shopcrm.models import Campaign
     from shopcrm.extensions import db
     from shopcrm.models import Membership, Rule, Run
     from shopcrm.shop import connect_shop, current_mapping

@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -155,7 +155,14 @@ def machine(server: str) -> dict:
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(int(memory) / 1024 ** 2, 1),
             "os": platform.platform(), "python": platform.python_version(), "mariadb": server_version,
             "innodb_buffer_pool_mb": int(pool) // 2 ** 20,
-            "packages": {p: version(p) for p in ("numpy", "scikit-learn", "scipy", "SQLAlchemy", "PyMySQL", "pandas")}}
+            "packages": {p: installed(p) for p in ("numpy", "scikit-learn", "scipy", "SQLAlchemy", "PyMySQL", "pandas")}}
+
+
+def installed(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
 
 
 def load() -> str:

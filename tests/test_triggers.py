@@ -307,3 +307,52 @@ def test_browse_abandonment_reads_the_view_beacon(tmp_path, segmented_template, 
             assert (split in reminded) == (views_from == "both")
     finally:
         dispose(app)
+
+
+def test_two_first_visits_at_once_create_each_trigger_once(mariadb_database, tmp_path, demo_shop_file, monkeypatch):
+    """Both requests read "no triggers yet" before either writes (a barrier makes sure), so
+    they collide on MariaDB; the loser rolls back and reads the winner's rows."""
+    import threading
+
+    from shopcrm.campaigns import triggers as trigger_module
+    from shopcrm.campaigns.models import TRIGGER_KINDS, Trigger
+    from shopcrm.models import Campaign
+
+    from .conftest import migrate
+
+    app = create_app(base_config(tmp_path, SQLALCHEMY_DATABASE_URI=mariadb_database("crm"),
+                                 SHOPCRM_SHOP_DATABASE_URI="sqlite:///" + str(demo_shop_file)))
+    migrate(app)
+    barrier, waited = threading.Barrier(2, timeout=20), set()
+    real_create = trigger_module.create_campaign
+
+    def create_after_both_read(*args, **kwargs):
+        if threading.get_ident() not in waited:
+            waited.add(threading.get_ident())
+            barrier.wait()
+        return real_create(*args, **kwargs)
+
+    monkeypatch.setattr(trigger_module, "create_campaign", create_after_both_read)
+    results, errors = [], []
+
+    def visit():
+        try:
+            with app.app_context():
+                results.append(sorted(t.kind for t in ensure_triggers()))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=visit) for _ in range(2)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert not errors, errors
+        assert results == [sorted(TRIGGER_KINDS)] * 2
+        with app.app_context():
+            assert sorted(db.session.scalars(sa.select(Trigger.kind))) == sorted(TRIGGER_KINDS)
+            kinds = list(db.session.scalars(sa.select(Campaign.kind).where(Campaign.kind != "campaign")))
+            assert sorted(kinds) == sorted(TRIGGER_KINDS)  # the loser's campaigns were rolled back
+    finally:
+        dispose(app)
