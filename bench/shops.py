@@ -30,6 +30,7 @@ class ShopSize:
     order_rate: float
     products_per_category: int = 100
     seed: int = 42
+    schema: int = 2  # the generic schema's version: 2 added the customers' e-mail index
 
     @property
     def database(self) -> str:

@@ -222,6 +222,9 @@ class Message(db.Model):
         sa.Index("ix_crm_message_due", "state", "next_attempt_at"),
         sa.Index("ix_crm_message_customer", "customer_id", "created_at"),
         sa.Index("ix_crm_message_address", "email_hash", "sent_at"),
+        # every figure of the campaign list and results pages is counted from this index alone
+        sa.Index("ix_crm_message_campaign_stats", "campaign_id", "state", "reason", "clicked_at", "click_count",
+                 "opened_at"),
     )
 
 
@@ -290,3 +293,26 @@ class Insight(db.Model):
     def of(cls, run_id: int, name: str):
         """The document ``name`` of a run, or None."""
         return db.session.scalar(sa.select(cls.data).where(cls.run_id == run_id, cls.name == name))
+
+
+class State(db.Model):
+    """A named JSON document shared by every process, outside any run (the doctor's last
+    report), so a page shows it without recomputing it."""
+
+    __tablename__ = "crm_state"
+
+    name = sa.Column(sa.String(64), primary_key=True)
+    data = sa.Column(sa.JSON, nullable=False)
+    updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+
+    @classmethod
+    def read(cls, name: str) -> "State | None":
+        return db.session.get(cls, name)
+
+    @classmethod
+    def write(cls, name: str, data) -> "State":
+        """Insert or replace (not committed)."""
+        row = db.session.get(cls, name) or cls(name=name)
+        row.data, row.updated_at = data, utcnow()
+        db.session.add(row)
+        return row

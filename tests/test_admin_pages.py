@@ -145,6 +145,31 @@ def test_customer_search_finds_by_name_and_email(segmented_app):
     assert "Nobody matches" in none  # LIKE wildcards are searched literally
 
 
+def test_customer_search_by_address_start_domain_and_id(segmented_app):
+    """An address is matched from its start (the shop's e-mail index serves it), in any case;
+    "@domain" anywhere; a number finds that customer id too."""
+    from shopcrm.shop import connect_shop
+
+    with segmented_app.app_context(), connect_shop() as conn:
+        rows = conn.execute(sa.text("SELECT customer_id, email FROM customers WHERE email LIKE '%_@_%' "
+                                    "ORDER BY customer_id")).mappings().all()
+    with_email = [dict(r) for r in rows if r["email"].isascii() and r["email"] == r["email"].strip()]
+    target = with_email[len(with_email) // 2]
+    client = logged_in(segmented_app, role="viewer")
+
+    def ids(q):
+        page = client.get("/crm/admin/customers", query_string={"q": q}).get_data(as_text=True)
+        return {int(x) for x in re.findall(r"/crm/admin/customers/(\d+)\">", page)}
+
+    head = target["email"].split("@")[0]
+    assert target["customer_id"] in ids(target["email"].upper())
+    assert target["customer_id"] in ids(head + "@")
+    assert target["customer_id"] not in ids(head[1:] + "@")  # from the start only
+    domain = "@" + target["email"].split("@")[1]
+    assert target["customer_id"] in ids(domain) or len(ids(domain)) == 100  # a page of the domain's customers
+    assert target["customer_id"] in ids(str(target["customer_id"]))
+
+
 def test_customer_profile_shows_interests_value_type_and_timeline(segmented_app, demo_shop):
     customer_id = a_buyer(segmented_app)
     client = logged_in(segmented_app, role="viewer")
@@ -205,6 +230,53 @@ def test_settings_show_the_doctor_report_to_admins_only(segmented_app):
     assert client.post("/crm/admin/settings/doctor", data={"csrf_token": token}).status_code == 302
     for role in ("marketer", "viewer"):
         assert logged_in(segmented_app, role=role).get("/crm/admin/settings").status_code == 403
+
+
+def test_the_doctor_runs_once_and_every_visit_reads_its_stored_report(segmented_app, monkeypatch):
+    """On a large shop the doctor takes seconds: page views read the stored report; only the
+    first visit, "Check again" and the CLI run it, and never two at once."""
+    from shopcrm.admin import settings as settings_module
+    from shopcrm.locks import try_acquire
+    from shopcrm.models import State
+
+    calls = []
+    real = settings_module.report_for_app
+
+    def counted():
+        calls.append(1)
+        return real()
+
+    monkeypatch.setattr(settings_module, "report_for_app", counted)
+    client = logged_in(segmented_app)
+    for _ in range(3):
+        assert "Everything shopcrm needs is there" in client.get("/crm/admin/settings").get_data(as_text=True)
+    assert len(calls) == 1
+    with segmented_app.app_context():
+        stored = State.read("doctor")
+        assert stored.data["ok"] is True and len(stored.data["entities"]) == 8
+    token = csrf_token(client, "/crm/admin/settings")
+    again = client.post("/crm/admin/settings/doctor", data={"csrf_token": token}, follow_redirects=True)
+    assert "checked again" in again.get_data(as_text=True) and len(calls) == 2
+    with segmented_app.app_context():
+        lease = try_acquire("doctor", 60)  # a check running elsewhere
+        try:
+            busy = client.post("/crm/admin/settings/doctor", data={"csrf_token": token}, follow_redirects=True)
+        finally:
+            lease.release()
+    assert "already running" in busy.get_data(as_text=True) and len(calls) == 2
+    with segmented_app.app_context():
+        db.session.delete(State.read("doctor"))
+        db.session.commit()
+        lease = try_acquire("doctor", 60)
+        try:  # first visit while another process checks: say so, start nothing
+            page = client.get("/crm/admin/settings").get_data(as_text=True)
+        finally:
+            lease.release()
+    assert "check of the shop database is running" in page and len(calls) == 2
+    result = segmented_app.test_cli_runner().invoke(args=["shopcrm", "doctor"])
+    assert result.exit_code == 0, result.output
+    with segmented_app.app_context():
+        assert State.read("doctor") is not None
 
 
 def test_settings_report_a_broken_shop_readably(make_app, tmp_path):

@@ -159,6 +159,28 @@ def enqueue_due(now: datetime | None = None) -> list[tuple[Campaign, EnqueueRepo
     return done
 
 
+PREVIEW_POPULAR_TTL = 300  # seconds
+
+
+def _popular_for_previews(shop) -> dict[int, list[dict]]:
+    """The best sellers per category, kept per process for a few minutes for the preview.
+
+    Reading a year of sales takes a second or more on a large shop: too long for a page an admin
+    reloads while editing, and a few minutes' lag does not change what a preview shows. Sending
+    reads them afresh."""
+    import time
+
+    from ..shop import current_mapping
+    from ..shop import queries as shopq
+
+    state = current_app.extensions.setdefault("shopcrm_state", {})
+    cached = state.get("preview_popular")
+    if cached is None or time.monotonic() - cached[0] > PREVIEW_POPULAR_TTL:
+        cached = (time.monotonic(), shopq.popular_products(shop, current_mapping(), datetime.now()))
+        state["preview_popular"] = cached
+    return cached[1]
+
+
 def preview(campaign: Campaign, customer_id: int) -> Rendered:
     """The campaign's email as one real customer would get it (nothing is written)."""
     run = target_run(check_target(campaign.target)) if campaign.kind == "campaign" else Run.current()
@@ -167,7 +189,7 @@ def preview(campaign: Campaign, customer_id: int) -> Rendered:
         member = db.session.scalar(sa.select(Membership).where(Membership.run_id == run.id,
                                                                 Membership.customer_id == customer_id))
     with connect_shop() as shop:
-        writer = OutboxWriter(campaign, shop, run)
+        writer = OutboxWriter(campaign, shop, run, popular=_popular_for_previews(shop))
         candidate = Candidate(int(customer_id), segment_id=member.segment_id if member else None,
                               top_categories=tuple(member.top_category_ids()) if member else ())
         return writer.preview(candidate)

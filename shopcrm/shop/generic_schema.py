@@ -25,6 +25,7 @@ customers = sa.Table(
     sa.Column("newsletter", sa.SmallInteger, nullable=False, server_default="0"),
     sa.Column("active", sa.SmallInteger, nullable=False, server_default="1"),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Index("ix_customers_email", "email"),  # the shop logs its customers in by e-mail address
     mysql_charset="utf8mb4",
 )
 

@@ -40,12 +40,24 @@ def customers_by_ids(conn: sa.Connection, mapping: ShopMapping, ids: Iterable[in
 
 
 def search_customers(conn: sa.Connection, mapping: ShopMapping, text: str, limit: int = 50) -> list[dict]:
-    """Customers whose email or name contains ``text`` (case-insensitive where the database is)."""
+    """Customers matching ``text`` (case-insensitive where the database is).
+
+    An e-mail address (text with an @ after its first character) is matched from its start: the shop has an index on
+    it for its own log-in, so finding one customer among hundreds of thousands costs a few
+    index entries instead of a scan of the table. A number also finds the customer with that
+    id. Other text is looked for anywhere in the e-mail address and the names.
+    """
     src = mapping.source("customer", CUSTOMER_FIELDS)
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    query = sa.select(src).where(sa.or_(
-        src.c.email.like(pattern, escape="\\"), src.c.first_name.like(pattern, escape="\\"),
-        src.c.last_name.like(pattern, escape="\\"))).order_by(src.c.id).limit(limit)
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    if "@" in text[1:]:  # "@example.com" alone: the domain, anywhere
+        condition = src.c.email.like(escaped + "%", escape="\\")
+    else:
+        pattern = "%" + escaped + "%"
+        condition = sa.or_(src.c.email.like(pattern, escape="\\"), src.c.first_name.like(pattern, escape="\\"),
+                           src.c.last_name.like(pattern, escape="\\"))
+        if text.isdigit() and len(text) < 19:
+            condition = sa.or_(condition, src.c.id == int(text))
+    query = sa.select(src).where(condition).order_by(src.c.id).limit(limit)
     return [dict(r) for r in conn.execute(query).mappings()]
 
 
