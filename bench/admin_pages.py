@@ -164,13 +164,13 @@ def _page_values() -> dict:
     customer_ids = [int(c) for c in members[::step][:40]]
     with connect_shop() as conn:
         rows = shopq.customers_by_ids(conn, current_mapping(), customer_ids[::3]).values()
-    words = ([r["first_name"] for r in rows if r.get("first_name")][:6]
-             + [r["email"] for r in rows if r.get("email")][-6:])
+    names = [r["first_name"] for r in rows if r.get("first_name")][:6]
+    emails = [r["email"] for r in rows if r.get("email") and "@" in r["email"][1:]][-6:]
     rules = db.session.scalar(sa.select(sa.func.count()).select_from(Rule)
                               .where(Rule.run_id == run.id, Rule.kind == "sequence"))
     campaigns = {c.name: c.id for c in db.session.scalars(sa.select(Campaign))}
     return {"run": run.id, "segment": largest.id, "segment_last_page": max(1, -(-largest.size // page_size)),
-            "customers": customer_ids, "words": words, "sequence_pages": max(1, -(-rules // 25)),
+            "customers": customer_ids, "names": names, "emails": emails, "sequence_pages": max(1, -(-rules // 25)),
             "draft": campaigns["bench draft"], "sent": campaigns["bench sent"]}
 
 
@@ -183,8 +183,10 @@ def pages(values: dict) -> list[tuple[str, list[str]]]:
         ("segments", [f"{admin}/segments"]),
         ("segment, page 1", [f"{admin}/segments/{values['segment']}"]),
         ("segment, last page", [f"{admin}/segments/{values['segment']}?page={values['segment_last_page']}"]),
-        ("segment, member search", [f"{admin}/segments/{values['segment']}?q={quote(w)}" for w in values["words"]]),
-        ("customer search", [f"{admin}/customers?q={quote(w)}" for w in values["words"]]),
+        ("segment, member by e-mail", [f"{admin}/segments/{values['segment']}?q={quote(w)}" for w in values["emails"]]),
+        ("segment, member by name", [f"{admin}/segments/{values['segment']}?q={quote(w)}" for w in values["names"]]),
+        ("customer search, e-mail", [f"{admin}/customers?q={quote(w)}" for w in values["emails"]]),
+        ("customer search, name", [f"{admin}/customers?q={quote(w)}" for w in values["names"]]),
         ("customer profile", [f"{admin}/customers/{c}" for c in values["customers"]]),
         ("insights", [f"{admin}/insights"]),
         ("insights, sequence rules p3",

@@ -167,7 +167,8 @@ def campaign(campaign_id: int):
             flash(str(exc), "error")
         return redirect(url_for("crm_admin.campaign", campaign_id=campaign.id))
     audience = None
-    if campaign.kind == "campaign":
+    if campaign.kind == "campaign" and campaign.status in service.EDITABLE:
+        # once rendered, the outbox counts who it went to; the live count would only differ
         try:
             audience = service.audience_count(campaign.target)
         except ShopCRMError as exc:

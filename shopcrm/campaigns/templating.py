@@ -19,6 +19,8 @@ cart's products, with ``quantity``) or ``viewed`` (the product looked at).
 """
 from __future__ import annotations
 
+import functools
+
 import operator
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,8 +82,19 @@ def default_template(name: str) -> dict[str, str]:
     return parts
 
 
-def _layout(env, name: str):
+@functools.lru_cache(maxsize=8)
+def _layout(html: bool, name: str):
+    """The shipped layouts: compiled once per process (they are files of the package)."""
+    env = _layout_html if html else _layout_text
     return env.from_string((EMAIL_TEMPLATE_DIR / name).read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(html: bool, source: str):
+    """Compiling is most of a preview's time; a campaign's sources change only when edited, so
+    the compiled template is kept per process, keyed by the source itself. Jinja templates
+    are safe to render from several threads."""
+    return (_html_env if html else _text_env).from_string(source)
 
 
 class CompiledTemplates:
@@ -89,13 +102,13 @@ class CompiledTemplates:
 
     def __init__(self, subject: str, html: str, text: str):
         try:
-            self.subject = _text_env.from_string(subject)
-            self.html = _html_env.from_string(html)
-            self.text = _text_env.from_string(text)
+            self.subject = _compile(False, subject)
+            self.html = _compile(True, html)
+            self.text = _compile(False, text)
         except TemplateSyntaxError as exc:
             raise TemplateError(f"template error on line {exc.lineno}: {exc.message}") from exc
-        self.layout_html = _layout(_layout_html, "layout.html")
-        self.layout_text = _layout(_layout_text, "layout.txt")
+        self.layout_html = _layout(True, "layout.html")
+        self.layout_text = _layout(False, "layout.txt")
 
     def render(self, context: dict, footer: dict) -> Rendered:
         """Render for one customer; ``footer`` carries the links the layout always shows."""
