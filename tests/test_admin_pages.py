@@ -108,6 +108,32 @@ def test_segments_list_and_search(segmented_app):
     assert "No members match" in nobody
 
 
+def test_member_search_by_name_counts_every_matching_member(segmented_app, monkeypatch):
+    """A common first name matches many shop customers: every one of them who is in the
+    segment is counted (not only those among a first page of shop matches), and when the
+    search stops at its cap the page says so."""
+    from shopcrm.admin import segments as segments_module
+    from shopcrm.shop import connect_shop
+
+    client = logged_in(segmented_app, role="viewer")
+    seg_id, _, run_id = biggest(segmented_app)
+    with segmented_app.app_context(), connect_shop() as conn:
+        name, = conn.execute(sa.text("SELECT first_name FROM customers WHERE first_name IS NOT NULL "
+                                     "GROUP BY first_name ORDER BY COUNT(*) DESC LIMIT 1")).one()
+        matching = {int(i) for i in conn.execute(sa.text(
+            "SELECT customer_id FROM customers WHERE active = 1 AND (first_name LIKE :p OR last_name LIKE :p "
+            "OR email LIKE :p)"), {"p": f"%{name}%"}).scalars()}
+        members = set(db.session.scalars(sa.select(Membership.customer_id).where(
+            Membership.run_id == run_id, Membership.segment_id == seg_id)))
+    expected = len(matching & members)
+    assert 0 < expected < len(matching)
+    page = client.get(f"/crm/admin/segments/{seg_id}", query_string={"q": name}).get_data(as_text=True)
+    assert f"{expected} member(s) match" in page and "among the first" not in page
+    monkeypatch.setattr(segments_module, "SEARCH_LIMIT", 5)
+    capped = client.get(f"/crm/admin/segments/{seg_id}", query_string={"q": name}).get_data(as_text=True)
+    assert "among the first 5 customers" in capped
+
+
 def test_segment_export_streams_every_member_as_csv(segmented_app):
     client = logged_in(segmented_app, role="marketer")
     seg_id, size, _ = biggest(segmented_app)

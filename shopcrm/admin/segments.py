@@ -15,7 +15,7 @@ from . import bp
 from .auth import role_required
 from .common import from_shop, page_from_request
 
-SEARCH_LIMIT = 500
+SEARCH_LIMIT = 2000  # shop customers a member search looks among (ids only)
 EXPORT_CHUNK = 1000
 EXPORT_COLUMNS = ("customer_id", "email", "first_name", "last_name", "city", "country", "value_type",
                   "recency_days", "orders_in_window", "spend_in_window", "top_categories")
@@ -54,9 +54,11 @@ def segment(segment_id: int):
     seg = _segment_or_404(segment_id)
     query_text = (request.args.get("q") or "").strip()[:100]
     conditions = [Membership.run_id == seg.run_id, Membership.segment_id == seg.id]
+    capped = False
     if query_text:
-        found = from_shop(shopq.search_customers, [], query_text, limit=SEARCH_LIMIT)
-        conditions.append(Membership.customer_id.in_([c["id"] for c in found] or [-1]))
+        found = from_shop(shopq.search_customer_ids, [], query_text, limit=SEARCH_LIMIT)
+        capped = len(found) >= SEARCH_LIMIT
+        conditions.append(Membership.customer_id.in_(found or [-1]))
         total = db.session.scalar(sa.select(sa.func.count()).select_from(Membership).where(*conditions))
     else:
         total = seg.size
@@ -65,7 +67,7 @@ def segment(segment_id: int):
     customers = from_shop(shopq.customers_by_ids, {}, [m.customer_id for m in members]) if members else {}
     current = Run.current()
     return render_template("admin/segment.html", segment=seg, members=members, customers=customers, page=page,
-                           q=query_text, value_labels=VALUE_TYPE_LABELS,
+                           q=query_text, value_labels=VALUE_TYPE_LABELS, capped=capped, search_limit=SEARCH_LIMIT,
                            is_current=current is not None and current.id == seg.run_id)
 
 
