@@ -12,6 +12,7 @@ so a web request never runs long under mod_wsgi.
 from __future__ import annotations
 
 import smtplib
+import time
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -22,7 +23,8 @@ from ..dbutil import keyset_chunks
 from ..extensions import db
 from ..locks import job_lock
 from ..models import Campaign, Membership, Message, Run, utcnow
-from ..shop import connect_shop
+from ..shop import connect_shop, current_mapping
+from ..shop import queries as shopq
 from .addresses import normalize
 from .mime import MailBuilder
 from .outbox import CHUNK, Candidate, EnqueueReport, OutboxWriter
@@ -168,11 +170,6 @@ def _popular_for_previews(shop) -> dict[int, list[dict]]:
     Reading a year of sales takes a second or more on a large shop: too long for a page an admin
     reloads while editing, and a few minutes' lag does not change what a preview shows. Sending
     reads them afresh."""
-    import time
-
-    from ..shop import current_mapping
-    from ..shop import queries as shopq
-
     state = current_app.extensions.setdefault("shopcrm_state", {})
     cached = state.get("preview_popular")
     if cached is None or time.monotonic() - cached[0] > PREVIEW_POPULAR_TTL:
