@@ -183,6 +183,22 @@ def segment_command(n_clusters, algorithm, level, as_of_text, wait, quiet):
     click.echo("rules: " + ", ".join(f"{k} {n}" for k, n in (counts.get("rules") or {}).items()))
     for seg in run.segments:
         click.echo(f"  #{seg.id:<5} {seg.size:>7}  {seg.name}")
+    _refresh_search_index()
+
+
+def _refresh_search_index() -> None:
+    """After a run, rebuild the customer search's word index (the admin's name searches)."""
+    from . import search
+
+    state = search.refresh()
+    click.echo(f"customer search index: {state.customers} customers, {state.words} words in {state.seconds} s")
+
+
+@shopcrm_group.command("search-index")
+@friendly_errors
+def search_index_command():
+    """Rebuild the word index the admin's customer search uses (also done after every segmentation)."""
+    _refresh_search_index()
 
 
 def _fmt(value) -> str:
@@ -208,6 +224,7 @@ def run_queued_command():
     counts = run.counts or {}
     click.echo(f"queued run #{run.id} ({run.requested_by}) succeeded: {counts.get('customers')} customers, "
                f"{counts.get('segments')} segments in {run.timings.get('total')} s")
+    _refresh_search_index()
 
 
 @shopcrm_group.command("assign-new")
@@ -551,6 +568,7 @@ def demo_command(customers, seed, admin_email):
     run = run_segmentation(requested_by="demo")
     click.echo(f"segmentation run #{run.id}: {len(run.segments)} segments in "
                f"{(datetime.now() - started).total_seconds():.1f} s ({run.timings})")
+    _refresh_search_index()
     biggest = max(run.segments, key=lambda s: s.size)
     campaign = create_campaign(f"Demo offer for {biggest.name}", {"segment_id": biggest.id},
                                coupon="DEMO10", created_by="demo")

@@ -316,3 +316,22 @@ class State(db.Model):
         row.data, row.updated_at = data, utcnow()
         db.session.add(row)
         return row
+
+
+class SearchWord(db.Model):
+    """One word of one customer's name or e-mail address (see ``shopcrm.search``): the index
+    that finds customers by name without scanning the shop. Personal data: "forget me" erases it."""
+
+    __tablename__ = "crm_search_word"
+
+    # Words are stored normalised (lower case, no accents) and compared byte for byte: under a
+    # case- or accent-insensitive collation two distinct words of one customer could collide.
+    word = sa.Column(sa.String(64).with_variant(sa.String(64, collation="utf8mb4_bin"), "mysql", "mariadb"),
+                     primary_key=True)
+    customer_id = sa.Column(sa.BigInteger, primary_key=True, autoincrement=False)
+    # The customer's interest segment in the run current when the index was built: a search
+    # inside a segment is then a range of one index, not a join with 100k memberships.
+    segment_id = sa.Column(sa.Integer)
+
+    __table_args__ = (sa.Index("ix_crm_search_word_customer", "customer_id", "word"),
+                      sa.Index("ix_crm_search_word_segment", "segment_id", "word", "customer_id"))

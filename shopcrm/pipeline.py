@@ -19,6 +19,7 @@ from typing import Callable
 from flask import current_app
 from threadpoolctl import threadpool_limits
 
+from . import search
 from .errors import NotEnoughData, ShopCRMError
 from .extensions import db
 from .locks import job_lock
@@ -198,5 +199,6 @@ def assign_new(wait: float = 0) -> AssignReport:
             raise NotEnoughData("there is no segmentation run yet; run `flask shopcrm segment` first")
         with connect_shop() as conn:
             report = assign_new_customers(run, conn, current_mapping())
+        search.place(run.id, list(report.customer_ids))
         db.session.commit()
     return report

@@ -4,10 +4,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import abort, render_template, request
+from flask import abort, current_app, render_template, request
 
 from ..campaigns.models import Click
 from ..campaigns.results import shop_clock
+from .. import search
 from ..extensions import db
 from ..models import VALUE_TYPE_LABELS, Membership, Message, Run, Segment
 from ..shop import queries as shopq
@@ -15,7 +16,7 @@ from ..shop import timeline
 from ..shop.models import ProductView
 from . import bp
 from .auth import role_required
-from .common import from_shop
+from .common import Page, from_shop, page_from_request
 
 SEARCH_LIMIT = 100
 
@@ -23,15 +24,24 @@ SEARCH_LIMIT = 100
 @bp.route("/customers")
 @role_required("marketer", "viewer")
 def customers():
+    """Search the shop's customers: a page at a time from shopcrm's word index; without an index
+    yet, or for an e-mail address, the shop's first ``SEARCH_LIMIT`` matches."""
     query_text = (request.args.get("q") or "").strip()[:100]
-    found = from_shop(shopq.search_customers, [], query_text, limit=SEARCH_LIMIT) if query_text else []
+    found, page = [], None
+    state = search.uses_index(query_text) if query_text else None
+    if state is not None:
+        number = page_from_request(0).number
+        size = current_app.config["SHOPCRM_PAGE_SIZE"]
+        found, total = from_shop(search.find_page, ([], 0), query_text, state, (number - 1) * size, size)
+        page = Page(number, size, total)
+    elif query_text:
+        found = from_shop(shopq.search_customers, [], query_text, limit=SEARCH_LIMIT)
     run = Run.current()
-    memberships = {}
+    value_types = {}
     if found and run is not None:
-        rows = db.session.scalars(sa.select(Membership).where(
-            Membership.run_id == run.id, Membership.customer_id.in_([c["id"] for c in found])))
-        memberships = {m.customer_id: m for m in rows}
-    return render_template("admin/customers.html", q=query_text, found=found, memberships=memberships,
+        value_types = dict(db.session.execute(sa.select(Membership.customer_id, Membership.value_type).where(
+            Membership.run_id == run.id, Membership.customer_id.in_([c["id"] for c in found]))).all())
+    return render_template("admin/customers.html", q=query_text, found=found, value_types=value_types, page=page,
                            limit=SEARCH_LIMIT, value_labels=VALUE_TYPE_LABELS)
 
 

@@ -7,13 +7,14 @@ import io
 import sqlalchemy as sa
 from flask import Response, abort, render_template, request, stream_with_context
 
+from .. import search
 from ..dbutil import keyset_chunks
 from ..extensions import db
-from ..models import VALUE_TYPE_LABELS, Membership, Run, Segment
+from ..models import VALUE_TYPE_LABELS, Membership, Run, SearchWord, Segment
 from ..shop import queries as shopq
 from . import bp
 from .auth import role_required
-from .common import from_shop, page_from_request
+from .common import Page, from_shop, page_from_request
 
 SEARCH_LIMIT = 2000  # shop customers a member search looks among (ids only)
 EXPORT_CHUNK = 1000
@@ -35,12 +36,9 @@ def segments():
     return render_template("admin/segments.html", run=run, segments=run.segments if run else [])
 
 
-def page_of_members(conditions: list, run_id: int, page) -> list[Membership]:
-    """One page of members, found in two steps: the page's customer ids first, from the index
-    (run, segment, customer) alone, then their rows. A deep page skips tens of thousands of
-    index entries instead of reading as many whole rows."""
-    ids = list(db.session.scalars(sa.select(Membership.customer_id).where(*conditions)
-                                  .order_by(Membership.customer_id).limit(page.size).offset(page.offset)))
+def members_by_ids(run_id: int, ids: list[int]) -> list[Membership]:
+    """The memberships of a page's customers, in id order. Pages find their ids first, from an
+    index alone (a deep page skips tens of thousands of index entries instead of whole rows)."""
     if not ids:
         return []
     return list(db.session.scalars(sa.select(Membership).where(Membership.run_id == run_id,
@@ -48,22 +46,58 @@ def page_of_members(conditions: list, run_id: int, page) -> list[Membership]:
                                    .order_by(Membership.customer_id)))
 
 
+def search_members(seg: Segment, query_text: str) -> tuple[Page, list[int], bool]:
+    """A page of the segment's members a search finds: their ids, and whether it stopped at its cap.
+
+    With a word index built after the segment's run, the index holds each customer's segment:
+    the count and the page are one range of it, plus the members who signed up since it was
+    built. For an older run's segment the index is joined with the memberships. Without an
+    index (never built yet), or for an e-mail address (the shop's own index answers it), the
+    shop is searched and at most ``SEARCH_LIMIT`` of its matches are looked for among the members."""
+    member = [Membership.run_id == seg.run_id, Membership.segment_id == seg.id]
+    state = search.uses_index(query_text)
+    if state is None:
+        found = from_shop(shopq.search_customer_ids, [], query_text, limit=SEARCH_LIMIT)
+        return _member_page(member + [Membership.customer_id.in_(found or [-1])]) + (len(found) >= SEARCH_LIMIT,)
+    words = search.query_words(query_text)
+    newer = [int(r["id"]) for r in from_shop(search.newer_matches, [], words, state, SEARCH_LIMIT)]
+    capped = len(newer) >= SEARCH_LIMIT
+    if state.run_id != seg.run_id:
+        matching = Membership.customer_id.in_(search.matching_ids(words))
+        if newer:
+            matching = sa.or_(matching, Membership.customer_id.in_(newer))
+        return _member_page(member + [matching]) + (capped,)
+    newer_members = list(db.session.scalars(sa.select(Membership.customer_id).where(
+        *member, Membership.customer_id.in_(newer)).order_by(Membership.customer_id))) if newer else []
+    indexed = search.matching_ids(words).where(SearchWord.segment_id == seg.id)
+    in_index = db.session.scalar(sa.select(sa.func.count()).select_from(indexed.subquery())) or 0
+    page = page_from_request(in_index + len(newer_members))
+    ids = list(db.session.scalars(indexed.order_by(SearchWord.customer_id).limit(page.size).offset(page.offset)))
+    ids += newer_members[max(0, page.offset - in_index):max(0, page.offset + page.size - in_index)]
+    return page, ids, capped
+
+
+def _member_page(conditions: list) -> tuple[Page, list[int]]:
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Membership).where(*conditions))
+    page = page_from_request(total)
+    return page, list(db.session.scalars(sa.select(Membership.customer_id).where(*conditions)
+                                         .order_by(Membership.customer_id).limit(page.size).offset(page.offset)))
+
+
 @bp.route("/segments/<int:segment_id>")
 @role_required("marketer", "viewer")
 def segment(segment_id: int):
     seg = _segment_or_404(segment_id)
     query_text = (request.args.get("q") or "").strip()[:100]
-    conditions = [Membership.run_id == seg.run_id, Membership.segment_id == seg.id]
     capped = False
     if query_text:
-        found = from_shop(shopq.search_customer_ids, [], query_text, limit=SEARCH_LIMIT)
-        capped = len(found) >= SEARCH_LIMIT
-        conditions.append(Membership.customer_id.in_(found or [-1]))
-        total = db.session.scalar(sa.select(sa.func.count()).select_from(Membership).where(*conditions))
+        page, ids, capped = search_members(seg, query_text)
     else:
-        total = seg.size
-    page = page_from_request(total)
-    members = page_of_members(conditions, seg.run_id, page)
+        page = page_from_request(seg.size)
+        ids = list(db.session.scalars(sa.select(Membership.customer_id).where(
+            Membership.run_id == seg.run_id, Membership.segment_id == seg.id)
+            .order_by(Membership.customer_id).limit(page.size).offset(page.offset)))
+    members = members_by_ids(seg.run_id, ids)
     customers = from_shop(shopq.customers_by_ids, {}, [m.customer_id for m in members]) if members else {}
     current = Run.current()
     return render_template("admin/segment.html", segment=seg, members=members, customers=customers, page=page,

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from .. import search
 from ..errors import ShopCRMError
 from ..extensions import db
 from ..models import Membership, Message, Run, Segment, Suppression, VALUE_TYPE_LABELS
@@ -124,7 +125,8 @@ def export(shopper: Shopper) -> dict:
              for v in db.session.scalars(sa.select(ProductView).where(ProductView.customer_id == shopper.customer_id)
                                          .order_by(ProductView.viewed_at))]
     return {"customer_id": shopper.customer_id, "shop_profile": profile, "subscription": status(shopper),
-            "segmentation": memberships, "emails": messages, "clicks": clicks, "product_views": views}
+            "segmentation": memberships, "emails": messages, "clicks": clicks, "product_views": views,
+            "search_words": search.words_for(shopper.customer_id)}
 
 
 def forget(shopper: Shopper) -> dict[str, int]:
@@ -142,6 +144,7 @@ def forget(shopper: Shopper) -> dict[str, int]:
             Membership.customer_id == shopper.customer_id)).rowcount,
         "product views": db.session.execute(sa.delete(ProductView).where(
             ProductView.customer_id == shopper.customer_id)).rowcount,
+        "search words": search.forget(shopper.customer_id),
     }
     db.session.execute(sa.delete(Preference).where(Preference.email_hash == shopper.email_hash))
     db.session.execute(sa.delete(SoftBounce).where(SoftBounce.email_hash == shopper.email_hash))

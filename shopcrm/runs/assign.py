@@ -33,6 +33,7 @@ class AssignReport:
     run_id: int
     new_customers: int
     with_interest: int
+    customer_ids: tuple[int, ...] = ()  # the customers placed
 
 
 def members_of(run: Run) -> np.ndarray:
@@ -119,4 +120,5 @@ def assign_new_customers(run: Run, shop_conn: sa.Connection, mapping) -> AssignR
     counts["customers"] = counts.get("customers", 0) + int(ex.n_customers)
     counts["with_interest"] = counts.get("with_interest", 0) + int((result.segment_of >= 0).sum())
     run.counts = counts
-    return AssignReport(run.id, int(ex.n_customers), int((result.segment_of >= 0).sum()))
+    return AssignReport(run.id, int(ex.n_customers), int((result.segment_of >= 0).sum()),
+                        tuple(int(i) for i in ex.customer_ids))

@@ -60,8 +60,28 @@ def search_customer_ids(conn: sa.Connection, mapping: ShopMapping, text: str, li
     return [int(i) for i in conn.execute(query).scalars() if i is not None]
 
 
+def search_customers_above(conn: sa.Connection, mapping: ShopMapping, words: list[str], above_id: int,
+                           limit: int) -> list[dict]:
+    """Customers with an id above ``above_id`` (those shopcrm's word index does not know yet)
+    whose e-mail address or names contain every one of ``words``: a range of the primary key,
+    so it costs what the newest sign-ups cost, never a scan of the table."""
+    src = mapping.source("customer", CUSTOMER_FIELDS)
+    condition = src.c.id > above_id
+    for word in words:
+        pattern = "%" + _escape_like(word) + "%"
+        condition = sa.and_(condition, sa.or_(src.c.email.like(pattern, escape="\\"),
+                                              src.c.first_name.like(pattern, escape="\\"),
+                                              src.c.last_name.like(pattern, escape="\\")))
+    query = sa.select(src).where(condition).order_by(src.c.id).limit(limit)
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _search_condition(src, text: str):
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    escaped = _escape_like(text)
     if "@" in text[1:]:  # "@example.com" alone: the domain, anywhere
         return src.c.email.like(escaped + "%", escape="\\")
     pattern = "%" + escaped + "%"
