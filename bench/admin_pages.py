@@ -74,7 +74,8 @@ def app_for(env: dict[str, str], instance: Path):
     return create_app({"INSTANCE_PATH": str(instance)})
 
 
-def prepare(server: str, size: shops.ShopSize, instance: Path, say) -> tuple[dict[str, str], dict]:
+def prepare(server: str, size: shops.ShopSize, instance: Path, say,
+            search_index: bool = True) -> tuple[dict[str, str], dict]:
     """Everything the pages show, made once; returns the settings and the values pages rotate over."""
     from flask_migrate import upgrade
 
@@ -92,7 +93,7 @@ def prepare(server: str, size: shops.ShopSize, instance: Path, say) -> tuple[dic
         _ensure_runs(say)
         _ensure_admin()
         _ensure_campaigns(say)
-        _ensure_search_index(say)
+        _ensure_search_index(say) if search_index else _drop_search_index(say)
         values = _page_values()
         from shopcrm.extensions import db
 
@@ -122,6 +123,18 @@ def _ensure_search_index(say) -> None:
         say("building the customer search's word index (once) ...")
         state = search.refresh()
         say(f"  {state.customers} customers, {state.words} words in {state.seconds} s")
+
+
+def _drop_search_index(say) -> None:
+    """Forget the word index (``--no-search-index``): searches then scan the shop, as before it."""
+    from shopcrm import search
+    from shopcrm.extensions import db
+    from shopcrm.models import SearchWord, State
+
+    db.session.execute(sa.delete(SearchWord))
+    db.session.execute(sa.delete(State).where(State.name == search.STATE_NAME))
+    db.session.commit()
+    say("no customer search word index: name searches scan the shop")
 
 
 def _ensure_admin() -> None:
@@ -377,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--only", help="measure only pages whose name contains this text")
+    parser.add_argument("--no-search-index", action="store_true",
+                        help="drop the customer search's word index first (name searches scan the shop)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
 
@@ -388,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB; MariaDB {info['mariadb']}; "
         f"Python {info['python']}")
     instance = HERE / ".cache" / f"admin-{size.name}"
-    env, values = prepare(args.server, size, instance, say)
+    env, values = prepare(args.server, size, instance, say, search_index=not args.no_search_index)
     shop_info = shops.ensure_shop(args.server, size, say=say)
     selected = [(name, paths) for name, paths in pages(values) if not args.only or args.only in name]
     port = free_port()
