@@ -12,6 +12,17 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 
+def _per_dialect(cls, default: str, mysql: str, postgresql: str) -> None:
+    """Compile ``cls`` from one template per dialect; ``{0}``, ``{1}`` … are its compiled
+    arguments. MariaDB shares MySQL's; anything else gets ``default`` (SQLite's)."""
+    for template, dialects in ((default, (None,)), (mysql, ("mysql", "mariadb")), (postgresql, ("postgresql",))):
+        def compile_sql(element, compiler, _template=template, **kw):
+            return _template.format(*(compiler.process(c, **kw) for c in element.clauses))
+
+        for dialect in dialects:
+            compiles(cls, *([dialect] if dialect else []))(compile_sql)
+
+
 class days_between(FunctionElement):
     """``end - start`` in days, as a floating-point number."""
 
@@ -20,23 +31,10 @@ class days_between(FunctionElement):
     name = "days_between"
 
 
-@compiles(days_between)
-def _days_between_sqlite(element, compiler, **kw):
-    start, end = (compiler.process(c, **kw) for c in element.clauses)
-    return f"(julianday({end}) - julianday({start}))"
-
-
-@compiles(days_between, "mysql")
-@compiles(days_between, "mariadb")
-def _days_between_mysql(element, compiler, **kw):
-    start, end = (compiler.process(c, **kw) for c in element.clauses)
-    return f"(TIMESTAMPDIFF(SECOND, {start}, {end}) / 86400e0)"
-
-
-@compiles(days_between, "postgresql")
-def _days_between_pg(element, compiler, **kw):
-    start, end = (compiler.process(c, **kw) for c in element.clauses)
-    return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 86400.0)"
+_per_dialect(days_between,
+             default="(julianday({1}) - julianday({0}))",
+             mysql="(TIMESTAMPDIFF(SECOND, {0}, {1}) / 86400e0)",
+             postgresql="(EXTRACT(EPOCH FROM ({1} - {0})) / 86400.0)")
 
 
 class as_float(FunctionElement):
@@ -48,24 +46,10 @@ class as_float(FunctionElement):
     name = "as_float"
 
 
-@compiles(as_float)
-def _as_float_default(element, compiler, **kw):
-    (value,) = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST({value} AS REAL)"
-
-
-@compiles(as_float, "mysql")
-@compiles(as_float, "mariadb")
-def _as_float_mysql(element, compiler, **kw):
-    # MySQL 5.7 has no CAST(... AS DOUBLE); multiplying by a double literal works everywhere.
-    (value,) = (compiler.process(c, **kw) for c in element.clauses)
-    return f"(({value}) * 1e0)"
-
-
-@compiles(as_float, "postgresql")
-def _as_float_pg(element, compiler, **kw):
-    (value,) = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST({value} AS DOUBLE PRECISION)"
+_per_dialect(as_float,
+             default="CAST({0} AS REAL)",
+             mysql="(({0}) * 1e0)",  # MySQL 5.7 has no CAST(... AS DOUBLE); a double literal works everywhere
+             postgresql="CAST({0} AS DOUBLE PRECISION)")
 
 
 class seconds_between(FunctionElement):
@@ -76,23 +60,10 @@ class seconds_between(FunctionElement):
     name = "seconds_between"
 
 
-@compiles(seconds_between)
-def _seconds_between_sqlite(element, compiler, **kw):
-    start, end = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST(ROUND((julianday({end}) - julianday({start})) * 86400.0) AS INTEGER)"
-
-
-@compiles(seconds_between, "mysql")
-@compiles(seconds_between, "mariadb")
-def _seconds_between_mysql(element, compiler, **kw):
-    start, end = (compiler.process(c, **kw) for c in element.clauses)
-    return f"TIMESTAMPDIFF(SECOND, {start}, {end})"
-
-
-@compiles(seconds_between, "postgresql")
-def _seconds_between_pg(element, compiler, **kw):
-    start, end = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST(ROUND(EXTRACT(EPOCH FROM ({end} - {start}))) AS BIGINT)"
+_per_dialect(seconds_between,
+             default="CAST(ROUND((julianday({1}) - julianday({0})) * 86400.0) AS INTEGER)",
+             mysql="TIMESTAMPDIFF(SECOND, {0}, {1})",
+             postgresql="CAST(ROUND(EXTRACT(EPOCH FROM ({1} - {0}))) AS BIGINT)")
 
 
 class cents(FunctionElement):
@@ -103,23 +74,10 @@ class cents(FunctionElement):
     name = "cents"
 
 
-@compiles(cents)
-def _cents_default(element, compiler, **kw):
-    (value,) = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST(ROUND(({value}) * 100) AS INTEGER)"
-
-
-@compiles(cents, "mysql")
-@compiles(cents, "mariadb")
-def _cents_mysql(element, compiler, **kw):
-    (value,) = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST(ROUND(({value}) * 100) AS SIGNED)"
-
-
-@compiles(cents, "postgresql")
-def _cents_pg(element, compiler, **kw):
-    (value,) = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST(ROUND(({value}) * 100) AS BIGINT)"
+_per_dialect(cents,
+             default="CAST(ROUND(({0}) * 100) AS INTEGER)",
+             mysql="CAST(ROUND(({0}) * 100) AS SIGNED)",
+             postgresql="CAST(ROUND(({0}) * 100) AS BIGINT)")
 
 
 class bucket(FunctionElement):
@@ -130,23 +88,10 @@ class bucket(FunctionElement):
     name = "bucket"
 
 
-@compiles(bucket)
-def _bucket_default(element, compiler, **kw):
-    value, size = (compiler.process(c, **kw) for c in element.clauses)
-    return f"(CAST({value} AS INTEGER) / {size})"
-
-
-@compiles(bucket, "mysql")
-@compiles(bucket, "mariadb")
-def _bucket_mysql(element, compiler, **kw):
-    value, size = (compiler.process(c, **kw) for c in element.clauses)
-    return f"({value} DIV {size})"
-
-
-@compiles(bucket, "postgresql")
-def _bucket_pg(element, compiler, **kw):
-    value, size = (compiler.process(c, **kw) for c in element.clauses)
-    return f"(CAST({value} AS BIGINT) / {size})"
+_per_dialect(bucket,
+             default="(CAST({0} AS INTEGER) / {1})",
+             mysql="({0} DIV {1})",
+             postgresql="(CAST({0} AS BIGINT) / {1})")
 
 
 class packed(FunctionElement):
