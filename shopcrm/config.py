@@ -176,6 +176,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOPCRM_ATTRIBUTION_DAYS", 5, int, help="orders within this many days after a click count for the email"),
     # --- admin -------------------------------------------------------------------------
     Setting("SHOPCRM_PAGE_SIZE", 50, int),
+    Setting("SHOPCRM_RESULTS_MAX_AGE", 15, int,
+            help="seconds a large campaign's results page may reuse figures counted before (per process); 0 = never"),
+    Setting("SHOPCRM_RESULTS_CACHE_FROM", 10000, int,
+            help="messages from which a campaign's figures are reused that way (smaller ones are counted every time)"),
 )
 
 SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
@@ -303,6 +307,9 @@ def validate(config: dict[str, Any]) -> None:
     for key in ("SHOPCRM_FREQUENCY_CAP_DAYS", "SHOPCRM_SOFT_BOUNCE_LIMIT", "SHOPCRM_ATTRIBUTION_DAYS"):
         if not isinstance(config.get(key), int) or config[key] < 1:
             problems.append(f"{key} must be a whole number ≥ 1")
+    for key in ("SHOPCRM_RESULTS_MAX_AGE", "SHOPCRM_RESULTS_CACHE_FROM"):
+        if not isinstance(config.get(key), int) or config[key] < 0:
+            problems.append(f"{key} must be a whole number ≥ 0")
     if not isinstance(config.get("SHOPCRM_FREQUENCY_CAP"), int) or config["SHOPCRM_FREQUENCY_CAP"] < 0:
         problems.append("SHOPCRM_FREQUENCY_CAP must be a whole number ≥ 0 (0 = no cap)")
     if not isinstance(config.get("SHOPCRM_SEND_LEASE_SECONDS"), int) or config["SHOPCRM_SEND_LEASE_SECONDS"] < 2:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
+from flask import g, has_request_context
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -87,7 +88,19 @@ class Run(db.Model):
 
     @classmethod
     def current(cls) -> "Run | None":
-        """The newest run that succeeded: what the admin and campaigns read."""
+        """The newest run that succeeded: what the admin and campaigns read.
+
+        Asked once per web request (a page may ask from several places; runs finish in the
+        cron job, never inside a request); elsewhere, e.g. in a command that has just run a
+        segmentation, asked every time."""
+        if has_request_context():
+            if "current_run" not in g:
+                g.current_run = cls._newest()
+            return g.current_run
+        return cls._newest()
+
+    @classmethod
+    def _newest(cls) -> "Run | None":
         return db.session.scalars(
             sa.select(cls).where(cls.status == "succeeded", cls.kind == "segmentation").order_by(cls.id.desc()).limit(1)
         ).first()
@@ -272,6 +285,8 @@ class Rule(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("run_id", "kind", "antecedent", "consequent", name="uq_crm_rule_pair"),
         sa.Index("ix_crm_rule_lookup", "run_id", "kind", "antecedent", "confidence"),
+        # the insights page lists a run's rules of one kind, strongest first: a range of this, read backwards
+        sa.Index("ix_crm_rule_rank", "run_id", "kind", "confidence", "lift", "id"),
     )
 
 
@@ -293,6 +308,12 @@ class Insight(db.Model):
     def of(cls, run_id: int, name: str):
         """The document ``name`` of a run, or None."""
         return db.session.scalar(sa.select(cls.data).where(cls.run_id == run_id, cls.name == name))
+
+    @classmethod
+    def several(cls, run_id: int, names: tuple[str, ...]) -> dict:
+        """The documents ``names`` of a run that exist, by name: one query for a page that draws many."""
+        return dict(db.session.execute(sa.select(cls.name, cls.data).where(cls.run_id == run_id,
+                                                                            cls.name.in_(names))).all())
 
 
 class State(db.Model):

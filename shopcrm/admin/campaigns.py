@@ -14,11 +14,11 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from ..campaigns import service
-from ..campaigns.results import campaign_results, shop_clock
+from ..campaigns.results import recent_results, shop_clock
 from ..campaigns.targets import ACTIONS, audience_filter, check_target, describe, target_run
 from ..errors import ShopCRMError
 from ..extensions import db
-from ..models import POTENTIAL_PROFITABLE, VALUE_TYPE_LABELS, VALUE_TYPES, Campaign, Membership, Message, Run
+from ..models import POTENTIAL_PROFITABLE, VALUE_TYPE_LABELS, VALUE_TYPES, Campaign, Membership, Run
 from . import bp
 from .auth import role_required
 from .common import page_from_request
@@ -94,12 +94,7 @@ def campaigns():
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     page = page_from_request(total, LIST_PAGE)
     rows = db.session.scalars(query.order_by(Campaign.id.desc()).limit(page.size).offset(page.offset)).all()
-    counts: dict[int, dict[str, int]] = {}
-    if rows:
-        for campaign_id, state, n in db.session.execute(
-                sa.select(Message.campaign_id, Message.state, sa.func.count())
-                .where(Message.campaign_id.in_([c.id for c in rows])).group_by(Message.campaign_id, Message.state)):
-            counts.setdefault(campaign_id, {})[state] = n
+    counts = recent_results().state_counts([c.id for c in rows]) if rows else {}
     return render_template("admin/campaigns.html", campaigns=rows, counts=counts, page=page,
                            describe=describe)
 
@@ -173,11 +168,14 @@ def campaign(campaign_id: int):
             audience = service.audience_count(campaign.target)
         except ShopCRMError as exc:
             flash(str(exc), "error")
-    results = campaign_results(campaign) if campaign.status not in ("draft", "trigger") else None
+    results, counted_at = None, None
+    if campaign.status not in ("draft", "trigger"):
+        results, counted_at = recent_results().get(campaign)
     scheduled_local = shop_clock(campaign.scheduled_at) if campaign.scheduled_at else None
     return render_template("admin/campaign.html", **_form_context(campaign, campaign.target or {}),
                            audience=audience, results=results, preview_customer=_preview_customer(campaign),
                            describe=describe, scheduled_local=scheduled_local,
+                           counted_local=shop_clock(counted_at) if counted_at else None,
                            editable=campaign.status in service.EDITABLE)
 
 
@@ -224,6 +222,7 @@ def campaign_launch(campaign_id: int):
         at = _schedule_from_form(request.form)
         service.launch(campaign, at)
         db.session.commit()
+        recent_results().forget(campaign.id)
         when = "at " + request.form["scheduled_at"].replace("T", " ") if at else "now"
         flash(f"Launched {when}: the next send run (every minute from cron) renders and delivers it.", "success")
     except ShopCRMError as exc:
@@ -239,6 +238,7 @@ def campaign_cancel(campaign_id: int):
     try:
         cancelled = service.cancel(campaign)
         db.session.commit()
+        recent_results().forget(campaign.id)
         flash(f"Cancelled; {cancelled} queued message(s) will not be sent.", "success")
     except ShopCRMError as exc:
         db.session.rollback()

@@ -4,10 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
-from flask import current_app, flash, request
+import sqlalchemy as sa
+from flask import current_app, flash, g, request
 
 from ..errors import ShopCRMError
 from ..shop import connect_shop, current_mapping
+from . import bp
 
 T = TypeVar("T")
 
@@ -36,10 +38,30 @@ def page_from_request(total: int, size: int | None = None) -> Page:
 
 
 def from_shop(lookup: Callable[..., T], default: T, *args, **kwargs) -> T:
-    """Run a shop lookup; if the shop is unreachable or mis-mapped, say so and show the rest."""
+    """Run a shop lookup; if the shop is unreachable or mis-mapped, say so and show the rest.
+
+    A page's lookups share one shop connection (and one read snapshot), checked out at the
+    first and returned when the request ends: a profile makes three of them, and each
+    checkout costs a ping and a rollback, round trips the page would otherwise wait for."""
     try:
-        with connect_shop() as conn:
-            return lookup(conn, current_mapping(), *args, **kwargs)
+        conn = g.get("shop_connection")
+        if conn is None:
+            conn = g.shop_connection = connect_shop()
+        return lookup(conn, current_mapping(), *args, **kwargs)
     except ShopCRMError as exc:
+        _release_shop()
         flash(f"Shop data is unavailable: {exc}", "error")
         return default
+    except BaseException:
+        _release_shop()
+        raise
+
+
+@bp.teardown_request
+def _release_shop(exc: BaseException | None = None) -> None:
+    conn = g.pop("shop_connection", None)
+    if conn is not None:
+        try:
+            conn.close()
+        except sa.exc.SQLAlchemyError:
+            pass  # a broken connection is discarded by the pool; the page is already answered

@@ -20,11 +20,18 @@ RULES_PAGE = 25
 GROUP_TOP = 12
 
 
-def insight(run: Run | None, name: str, default=None):
-    if run is None:
-        return default
-    value = Insight.of(run.id, name)
-    return default if value is None else value
+DOCUMENTS = ("groups", "names", "sales_per_month", "transactions_per_customer", "customers_per_product",
+             "best_month", "best_calendar_month")
+
+
+def rule_total(run: Run, kind: str) -> int:
+    """How many rules of ``kind`` the run stored: its counts say (written with the rules, in the
+    same transaction); a run stored before they did is counted."""
+    stored = (run.counts or {}).get("rules", {})
+    if isinstance(stored, dict) and isinstance(stored.get(kind), int):
+        return stored[kind]
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Rule).where(Rule.run_id == run.id,
+                                                                                 Rule.kind == kind))
 
 
 def group_rows(groups: dict, kind: str) -> list[dict]:
@@ -50,21 +57,21 @@ def name_of(names: dict, kind: str, ident) -> str:
 @role_required("marketer", "viewer")
 def insights():
     run = Run.current()
-    groups = insight(run, "groups", {})
-    names = insight(run, "names", {})
+    docs = Insight.several(run.id, DOCUMENTS) if run is not None else {}
+    groups = docs.get("groups") or {}
+    names = docs.get("names") or {}
     kind = request.args.get("kind") if request.args.get("kind") in RULE_KINDS else "product"
     rules, page = [], None
     if run is not None:
-        conditions = [Rule.run_id == run.id, Rule.kind == kind]
-        total = db.session.scalar(sa.select(sa.func.count()).select_from(Rule).where(*conditions))
-        page = page_from_request(total, RULES_PAGE)
-        rules = db.session.scalars(sa.select(Rule).where(*conditions)
-                                   .order_by(Rule.confidence.desc(), Rule.lift.desc(), Rule.id)
+        page = page_from_request(rule_total(run, kind), RULES_PAGE)
+        # strongest first; ties by id, newest first, so the whole order is one backward range of ix_crm_rule_rank
+        rules = db.session.scalars(sa.select(Rule).where(Rule.run_id == run.id, Rule.kind == kind)
+                                   .order_by(Rule.confidence.desc(), Rule.lift.desc(), Rule.id.desc())
                                    .limit(page.size).offset(page.offset)).all()
     rule_kind = "category" if kind == "category" else "product"
-    sales = insight(run, "sales_per_month", [])[-12:]
-    per_customer = insight(run, "transactions_per_customer", [])
-    per_product = insight(run, "customers_per_product", [])[:20]
+    sales = (docs.get("sales_per_month") or [])[-12:]
+    per_customer = docs.get("transactions_per_customer") or []
+    per_product = (docs.get("customers_per_product") or [])[:20]
     locations = {k: group_rows(groups, k) for k in ("country", "region", "city", "source")}
     return render_template(
         "admin/insights.html", run=run, locations=locations, group_top=GROUP_TOP,
@@ -77,4 +84,4 @@ def insights():
         per_product=[{**r, "name": name_of(names, "product", r["product_id"])} for r in per_product],
         per_product_bars=charts.bars([(name_of(names, "product", r["product_id"]), r["customers"])
                                       for r in per_product]),
-        best_month=insight(run, "best_month"), best_calendar_month=insight(run, "best_calendar_month"))
+        best_month=docs.get("best_month"), best_calendar_month=docs.get("best_calendar_month"))

@@ -36,13 +36,18 @@ def segments():
     return render_template("admin/segments.html", run=run, segments=run.segments if run else [])
 
 
-def members_by_ids(run_id: int, ids: list[int]) -> list[Membership]:
-    """The memberships of a page's customers, in id order. Pages find their ids first, from an
-    index alone (a deep page skips tens of thousands of index entries instead of whole rows)."""
+MEMBER_COLUMNS = (Membership.customer_id, Membership.value_type, Membership.recency_days, Membership.frequency,
+                  Membership.monetary)
+
+
+def members_by_ids(run_id: int, ids: list[int]) -> list[sa.Row]:
+    """What the members table shows of a page's customers, in id order. Pages find their ids
+    first, from an index alone (a deep page skips tens of thousands of index entries instead of
+    whole rows); then only the shown columns are read, as rows, not 20-column objects."""
     if not ids:
         return []
-    return list(db.session.scalars(sa.select(Membership).where(Membership.run_id == run_id,
-                                                                Membership.customer_id.in_(ids))
+    return list(db.session.execute(sa.select(*MEMBER_COLUMNS).where(Membership.run_id == run_id,
+                                                                    Membership.customer_id.in_(ids))
                                    .order_by(Membership.customer_id)))
 
 

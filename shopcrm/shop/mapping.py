@@ -251,6 +251,9 @@ class ShopMapping:
     params: Mapping[str, Any] = field(default_factory=dict)
     notes: Mapping[str, str] = field(default_factory=dict)  # per entity: what this mapping cannot read, and why
     origin: str = "preset"
+    # source() per (entity, columns): the constructs never change, and building one (and its
+    # cache key) on every query costs more than the query's own Python work on a page
+    _sources: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if not isinstance(self.prefix, str) or not PREFIX.match(self.prefix):
@@ -319,6 +322,13 @@ class ShopMapping:
         ``columns`` limits the SELECT to what a query needs (less to read and to send);
         optional columns the mapping lacks come back as their default or NULL.
         """
+        key = (entity, tuple(columns) if columns else None)
+        found = self._sources.get(key)
+        if found is None:
+            found = self._sources[key] = self._build_source(entity, columns)
+        return found
+
+    def _build_source(self, entity: str, columns: tuple[str, ...] | None) -> sa.Subquery:
         emap = self.entities.get(entity)
         if emap is None:
             raise MappingError(f"mapping '{self.name}': the entity '{entity}' is not mapped")
