@@ -212,6 +212,20 @@ def newer_matches(conn: sa.Connection, mapping: ShopMapping, words: list[str], s
             if matches(words, row)]
 
 
+def id_page(found: sa.Select, offset: int, size: int) -> tuple[list[int], int]:
+    """One page of the customer ids ``found`` selects, lowest first, and how many it selects:
+    one statement (the count rides on every row as a window), one pass over the matches
+    instead of a count and a page that each collect them. A page past the end counts apart."""
+    matches_ = found.subquery()
+    rows = db.session.execute(sa.select(matches_.c.customer_id, sa.func.count().over())
+                              .order_by(matches_.c.customer_id).limit(size).offset(offset)).all()
+    if rows:
+        return [int(r[0]) for r in rows], int(rows[0][1])
+    if offset == 0:
+        return [], 0
+    return [], db.session.scalar(sa.select(sa.func.count()).select_from(matches_)) or 0
+
+
 def find_page(conn: sa.Connection, mapping: ShopMapping, text: str, state: IndexState, offset: int,
               size: int) -> tuple[list[dict], int]:
     """One page of the customers a query finds, lowest id first, and how many there are in all.
@@ -223,8 +237,7 @@ def find_page(conn: sa.Connection, mapping: ShopMapping, text: str, state: Index
 
     words = query_words(text)
     newer = newer_matches(conn, mapping, words, state, NEWER_LIMIT)
-    indexed = db.session.scalar(sa.select(sa.func.count()).select_from(matching_ids(words).subquery())) or 0
-    ids = list(db.session.scalars(matching_ids(words).order_by(SearchWord.customer_id).limit(size).offset(offset)))
+    ids, indexed = id_page(matching_ids(words), offset, size)
     current = shopq.customers_by_ids(conn, mapping, ids) if ids else {}
     rows = [current[i] for i in ids if i in current and matches(words, current[i])]
     rows += newer[max(0, offset - indexed):max(0, offset + size - indexed)]

@@ -54,7 +54,7 @@ def beacon_views(customer_id: int, limit: int = 50) -> list[dict]:
     return [{"product_id": int(p), "at": shop_clock(at)} for p, at in rows]
 
 
-def _events(history: dict, messages: list[Message], clicks: list[Click]) -> list[dict]:
+def _events(history: dict, messages: list[sa.Row], clicks: list[sa.Row]) -> list[dict]:
     """Everything that happened with this customer as one list, newest first."""
     names = history["product_names"]
 
@@ -93,9 +93,11 @@ def customer(customer_id: int):
         .outerjoin(Segment, Segment.id == Membership.segment_id)
         .where(Membership.customer_id == customer_id, Run.status == "succeeded")
         .order_by(Run.id.desc()).limit(24)).all()
-    messages = db.session.scalars(sa.select(Message).where(Message.customer_id == customer_id)
+    # the timeline's columns only: a message row also holds its rendered bodies
+    messages = db.session.execute(sa.select(Message.subject, Message.state, Message.reason, Message.sent_at,
+                                            Message.created_at).where(Message.customer_id == customer_id)
                                   .order_by(Message.created_at.desc()).limit(50)).all()
-    clicks = db.session.scalars(sa.select(Click).where(Click.customer_id == customer_id)
+    clicks = db.session.execute(sa.select(Click.url, Click.clicked_at).where(Click.customer_id == customer_id)
                                 .order_by(Click.clicked_at.desc()).limit(50)).all()
     beacon = beacon_views(customer_id)
     shop_history = from_shop(timeline.history, {"views": [], "cart_items": [], "orders": [], "product_names": {}},

@@ -36,6 +36,7 @@ def segments():
     return render_template("admin/segments.html", run=run, segments=run.segments if run else [])
 
 
+LIST_FIELDS = ("id", "email", "first_name", "last_name", "city", "country")  # what the members table shows
 MEMBER_COLUMNS = (Membership.customer_id, Membership.value_type, Membership.recency_days, Membership.frequency,
                   Membership.monetary)
 
@@ -49,6 +50,16 @@ def members_by_ids(run_id: int, ids: list[int]) -> list[sa.Row]:
     return list(db.session.execute(sa.select(*MEMBER_COLUMNS).where(Membership.run_id == run_id,
                                                                     Membership.customer_id.in_(ids))
                                    .order_by(Membership.customer_id)))
+
+
+def browse_members(seg: Segment, page: Page) -> list[sa.Row]:
+    """One page of a segment's members in one statement: the page's ids from the index alone
+    (a deep page skips tens of thousands of index entries, not whole rows), joined back to
+    their rows for the shown columns."""
+    picked = (sa.select(Membership.customer_id).where(Membership.run_id == seg.run_id, Membership.segment_id == seg.id)
+              .order_by(Membership.customer_id).limit(page.size).offset(page.offset).subquery())
+    return list(db.session.execute(sa.select(*MEMBER_COLUMNS).join(picked, picked.c.customer_id == Membership.customer_id)
+                                   .where(Membership.run_id == seg.run_id).order_by(Membership.customer_id)))
 
 
 def search_members(seg: Segment, query_text: str) -> tuple[Page, list[int], bool]:
@@ -75,9 +86,9 @@ def search_members(seg: Segment, query_text: str) -> tuple[Page, list[int], bool
     newer_members = list(db.session.scalars(sa.select(Membership.customer_id).where(
         *member, Membership.customer_id.in_(newer)).order_by(Membership.customer_id))) if newer else []
     indexed = search.matching_ids(words).where(SearchWord.segment_id == seg.id)
-    in_index = db.session.scalar(sa.select(sa.func.count()).select_from(indexed.subquery())) or 0
-    page = page_from_request(in_index + len(newer_members))
-    ids = list(db.session.scalars(indexed.order_by(SearchWord.customer_id).limit(page.size).offset(page.offset)))
+    asked = page_from_request(0)
+    ids, in_index = search.id_page(indexed, asked.offset, asked.size)
+    page = Page(asked.number, asked.size, in_index + len(newer_members))
     ids += newer_members[max(0, page.offset - in_index):max(0, page.offset + page.size - in_index)]
     return page, ids, capped
 
@@ -97,13 +108,12 @@ def segment(segment_id: int):
     capped = False
     if query_text:
         page, ids, capped = search_members(seg, query_text)
+        members = members_by_ids(seg.run_id, ids)
     else:
         page = page_from_request(seg.size)
-        ids = list(db.session.scalars(sa.select(Membership.customer_id).where(
-            Membership.run_id == seg.run_id, Membership.segment_id == seg.id)
-            .order_by(Membership.customer_id).limit(page.size).offset(page.offset)))
-    members = members_by_ids(seg.run_id, ids)
-    customers = from_shop(shopq.customers_by_ids, {}, [m.customer_id for m in members]) if members else {}
+        members = browse_members(seg, page)
+    customers = from_shop(shopq.customers_by_ids, {}, [m.customer_id for m in members],
+                          columns=LIST_FIELDS) if members else {}
     current = Run.current()
     return render_template("admin/segment.html", segment=seg, members=members, customers=customers, page=page,
                            q=query_text, value_labels=VALUE_TYPE_LABELS, capped=capped, search_limit=SEARCH_LIMIT,

@@ -30,8 +30,9 @@ def chunks(ids: Iterable[int], size: int = CHUNK) -> Iterator[list[int]]:
         yield batch
 
 
-def customers_by_ids(conn: sa.Connection, mapping: ShopMapping, ids: Iterable[int]) -> dict[int, dict]:
-    src = mapping.source("customer", CUSTOMER_FIELDS)
+def customers_by_ids(conn: sa.Connection, mapping: ShopMapping, ids: Iterable[int],
+                     columns: tuple[str, ...] = CUSTOMER_FIELDS) -> dict[int, dict]:
+    src = mapping.source("customer", columns)
     found: dict[int, dict] = {}
     for batch in chunks(ids):
         for row in conn.execute(sa.select(src).where(src.c.id.in_(batch))).mappings():
