@@ -94,10 +94,9 @@ def search_members(seg: Segment, query_text: str) -> tuple[Page, list[int], bool
 
 
 def _member_page(conditions: list) -> tuple[Page, list[int]]:
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(Membership).where(*conditions))
-    page = page_from_request(total)
-    return page, list(db.session.scalars(sa.select(Membership.customer_id).where(*conditions)
-                                         .order_by(Membership.customer_id).limit(page.size).offset(page.offset)))
+    asked = page_from_request(0)
+    ids, total = search.id_page(sa.select(Membership.customer_id).where(*conditions), asked.offset, asked.size)
+    return Page(asked.number, asked.size, total), ids
 
 
 @bp.route("/segments/<int:segment_id>")

@@ -86,19 +86,22 @@ class RecentResults:
         self._lock = threading.Lock()
 
     @staticmethod
-    def _settings() -> tuple[int, int]:
-        return current_app.config["SHOPCRM_RESULTS_MAX_AGE"], current_app.config["SHOPCRM_RESULTS_CACHE_FROM"]
+    def _worth_keeping(total: int) -> bool:
+        config = current_app.config
+        return bool(config["SHOPCRM_RESULTS_MAX_AGE"]) and total >= config["SHOPCRM_RESULTS_CACHE_FROM"]
+
+    def _reusable(self, kept_at: float, total: int) -> bool:
+        return time.monotonic() - kept_at < current_app.config["SHOPCRM_RESULTS_MAX_AGE"] and self._worth_keeping(total)
 
     def get(self, campaign: Campaign) -> tuple[dict, datetime]:
         """A campaign's results and when they were counted (UTC)."""
-        max_age, cache_from = self._settings()
         with self._lock:
             kept = self._results.get(campaign.id)
-        if kept is not None and time.monotonic() - kept[0] < max_age and kept[2]["total"] >= cache_from:
+        if kept is not None and self._reusable(kept[0], kept[2]["total"]):
             return {**kept[2], "status": campaign.status}, kept[1]
         counted_at, started = utcnow(), time.monotonic()
         results = campaign_results(campaign)
-        if max_age and results["total"] >= cache_from:
+        if self._worth_keeping(results["total"]):
             with self._lock:
                 self._results[campaign.id] = (started, counted_at, results)
                 self._states[campaign.id] = (started, results["states"])
@@ -106,12 +109,11 @@ class RecentResults:
 
     def state_counts(self, campaign_ids: list[int]) -> dict[int, dict[str, int]]:
         """Messages per state for each campaign (the campaign list), large ones reused as above."""
-        max_age, cache_from = self._settings()
         now, found, missing = time.monotonic(), {}, []
         with self._lock:
             for campaign_id in campaign_ids:
                 kept = self._states.get(campaign_id)
-                if kept is not None and now - kept[0] < max_age and sum(kept[1].values()) >= cache_from:
+                if kept is not None and self._reusable(kept[0], sum(kept[1].values())):
                     found[campaign_id] = kept[1]
                 else:
                     missing.append(campaign_id)
@@ -124,7 +126,7 @@ class RecentResults:
             counted.setdefault(int(campaign_id), {})[state] = int(n)
         with self._lock:
             for campaign_id, states in counted.items():
-                if max_age and sum(states.values()) >= cache_from:
+                if self._worth_keeping(sum(states.values())):
                     self._states[campaign_id] = (now, states)
         return {**found, **counted}
 
