@@ -14,7 +14,7 @@ from shopcrm.campaigns.models import SoftBounce
 from shopcrm.errors import CampaignError, RunLocked
 from shopcrm.extensions import db
 from shopcrm.locks import job_lock
-from shopcrm.models import Message, Suppression, utcnow
+from shopcrm.models import Campaign, Message, Suppression, utcnow
 
 from .campaign_helpers import (DroppingHandler, consenting_customers, delivered_to, queue_campaign, seed_run,
                                shop_execute, start_smtp, states, use_smtp, writable_shop)
@@ -242,6 +242,33 @@ def test_rows_claimed_by_another_sender_wait_for_its_lease(outbox_app, shop_file
         db.session.commit()
         assert send_due().sent == 2
     assert len(smtp_server.messages) == 4 and states(outbox_app) == {"sent": 4}
+
+
+def test_of_two_rows_a_stopped_sender_left_sending_the_earlier_is_settled_as_sent(outbox_app, shop_file, smtp):
+    """A claim's later row became "sending" only after the 250 for the earlier one was read:
+    the earlier one was delivered, the later one alone is in doubt."""
+    from shopcrm.campaigns.results import campaign_results
+
+    use_smtp(outbox_app, smtp.port)
+    queue_campaign(outbox_app, [c for c, _, _ in consenting_customers(shop_file, 5)])
+    with outbox_app.app_context():
+        rows = db.session.scalars(sa.select(Message).order_by(Message.id)).all()
+        gone = utcnow() - timedelta(seconds=1)
+        for row, token in zip(rows[:3], ("dead:1", "dead:1", "other:7")):
+            row.state, row.claimed_by, row.claimed_at, row.lease_until = "sending", token, gone, gone
+        db.session.commit()
+        assert count_in_doubt() == 2  # dead:1's later row and other:7's only row, before any settling
+        assert campaign_results(db.session.get(Campaign, rows[0].campaign_id))["in_doubt"] == 2
+        report = send_due()
+        assert report.sent == 2 and report.in_doubt == 2
+        settled = db.session.get(Message, rows[0].id)
+        assert (settled.state, settled.sent_at) == ("sent", gone)  # when it was handed over
+        assert "recorded after its sender stopped" in settled.reason
+        assert [r.id for r in in_doubt()] == [rows[1].id, rows[2].id]
+        resolve_in_doubt(rows[1].id, "sent")
+        db.session.commit()
+        assert [r.id for r in in_doubt()] == [rows[2].id]
+    assert len(smtp.messages) == 2  # nothing of the three was sent again
 
 
 def test_a_message_left_sending_is_reported_in_doubt_and_never_resent(outbox_app, shop_file, smtp):

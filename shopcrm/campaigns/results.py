@@ -21,6 +21,7 @@ from ..models import Campaign, Message, utcnow
 from ..shop import connect_shop, current_mapping
 from .models import Click
 from .shopreads import orders_between
+from .sender import doubtful
 
 CHUNK = 500
 
@@ -56,8 +57,7 @@ def campaign_results(campaign: Campaign) -> dict:
             bucket = by_reason.setdefault(state, {})
             bucket[key] = bucket.get(key, 0) + n
     in_doubt = db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(
-        Message.campaign_id == campaign.id, Message.state == "sending",
-        sa.or_(Message.lease_until.is_(None), Message.lease_until < now)))
+        Message.campaign_id == campaign.id, doubtful(now)))
     orders, revenue = attributed_orders(campaign.id)
     return {
         "campaign": campaign.id, "name": campaign.name, "status": campaign.status,

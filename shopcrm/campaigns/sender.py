@@ -9,22 +9,30 @@ How a row travels
    (on SQLite, which serialises writers, that guarded UPDATE alone is the claim). Claimed
    rows stay ``queued``: if the sender dies, they return to the pool when the lease runs out.
 2. **Sending.** Before a message's content goes to the mail server, its row becomes
-   ``sending`` and that is committed; the same commit records the previous message's answer
-   (``sent``), so at any moment at most one row per sender is ``sending``. The UPDATE is
-   guarded (still queued, still claimed by us, address not on the suppression list): an
-   unsubscribe or a cancelled campaign takes effect before the next message, not the next batch.
-3. **Outcome.** ``sent``, committed as soon as the server's answer is read; ``failed`` and the
-   address suppressed for a permanent refusal (5xx); back to ``queued`` with a growing delay
-   for a temporary one (4xx, connection lost).
+   ``sending`` and that is committed. That commit comes only after the server's answer to the
+   previous message was read, and it carries that answer unless the answer was a plain 250:
+   a failure or a retry is written in the same commit. So at any moment a sender has at most
+   one message whose fate is unknown. The UPDATE is guarded (still queued, still claimed by
+   us, address not on the suppression list): an unsubscribe or a cancelled campaign takes
+   effect before the next message, not the next batch.
+3. **Outcome.** ``sent`` for a 250, ``failed`` and the address suppressed for a permanent
+   refusal (5xx), back to ``queued`` with a growing delay for a temporary one (4xx,
+   connection lost). On MariaDB/MySQL a 250 is written with the *next* message's commit (its
+   "sending" already implies it); on SQLite, and at the end of a batch, at once.
 
 A row left ``sending`` after its lease ran out was handed to the mail server by a sender that
-died before it could record the answer: it may or may not have been delivered. It is reported
-as *in doubt* (:func:`in_doubt`) and never resent or dropped silently; an admin decides
-(:func:`resolve_in_doubt`).
+died before it could record the answer. If a later row of the same claim is ``sending`` too,
+the answer was a 250 (:func:`settle_accepted` records it as sent at the next run). Otherwise it
+may or may not have been delivered: it is reported as *in doubt* (:func:`in_doubt`) and never
+resent or dropped silently; an admin decides (:func:`resolve_in_doubt`).
 
-Speed: one commit per message, on the sender's own connection, in the order the protocol needs
-it; with a server that offers PIPELINING the commit overlaps the envelope's round trip (see
-``transport``). Batches stream from the database; memory does not grow with the outbox.
+Speed: the time between the server's answer to one message and the next message's content
+is what limits a send run, so as little as possible happens there. On MariaDB/MySQL the next
+message's ``sending`` UPDATE is run while the server still digests the previous message, and
+only the COMMIT is left in between (:meth:`Sender.stage`); with a server that offers
+PIPELINING that commit also overlaps the envelope's round trip (see ``transport``); the next
+message is built while the server digests the current one. Batches stream from the database;
+memory does not grow with the outbox.
 
 Without ``MAIL_SERVER`` the transport writes each message as an ``.eml`` file into the outbox
 folder instead (the demo, and development).
@@ -33,11 +41,14 @@ from __future__ import annotations
 
 import smtplib
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import aliased
 
 from ..errors import CampaignError, ShopCRMError
 from ..extensions import db
@@ -83,12 +94,11 @@ _MARK_SENDING = (
     _m.update()
     .where(_m.c.id == sa.bindparam("mid"), _m.c.state == "queued", _m.c.claimed_by == sa.bindparam("token"),
            ~sa.exists().where(Suppression.__table__.c.email_hash == sa.bindparam("h")))
-    .values(state="sending", claimed_at=sa.bindparam("now"))
+    .values(state="sending", claimed_at=sa.bindparam("now"), message_id=sa.bindparam("msgid"))
 )
 _MARK_SENT = (
     _m.update().where(_m.c.id == sa.bindparam("mid"), _m.c.state == "sending")
-    .values(state="sent", sent_at=sa.bindparam("now"), message_id=sa.bindparam("msgid"), reason=None,
-            attempts=_m.c.attempts + 1, lease_until=None)
+    .values(state="sent", sent_at=sa.bindparam("now"), reason=None, attempts=_m.c.attempts + 1, lease_until=None)
 )
 # OR rather than IN: an IN list is rendered per execution, these are compiled once (DriverStatement)
 _in_hand = sa.or_(_m.c.state == "queued", _m.c.state == "sending")
@@ -115,6 +125,7 @@ _RENEW = (
 )
 _FORGIVE = SoftBounce.__table__.delete().where(SoftBounce.__table__.c.email_hash == sa.bindparam("h"))
 _ID_LISTS = (_RELEASE, _RENEW)  # rare, with a list of ids: run through SQLAlchemy
+_ACCEPTED = (_MARK_SENT, _FORGIVE)  # what follows a 250 for the content: implied by the next "sending"
 
 
 class DriverStatement:
@@ -191,6 +202,12 @@ class Sender:
         self.token = ""
         self.connection: sa.Connection | None = None
         self.statements: dict = {}
+        self.staged: list[tuple] = []  # run in the open transaction, not committed yet
+        self.staged_counts: list[int] = []  # their row counts (after the commit, on SQLite)
+        self.early = db.engine.dialect.name != "sqlite"
+        self.pending = None  # a COMMIT on its way (MariaDB/MySQL), see commit(wait=False)
+        self.ready: list[tuple] | None = None  # SQLite: changes to commit once the body is out
+        self.committer: ThreadPoolExecutor | None = None
         self.sqlite_synchronous = None
         self.last_renew = time.monotonic()
 
@@ -202,6 +219,8 @@ class Sender:
         disk flush per message; only a power loss may roll back the last commits (SQLite's own
         recommendation for WAL). On MariaDB/MySQL the server's flush setting decides."""
         connection = db.engine.connect()
+        if connection.dialect.name in ("mysql", "mariadb"):
+            connection = connection.execution_options(isolation_level="READ COMMITTED")
         if connection.dialect.name == "sqlite":
             raw = connection.connection.dbapi_connection
             self.sqlite_synchronous = raw.execute("PRAGMA synchronous").fetchone()[0]
@@ -209,6 +228,15 @@ class Sender:
         return connection
 
     def close(self) -> None:
+        try:
+            self._await_commit()
+        finally:
+            if self.committer is not None:
+                self.committer.shutdown()
+                self.committer = None
+            self._close_connection()
+
+    def _close_connection(self) -> None:
         if self.connection is not None:
             if self.sqlite_synchronous is not None:  # the pooled connection goes back as it came
                 raw = self.connection.connection.dbapi_connection
@@ -216,31 +244,109 @@ class Sender:
             self.connection.close()
             self.connection = None
 
-    def commit(self, ops: list[tuple]) -> list[int]:
-        """Apply state changes in one transaction on the sender's own connection; the row
-        counts tell whether each guarded change applied. Renewals and releases (lists of ids)
-        follow in a transaction of their own."""
+    @property
+    def driver(self):
+        """The driver's own connection under the sender's connection: the hot statements and
+        the commits go straight to it."""
+        return self.connection.connection.dbapi_connection
+
+    def _execute(self, ops: list[tuple]) -> list[int]:
+        """Run per-message state changes on the sender's own connection, inside its open
+        transaction; the row counts tell whether each guarded change applied."""
+        self._await_commit()
         if self.connection is None:
             self.connection = self._connect()
+        raw = self.driver
+        cursor = raw.cursor()
         counts = []
-        per_message = [op for op in ops if op[0] not in _ID_LISTS]
-        if per_message:
-            raw = self.connection.connection.dbapi_connection
-            cursor = raw.cursor()
+        try:
+            for statement, values in ops:
+                if statement not in self.statements:
+                    self.statements[statement] = DriverStatement(statement, self.connection.dialect)
+                compiled = self.statements[statement]
+                cursor.execute(compiled.sql, compiled.bind(values))
+                counts.append(cursor.rowcount)
+        finally:
+            cursor.close()
+        return counts
+
+    def stage(self, ops: list[tuple]) -> None:
+        """State changes to commit with the next :meth:`commit`, run now where that is safe.
+
+        On MariaDB/MySQL the next message's ``sending`` runs while the server still works on
+        the previous message, so only that message's ``sent`` and the commit itself remain
+        between the server's answer and the next content (see :meth:`_deliver`). It locks that
+        one outbox row, nothing else (the connection reads committed data: no gap locks on the
+        suppression list, so an unsubscribe never waits for the sender). SQLite locks the whole
+        database for a writer: there the changes wait for the commit instead of holding the
+        lock while the mail server answers."""
+        if not self.staged:
+            self.staged_counts = []
+        if self.early:
             try:
-                for statement, values in per_message:
-                    if statement not in self.statements:
-                        self.statements[statement] = DriverStatement(statement, self.connection.dialect)
-                    compiled = self.statements[statement]
-                    cursor.execute(compiled.sql, compiled.bind(values))
-                    counts.append(cursor.rowcount)
-                raw.commit()
+                self.staged_counts += self._execute(ops)
             except BaseException:
-                raw.rollback()
+                self.rollback()
                 raise
-            finally:
-                cursor.close()
+        self.staged += ops
+
+    def rollback(self) -> list[tuple]:
+        """Undo the open transaction; returns the staged changes it held."""
+        staged, self.staged, self.staged_counts, self.ready = self.staged, [], [], None
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.exception()  # wait; a failed COMMIT has undone the transaction anyway
+        if self.connection is not None:
+            self.driver.rollback()
+        return staged
+
+    @contextmanager
+    def outside_transaction(self):
+        """Let the session write (a suppression, a soft bounce) while changes are staged: they
+        are undone first — so the two connections cannot wait on each other's locks — and
+        run again afterwards, their row counts read anew (the address may be suppressed now)."""
+        if not (self.staged and self.early):
+            yield
+            return
+        staged = self.rollback()
+        yield
+        self.stage(staged)
+
+    def commit(self, ops: list[tuple], wait: bool = True) -> list[int]:
+        """Apply state changes, with the staged ones, in one transaction on the sender's own
+        connection; returns the row counts of ``ops`` (the staged ones' end in
+        ``staged_counts``). Renewals and releases (lists of ids) follow in a transaction of
+        their own.
+
+        ``wait=False``: the commit happens while the caller sends the message's body, and
+        :meth:`_await_commit` must return before the body's end goes out. On MariaDB/MySQL the
+        COMMIT runs in a helper thread (the driver's connection is never used by two threads
+        at once: everything else that touches it waits for the COMMIT first); on SQLite, where
+        it costs CPU rather than a wait, :meth:`_await_commit` runs it after the body went out."""
+        self._await_commit()
+        if not wait and not self.early:
+            self.ready = list(ops)
+            return []
+        if self.connection is None:
+            self.connection = self._connect()
+        deferred = [] if self.early else self.staged
+        per_message = [op for op in ops if op[0] not in _ID_LISTS]
         id_lists = [op for op in ops if op[0] in _ID_LISTS]
+        try:
+            counts = self._execute(deferred + per_message) if deferred or per_message else []
+            if counts or self.staged:
+                raw = self.driver
+                if wait or not self.early or id_lists:
+                    raw.commit()
+                else:
+                    if self.committer is None:
+                        self.committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopcrm-commit")
+                    self.pending = self.committer.submit(raw.commit)
+        except BaseException:
+            self.rollback()
+            raise
+        staged_counts = counts[:len(deferred)] if deferred else self.staged_counts
+        self.staged, self.staged_counts = [], staged_counts
         if id_lists:
             try:
                 for statement, values in id_lists:
@@ -249,7 +355,28 @@ class Sender:
             except BaseException:
                 self.connection.rollback()
                 raise
-        return counts
+        return counts[len(deferred):]
+
+    def _await_commit(self, channel=None) -> None:
+        """Wait for a COMMIT started by ``commit(wait=False)``; its error, if any, is raised
+        here, after ending ``channel``'s session (the body that went out is then discarded)."""
+        pending, self.pending = self.pending, None
+        ready, self.ready = self.ready, None
+        if pending is None and ready is None:
+            return
+        try:
+            if ready is not None:
+                self.commit(ready)
+            else:
+                pending.result()
+        except BaseException:
+            if channel is not None:
+                channel.drop()
+            try:
+                self.driver.rollback()
+            except Exception:
+                pass  # a connection that failed to commit may be gone; the error below says why
+            raise
 
     # --- claiming -----------------------------------------------------------------------------
 
@@ -378,18 +505,51 @@ class Sender:
             self.report.failed += 1
             return ops + [self._done(row, "failed", f"cannot build the message: {exc}", row["attempts"] + 1)], waiting
         self.pacer.wait()
-        if waiting is not None and not channel.pipelining:  # the answer must come before the next command
-            ops, waiting = ops + self._answer(waiting, facts, channel), None
+        later = [op for op in ops if op[0] in _ID_LISTS]
+        self.stage([op for op in ops if op[0] not in _ID_LISTS]
+                   + [(_MARK_SENDING, {"mid": row["id"], "token": self.token, "h": row["email_hash"], "now": utcnow(),
+                                       "msgid": wire.message_id})])
         try:
-            channel.send_envelope(self.builder.envelope_from, row["email"])
-        except CONNECTION_ERRORS as exc:
-            raise self._connection_lost(row, exc, ops, waiting) from exc
-        if waiting is not None:  # pipelining: the envelope is already on its way
-            ops = ops + self._answer(waiting, facts, channel)
-        marked = self.commit(ops + [(_MARK_SENDING, {"mid": row["id"], "token": self.token,
-                                                     "h": row["email_hash"], "now": utcnow()})])[-1] == 1
+            answered: list = []
+            if waiting is not None and not channel.pipelining:  # the answer must come before the next command
+                answered, waiting = self._answer(waiting, facts, channel), None
+            try:
+                channel.send_envelope(self.builder.envelope_from, row["email"])
+            except CONNECTION_ERRORS as exc:
+                raise self._connection_lost(row, exc, answered, waiting) from exc
+            if waiting is not None:  # pipelining: the envelope is already on its way
+                answered = self._answer(waiting, facts, channel)
+            # A 250 for the previous message need not be written before this one goes out:
+            # this row's committed "sending" says it (see settle_accepted). Anything else must.
+            carry, now = [], later
+            for op in answered:
+                (carry if self.early and op[0] in _ACCEPTED else now).append(op)
+            self.commit(now, wait=False)  # under way while the envelope's answers and the body go out
+            marked = self.staged_counts[-1] == 1 if self.early else None
+        except BaseException as exc:
+            if self.staged:  # this row's "sending" is undone (nothing of it was sent), the rest kept
+                kept = self.rollback()[:-1]
+                if isinstance(exc, _StopRun):
+                    exc.ops = kept + exc.ops
+            raise
         try:
-            channel.read_envelope()
+            done, waiting = self._hand_over(row, wire, channel, marked)
+        except _StopRun as stop:
+            stop.ops = carry + stop.ops
+            raise
+        return carry + done, waiting
+
+    def _hand_over(self, row: dict, wire: WireMessage, channel, marked: bool | None) -> tuple[list, tuple | None]:
+        """The envelope's answers, the body, and — once the row is durably ``sending`` — the
+        body's end, which alone makes the server deliver it."""
+        try:
+            try:
+                channel.read_envelope()
+                if marked is not False:  # None: known after the commit (SQLite)
+                    channel.send_body(wire.data)
+            finally:
+                self._await_commit(channel)
+            marked = self.staged_counts[-1] == 1
         except smtplib.SMTPRecipientsRefused as exc:
             return self._refused(row, *next(iter(exc.recipients.values())), stage="recipient"), None
         except smtplib.SMTPSenderRefused as exc:
@@ -405,9 +565,7 @@ class Sender:
                 pass  # a broken connection discards the unfinished message too
             return [self._resolve_unmarked(row)], None
         try:
-            channel.send_content(wire.data, wire.message_id)
-        except smtplib.SMTPDataError as exc:
-            return self._refused(row, exc.smtp_code, exc.smtp_error, stage="content"), None
+            channel.end_content(wire.message_id)
         except CONNECTION_ERRORS as exc:
             raise self._connection_lost(row, exc, [], None) from exc
         return [], (row, wire)  # its answer is read while the next message is being prepared
@@ -427,7 +585,7 @@ class Sender:
         self.report.sent += 1
         now = utcnow()
         facts.cap.count(row["email_hash"], now)
-        done = [(_MARK_SENT, {"mid": row["id"], "now": now, "msgid": wire.message_id})]
+        done = [(_MARK_SENT, {"mid": row["id"], "now": now})]
         if row["email_hash"] in facts.soft:
             done.append((_FORGIVE, {"h": row["email_hash"]}))
             facts.soft.discard(row["email_hash"])
@@ -474,15 +632,17 @@ class Sender:
         detail = f"{code} {_text(reply)}"
         if 500 <= code < 600:
             self.report.failed += 1
-            suppress(row["email_hash"], "hard_bounce")
-            db.session.commit()  # bounces are rare: recorded on the session, at once
+            with self.outside_transaction():
+                suppress(row["email_hash"], "hard_bounce")
+                db.session.commit()  # bounces are rare: recorded on the session, at once
             return [self._done(row, "failed", f"rejected: {detail}", row["attempts"] + 1)]
         if code == 421:  # the server is closing the session: try again later, from a new connection
             self.report.errors.append(f"the mail server closed the session: {detail}")
             raise _StopRun(detail, [self._retry(row, detail)])
         if stage == "recipient":
-            suppressed = record_soft_bounce(row["email_hash"], detail)
-            db.session.commit()
+            with self.outside_transaction():
+                suppressed = record_soft_bounce(row["email_hash"], detail)
+                db.session.commit()
             if suppressed:
                 self.report.failed += 1
                 return [self._done(row, "failed", f"suppressed after repeated temporary refusals: {detail}",
@@ -518,6 +678,8 @@ def send_due(max_messages: int | None = None, batch_size: int | None = None, wor
     name = f"send:{worker}" if worker else "send"
     db.session.commit()  # start from a clean session: the claims set their own isolation level
     with job_lock(name, ttl=config["SHOPCRM_SEND_LEASE_SECONDS"]) as lock:
+        settle_accepted()
+        db.session.commit()
         sender = Sender(lock, report)
         handled = 0
         try:
@@ -533,6 +695,8 @@ def send_due(max_messages: int | None = None, batch_size: int | None = None, wor
                 except _StopRun:
                     break
                 lock.renew()
+            settle_accepted()  # a stopped sender's claims may have expired meanwhile
+            db.session.commit()
         finally:
             sender.close()
     report.in_doubt = count_in_doubt()
@@ -541,24 +705,54 @@ def send_due(max_messages: int | None = None, batch_size: int | None = None, wor
 
 # --- in doubt -----------------------------------------------------------------------------------------
 
-def _doubtful(now: datetime):
+def _superseded():
+    """A later row of the same claim became ``sending``: the sender had read the server's 250
+    for this one (see :func:`settle_accepted`)."""
+    later = aliased(Message)
+    return sa.exists().where(later.claimed_by == Message.claimed_by, later.state == "sending", later.id > Message.id)
+
+
+def _stopped(now: datetime):
     return sa.and_(Message.state == "sending", sa.or_(Message.lease_until.is_(None), Message.lease_until < now))
 
 
+def doubtful(now: datetime):
+    """Rows a stopped sender handed over without reading the answer: at most one per claim."""
+    return sa.and_(_stopped(now), ~_superseded())
+
+
+def settle_accepted() -> int:
+    """Record as sent the rows a stopped sender had delivered but not yet marked.
+
+    A sender commits a message's ``sending`` only after reading the 250 for the previous
+    message, or after committing that message's failure or retry. So when a claim holds two
+    ``sending`` rows, the earlier one was accepted; the sender merely had not written it down
+    (on MariaDB/MySQL it writes the 250 together with the next message, to keep it out of the
+    time between two messages). Not committed."""
+    ids = db.session.scalars(sa.select(Message.id).where(_stopped(utcnow()), _superseded())).all()
+    if ids:
+        db.session.execute(sa.update(Message).where(Message.id.in_(ids), Message.state == "sending").values(
+            state="sent", sent_at=Message.claimed_at, attempts=Message.attempts + 1, lease_until=None,
+            reason="accepted by the mail server; recorded after its sender stopped"))
+    return len(ids)
+
+
 def count_in_doubt() -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(_doubtful(utcnow())))
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(doubtful(utcnow())))
 
 
 def in_doubt(limit: int = 100) -> list[Message]:
     """Rows a sender handed to the mail server and then died: delivered or not, nobody knows."""
-    return db.session.scalars(sa.select(Message).where(_doubtful(utcnow())).order_by(Message.id).limit(limit)).all()
+    return db.session.scalars(sa.select(Message).where(doubtful(utcnow())).order_by(Message.id).limit(limit)).all()
 
 
 def resolve_in_doubt(message_id: int, outcome: str) -> Message:
     """An admin's decision on a row in doubt: ``sent`` (it arrived, e.g. the recipient has it)
     or ``requeue`` (send it again, accepting a possible duplicate). Not committed."""
+    settle_accepted()  # first: an earlier row of the same claim is known sent only while this one is "sending"
     row = db.session.get(Message, message_id)
-    if row is None or row.state != "sending" or (row.lease_until is not None and row.lease_until >= utcnow()):
+    if row is None or db.session.scalar(sa.select(Message.id).where(Message.id == message_id,
+                                                                    doubtful(utcnow()))) is None:
         raise CampaignError(f"message #{message_id} is not in doubt")
     if outcome == "sent":
         row.state, row.reason, row.sent_at = "sent", "marked sent by an admin after a sender crash", row.claimed_at

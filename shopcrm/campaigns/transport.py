@@ -74,13 +74,14 @@ class SmtpChannel:
         self.pipelining = False
         self._envelope: tuple[str, str] | None = None  # written, answers not read yet
         self._in_data = False  # the server accepted DATA: it waits for content
+        self._body_sent = False  # the content went out but not its end
         self._content_unread = False
 
     def open(self) -> None:
         self.connection = TimedConnection(current_app.extensions["mail"])
         self.connection.__enter__()
         self.host = self.connection.host
-        self._envelope, self._in_data, self._content_unread = None, False, False
+        self._envelope, self._in_data, self._body_sent, self._content_unread = None, False, False, False
         if self.host is not None:  # None under MAIL_SUPPRESS_SEND: Flask-Mail's "pretend to send"
             # Small commands written right after a message must not wait for its
             # acknowledgement (Nagle's algorithm would hold them back for a round trip).
@@ -121,7 +122,7 @@ class SmtpChannel:
         if mail[0] == 250 and rcpt[0] in (250, 251) and self._in_data:
             return
         if self._in_data:  # it waits for content although the envelope was refused: send none
-            self._drop()
+            self.drop()
         else:
             self._after_refusal(421 if 421 in (mail[0], rcpt[0], data[0]) else data[0])
         if mail[0] != 250:
@@ -133,6 +134,13 @@ class SmtpChannel:
     def send_content(self, data: bytes, message_id: str) -> None:
         """The message itself; :meth:`read_content_reply` reads the answer (the sender prepares
         the next message meanwhile)."""
+        self.send_body(data)
+        self.end_content(message_id)
+
+    def send_body(self, data: bytes) -> None:
+        """The message without its final ``.`` line: the server reads and checks it, but
+        nothing is delivered until :meth:`end_content` (RFC 5321 4.1.1.4; a session that ends
+        first discards it). The sender sends it while its commit is still on the way."""
         if self.host is None:
             return
         if not self._in_data:
@@ -142,7 +150,15 @@ class SmtpChannel:
                 raise smtplib.SMTPDataError(code, reply)
         self._in_data = False
         body = dot_stuffed(data)
-        self.host.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+        self.host.send(body if body.endswith(b"\r\n") else body + b"\r\n")
+        self._body_sent = True
+
+    def end_content(self, message_id: str) -> None:
+        """The end of the message: from here on the server is responsible for it."""
+        if self.host is None:
+            return
+        self._body_sent = False
+        self.host.send(b".\r\n")
         self._content_unread = True
 
     def read_content_reply(self) -> None:
@@ -155,22 +171,27 @@ class SmtpChannel:
             raise smtplib.SMTPDataError(code, reply)
 
     def abort(self) -> None:
-        """Abandon the message whose envelope went out last: it must not be sent after all."""
+        """Abandon the message whose envelope (or body) went out last: it must not be sent after all."""
         if self.host is None:
+            return
+        if self._body_sent:  # only ending the session without the final "." cancels it
+            self.drop()
             return
         try:
             self.read_envelope()
         except (smtplib.SMTPSenderRefused, smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError):
             return  # refused anyway; the session was reset
         if self._in_data:
-            self._drop()  # the server waits for content: only closing the session cancels it
+            self.drop()  # the server waits for content: only closing the session cancels it
         else:
             self.host.rset()
 
-    def _drop(self) -> None:
-        self.host.close()
+    def drop(self) -> None:
+        """End the session at once, without QUIT: a message not finished is not delivered."""
+        if self.host is not None:
+            self.host.close()
         self.connection = self.host = None
-        self._in_data = False
+        self._in_data = self._body_sent = False
 
     def _after_refusal(self, code: int) -> None:
         if code == 421:
@@ -182,6 +203,8 @@ class SmtpChannel:
             pass
 
     def close(self) -> None:
+        if self._body_sent:  # QUIT would be read as part of the message
+            self.drop()
         if self.host is not None:
             try:
                 self.host.quit()
@@ -197,6 +220,7 @@ class FileChannel:
 
     def __init__(self, directory: str):
         self.directory = directory
+        self._body: bytes | None = None
 
     def open(self) -> None:
         os.makedirs(self.directory, exist_ok=True)
@@ -208,6 +232,14 @@ class FileChannel:
         pass
 
     def send_content(self, data: bytes, message_id: str) -> None:
+        self.send_body(data)
+        self.end_content(message_id)
+
+    def send_body(self, data: bytes) -> None:
+        self._body = data
+
+    def end_content(self, message_id: str) -> None:
+        data, self._body = self._body, None
         name = message_id.strip("<>").replace("@", "_at_").replace("/", "_")
         path = os.path.join(self.directory, name + ".eml")
         tmp = path + ".tmp"
@@ -219,7 +251,10 @@ class FileChannel:
         pass
 
     def abort(self) -> None:
-        pass
+        self._body = None
+
+    def drop(self) -> None:
+        self._body = None
 
     def close(self) -> None:
         pass
