@@ -10,29 +10,31 @@ How a row travels
    rows stay ``queued``: if the sender dies, they return to the pool when the lease runs out.
 2. **Sending.** Before a message's content goes to the mail server, its row becomes
    ``sending`` and that is committed. That commit comes only after the server's answer to the
-   previous message was read, and it carries that answer unless the answer was a plain 250:
-   a failure or a retry is written in the same commit. So at any moment a sender has at most
+   previous message was read, and it carries that answer unless it was a plain 250: a
+   failure or a retry is written in the same commit. So at any moment a sender has at most
    one message whose fate is unknown. The UPDATE is guarded (still queued, still claimed by
    us, address not on the suppression list): an unsubscribe or a cancelled campaign takes
    effect before the next message, not the next batch.
-3. **Outcome.** ``sent`` for a 250, ``failed`` and the address suppressed for a permanent
-   refusal (5xx), back to ``queued`` with a growing delay for a temporary one (4xx,
-   connection lost). On MariaDB/MySQL a 250 is written with the *next* message's commit (its
-   "sending" already implies it); on SQLite, and at the end of a batch, at once.
+3. **Outcome.** ``failed`` and the address suppressed for a permanent refusal (5xx), back to
+   ``queued`` with a growing delay for a temporary one (4xx, connection lost), at once. The
+   250s of a batch become ``sent`` in one UPDATE at the batch's end: until then each is
+   implied by the later ``sending`` rows of the same claim.
 
 A row left ``sending`` after its lease ran out was handed to the mail server by a sender that
 died before it could record the answer. If a later row of the same claim is ``sending`` too,
-the answer was a 250 (:func:`settle_accepted` records it as sent at the next run). Otherwise it
-may or may not have been delivered: it is reported as *in doubt* (:func:`in_doubt`) and never
-resent or dropped silently; an admin decides (:func:`resolve_in_doubt`).
+the answer was a 250 (:func:`settle_accepted` records it as sent, at the start and end of the
+next run). Otherwise it may or may not have been delivered: it is reported as *in doubt*
+(:func:`in_doubt`) and never resent or dropped silently; an admin decides
+(:func:`resolve_in_doubt`).
 
 Speed: the time between the server's answer to one message and the next message's content
-is what limits a send run, so as little as possible happens there. On MariaDB/MySQL the next
-message's ``sending`` UPDATE is run while the server still digests the previous message, and
-only the COMMIT is left in between (:meth:`Sender.stage`); with a server that offers
-PIPELINING that commit also overlaps the envelope's round trip (see ``transport``); the next
-message is built while the server digests the current one. Batches stream from the database;
-memory does not grow with the outbox.
+is what limits a send run, so as little as possible happens there. The commit that makes a
+row ``sending`` overlaps the sending of the message's body; only the body's final ``.`` —
+without which the server delivers nothing — waits for it (:meth:`Sender._hand_over`). On
+MariaDB/MySQL the COMMIT runs in a helper thread and the ``sending`` UPDATE itself already ran
+while the server digested the previous message (:meth:`Sender.stage`); on SQLite the commit
+runs right after the body went out. The next message is built while the server digests the
+current one. Batches stream from the database; memory does not grow with the outbox.
 
 Without ``MAIL_SERVER`` the transport writes each message as an ``.eml`` file into the outbox
 folder instead (the demo, and development).
@@ -96,9 +98,10 @@ _MARK_SENDING = (
            ~sa.exists().where(Suppression.__table__.c.email_hash == sa.bindparam("h")))
     .values(state="sending", claimed_at=sa.bindparam("now"), message_id=sa.bindparam("msgid"))
 )
-_MARK_SENT = (
-    _m.update().where(_m.c.id == sa.bindparam("mid"), _m.c.state == "sending")
-    .values(state="sent", sent_at=sa.bindparam("now"), reason=None, attempts=_m.c.attempts + 1, lease_until=None)
+_MARK_SENT = (  # the batch's accepted messages, at its end: a later "sending" of the same claim implied each
+    _m.update().where(_m.c.id.in_(sa.bindparam("ids", expanding=True)), _m.c.claimed_by == sa.bindparam("token"),
+                      _m.c.state == "sending")
+    .values(state="sent", sent_at=_m.c.claimed_at, reason=None, attempts=_m.c.attempts + 1, lease_until=None)
 )
 # OR rather than IN: an IN list is rendered per execution, these are compiled once (DriverStatement)
 _in_hand = sa.or_(_m.c.state == "queued", _m.c.state == "sending")
@@ -124,8 +127,7 @@ _RENEW = (
     .values(lease_until=sa.bindparam("until"))
 )
 _FORGIVE = SoftBounce.__table__.delete().where(SoftBounce.__table__.c.email_hash == sa.bindparam("h"))
-_ID_LISTS = (_RELEASE, _RENEW)  # rare, with a list of ids: run through SQLAlchemy
-_ACCEPTED = (_MARK_SENT, _FORGIVE)  # what follows a 250 for the content: implied by the next "sending"
+_ID_LISTS = (_RELEASE, _RENEW, _MARK_SENT)  # once a batch, with a list of ids: run through SQLAlchemy
 
 
 class DriverStatement:
@@ -207,6 +209,7 @@ class Sender:
         self.early = db.engine.dialect.name != "sqlite"
         self.pending = None  # a COMMIT on its way (MariaDB/MySQL), see commit(wait=False)
         self.ready: list[tuple] | None = None  # SQLite: changes to commit once the body is out
+        self.accepted: list[int] = []  # this batch's rows the server accepted, written at its end
         self.committer: ThreadPoolExecutor | None = None
         self.sqlite_synchronous = None
         self.last_renew = time.monotonic()
@@ -479,6 +482,9 @@ class Sender:
             ops.append(self._release(rows))
             raise
         finally:
+            if self.accepted:  # every 250 of the batch, in one statement
+                ops.append((_MARK_SENT, {"ids": self.accepted, "token": self.token}))
+                self.accepted = []
             try:
                 if ops:
                     self.commit(ops)
@@ -519,12 +525,9 @@ class Sender:
                 raise self._connection_lost(row, exc, answered, waiting) from exc
             if waiting is not None:  # pipelining: the envelope is already on its way
                 answered = self._answer(waiting, facts, channel)
-            # A 250 for the previous message need not be written before this one goes out:
-            # this row's committed "sending" says it (see settle_accepted). Anything else must.
-            carry, now = [], later
-            for op in answered:
-                (carry if self.early and op[0] in _ACCEPTED else now).append(op)
-            self.commit(now, wait=False)  # under way while the envelope's answers and the body go out
+            # A 250 for the previous message is not written here: this row's committed "sending"
+            # implies it (see settle_accepted); a refusal or a retry is, in this commit.
+            self.commit(later + answered, wait=False)  # under way while the envelope's answers and the body go out
             marked = self.staged_counts[-1] == 1 if self.early else None
         except BaseException as exc:
             if self.staged:  # this row's "sending" is undone (nothing of it was sent), the rest kept
@@ -532,12 +535,7 @@ class Sender:
                 if isinstance(exc, _StopRun):
                     exc.ops = kept + exc.ops
             raise
-        try:
-            done, waiting = self._hand_over(row, wire, channel, marked)
-        except _StopRun as stop:
-            stop.ops = carry + stop.ops
-            raise
-        return carry + done, waiting
+        return self._hand_over(row, wire, channel, marked)
 
     def _hand_over(self, row: dict, wire: WireMessage, channel, marked: bool | None) -> tuple[list, tuple | None]:
         """The envelope's answers, the body, and — once the row is durably ``sending`` — the
@@ -585,7 +583,8 @@ class Sender:
         self.report.sent += 1
         now = utcnow()
         facts.cap.count(row["email_hash"], now)
-        done = [(_MARK_SENT, {"mid": row["id"], "now": now})]
+        self.accepted.append(row["id"])
+        done = []
         if row["email_hash"] in facts.soft:
             done.append((_FORGIVE, {"h": row["email_hash"]}))
             facts.soft.discard(row["email_hash"])

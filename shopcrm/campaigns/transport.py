@@ -1,14 +1,15 @@
 """Where messages go: an SMTP session opened through Flask-Mail, or ``.eml`` files.
 
 A message travels in steps so the sender can commit its state at the right moment and let
-that commit overlap a round trip instead of adding to it:
+that commit overlap the exchange instead of adding to it:
 
 1. :meth:`send_envelope` writes the envelope and does not wait;
-2. the sender commits (the row becomes ``sending``) while the server answers;
-3. :meth:`read_envelope` reads the answers;
-4. :meth:`send_content` sends the message — only its end makes the server take
-   responsibility for it — and :meth:`read_content_reply` reads the answer once the sender
-   has built the next message.
+2. the sender starts the commit that makes the row ``sending`` (MariaDB/MySQL);
+3. :meth:`read_envelope` reads the answers and :meth:`send_body` sends the message without
+   its final ``.`` line — the server reads it, but delivers nothing yet;
+4. once the commit is done (on SQLite: made now), :meth:`end_content` sends the ``.``, which
+   alone makes the server take responsibility for the message, and
+   :meth:`read_content_reply` reads the answer once the sender has built the next message.
 
 Without PIPELINING the envelope is MAIL FROM alone (its answer is simply read after the
 commit; RCPT TO and DATA then wait for their answers as usual) and every answer is read before
