@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from .errors import RunLocked
 from .extensions import db
@@ -77,13 +77,29 @@ def try_acquire(name: str, ttl: float, owner: str | None = None, engine: sa.Engi
         return Lease(name, owner, ttl, engine)
     except IntegrityError:
         pass
-    with engine.begin() as conn:  # the row exists: take it over only if its lease ran out
-        result = conn.execute(
-            _lock_table.update()
-            .where(_lock_table.c.name == name, _lock_table.c.expires_at < now)
-            .values(owner=owner, acquired_at=now, expires_at=row["expires_at"])
-        )
+    except OperationalError as exc:
+        if not _contended(exc):
+            raise
+        return None  # others were taking it at the same moment: one of them has it
+    try:
+        with engine.begin() as conn:  # the row exists: take it over only if its lease ran out
+            result = conn.execute(
+                _lock_table.update()
+                .where(_lock_table.c.name == name, _lock_table.c.expires_at < now)
+                .values(owner=owner, acquired_at=now, expires_at=row["expires_at"])
+            )
+    except OperationalError as exc:
+        if not _contended(exc):
+            raise
+        return None
     return Lease(name, owner, ttl, engine) if result.rowcount == 1 else None
+
+
+def _contended(exc: OperationalError) -> bool:
+    """A deadlock or lock wait between processes taking the same lock (MariaDB/MySQL 1213,
+    1205; SQLite "database is locked"), as opposed to a database that is down."""
+    code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+    return code in (1205, 1213) or "database is locked" in str(exc.orig)
 
 
 def holder(name: str, engine: sa.Engine | None = None) -> dict | None:

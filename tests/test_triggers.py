@@ -309,9 +309,12 @@ def test_browse_abandonment_reads_the_view_beacon(tmp_path, segmented_template, 
         dispose(app)
 
 
-def test_two_first_visits_at_once_create_each_trigger_once(mariadb_database, tmp_path, demo_shop_file, monkeypatch):
-    """Both requests read "no triggers yet" before either writes (a barrier makes sure), so
-    they collide on MariaDB; the loser rolls back and reads the winner's rows."""
+@pytest.mark.parametrize("visitors", [2, 8])
+def test_first_visits_at_once_create_each_trigger_once(visitors, mariadb_database, tmp_path, demo_shop_file,
+                                                       monkeypatch):
+    """All requests read "no triggers yet" before any writes (a barrier makes sure); then one
+    at a time (the set-up lease) reads again and creates what is missing, so each trigger and
+    its campaign exist once. Separate processes: tests/test_first_use_races.py."""
     import threading
 
     from shopcrm.campaigns import triggers as trigger_module
@@ -323,16 +326,17 @@ def test_two_first_visits_at_once_create_each_trigger_once(mariadb_database, tmp
     app = create_app(base_config(tmp_path, SQLALCHEMY_DATABASE_URI=mariadb_database("crm"),
                                  SHOPCRM_SHOP_DATABASE_URI="sqlite:///" + str(demo_shop_file)))
     migrate(app)
-    barrier, waited = threading.Barrier(2, timeout=20), set()
-    real_create = trigger_module.create_campaign
+    barrier, waited = threading.Barrier(visitors, timeout=20), set()
+    real_read = trigger_module._triggers_by_kind
 
-    def create_after_both_read(*args, **kwargs):
-        if threading.get_ident() not in waited:
+    def read_then_wait_for_the_others(*args, **kwargs):
+        found = real_read(*args, **kwargs)
+        if threading.get_ident() not in waited:  # each one's first look: all of them see nothing
             waited.add(threading.get_ident())
             barrier.wait()
-        return real_create(*args, **kwargs)
+        return found
 
-    monkeypatch.setattr(trigger_module, "create_campaign", create_after_both_read)
+    monkeypatch.setattr(trigger_module, "_triggers_by_kind", read_then_wait_for_the_others)
     results, errors = [], []
 
     def visit():
@@ -342,14 +346,14 @@ def test_two_first_visits_at_once_create_each_trigger_once(mariadb_database, tmp
         except Exception as exc:  # reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=visit) for _ in range(2)]
+    threads = [threading.Thread(target=visit) for _ in range(visitors)]
     try:
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(60)
         assert not errors, errors
-        assert results == [sorted(TRIGGER_KINDS)] * 2
+        assert results == [sorted(TRIGGER_KINDS)] * visitors
         with app.app_context():
             assert sorted(db.session.scalars(sa.select(Trigger.kind))) == sorted(TRIGGER_KINDS)
             kinds = list(db.session.scalars(sa.select(Campaign.kind).where(Campaign.kind != "campaign")))
