@@ -40,6 +40,15 @@ def _take(config: dict, barrier, results) -> None:
             results.put(("error", f"{type(exc).__name__}: {exc}"[:300]))
 
 
+def _fresh_app(mariadb_database, tmp_path, demo_shop_file):
+    """A migrated app on a fresh MariaDB database, and the settings the processes build theirs from."""
+    config = base_config(tmp_path, SQLALCHEMY_DATABASE_URI=mariadb_database("race"),
+                         SHOPCRM_SHOP_DATABASE_URI=f"sqlite:///{demo_shop_file}")
+    app = create_app(config)
+    migrate(app)
+    return app, config
+
+
 def _all_at_once(target, config: dict) -> list:
     context = multiprocessing.get_context("fork")
     barrier, results = context.Barrier(VISITORS, timeout=30), context.Queue()
@@ -59,10 +68,7 @@ def test_eight_processes_opening_the_triggers_page_first_all_get_it(round_no, ma
     from shopcrm.extensions import db
     from shopcrm.models import Campaign
 
-    config = base_config(tmp_path, SQLALCHEMY_DATABASE_URI=mariadb_database("race"),
-                         SHOPCRM_SHOP_DATABASE_URI=f"sqlite:///{demo_shop_file}")
-    app = create_app(config)
-    migrate(app)
+    app, config = _fresh_app(mariadb_database, tmp_path, demo_shop_file)
     try:
         answers = _all_at_once(_first_visit, config)
         assert answers == [("ok", sorted(TRIGGER_KINDS))] * VISITORS
@@ -75,10 +81,7 @@ def test_eight_processes_opening_the_triggers_page_first_all_get_it(round_no, ma
 
 
 def test_eight_processes_taking_one_lock_at_once_one_wins_none_fails(mariadb_database, tmp_path, demo_shop_file):
-    config = base_config(tmp_path, SQLALCHEMY_DATABASE_URI=mariadb_database("race"),
-                         SHOPCRM_SHOP_DATABASE_URI=f"sqlite:///{demo_shop_file}")
-    app = create_app(config)
-    migrate(app)
+    app, config = _fresh_app(mariadb_database, tmp_path, demo_shop_file)
     try:
         answers = _all_at_once(_take, config)
         assert all(kind == "ok" for kind, _ in answers), answers
