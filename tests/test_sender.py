@@ -136,6 +136,40 @@ def test_a_permanent_refusal_fails_the_message_and_suppresses_the_address(outbox
     assert bounced.lower() not in delivered_to(smtp)
 
 
+class ContentRefusingHandler(RecordingHandler):
+    """Takes the envelope, then refuses the message itself after its final "." (a spam filter)."""
+
+    def __init__(self, refuse: set[str]):
+        super().__init__()
+        self.refuse = refuse
+
+    async def handle_DATA(self, server, session, envelope):
+        if any(address.lower() in self.refuse for address in envelope.rcpt_tos):
+            return "554 5.7.1 message refused as spam"
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize("mode", ["plain", "pipelining"])
+def test_a_message_refused_after_its_content_fails_and_the_session_goes_on(outbox_app, shop_file, mode):
+    """The server resets its transaction itself after answering the content, so the sender must
+    not send RSET: with PIPELINING the next envelope is already on the wire, and an RSET would
+    be read as part of the next message while the sender waits for an answer that never comes."""
+    people = consenting_customers(shop_file, 6)
+    refused = people[2][1]
+    handler, controller = start_smtp(ContentRefusingHandler({refused.lower()}), pipelining=mode == "pipelining")
+    try:
+        use_smtp(outbox_app, handler.port, SHOPCRM_SMTP_TIMEOUT=3)
+        queue_campaign(outbox_app, [c for c, _, _ in people])
+        with outbox_app.app_context():
+            report = send_due()
+            assert (report.sent, report.failed, report.retried, report.errors) == (5, 1, 0, [])
+            row = db.session.scalar(sa.select(Message).where(Message.email == refused))
+            assert row.state == "failed" and "554" in row.reason
+    finally:
+        controller.stop()
+    assert sorted(delivered_to(handler)) == sorted(e.lower() for _, e, _ in people if e != refused)
+
+
 def test_temporary_refusals_are_retried_and_repeated_ones_suppress(outbox_app, shop_file, smtp):
     use_smtp(outbox_app, smtp.port, SHOPCRM_SOFT_BOUNCE_LIMIT=2)
     people = consenting_customers(shop_file, 3)

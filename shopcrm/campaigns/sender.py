@@ -318,8 +318,8 @@ class Sender:
     def commit(self, ops: list[tuple], wait: bool = True) -> list[int]:
         """Apply state changes, with the staged ones, in one transaction on the sender's own
         connection; returns the row counts of ``ops`` (the staged ones' end in
-        ``staged_counts``). Renewals and releases (lists of ids) follow in a transaction of
-        their own.
+        ``staged_counts``). Statements with lists of ids (the batch's 250s, renewals,
+        releases) go through SQLAlchemy, in the same transaction.
 
         ``wait=False``: the commit happens while the caller sends the message's body, and
         :meth:`_await_commit` must return before the body's end goes out. On MariaDB/MySQL the
@@ -337,9 +337,13 @@ class Sender:
         id_lists = [op for op in ops if op[0] in _ID_LISTS]
         try:
             counts = self._execute(deferred + per_message) if deferred or per_message else []
-            if counts or self.staged:
+            if id_lists:  # same transaction: e.g. the batch's 250s with its last row's outcome
+                for statement, values in id_lists:
+                    self.connection.execute(statement, values)
+                self.connection.commit()
+            elif counts or self.staged:
                 raw = self.driver
-                if wait or not self.early or id_lists:
+                if wait or not self.early:
                     raw.commit()
                 else:
                     if self.committer is None:
@@ -347,17 +351,11 @@ class Sender:
                     self.pending = self.committer.submit(raw.commit)
         except BaseException:
             self.rollback()
+            if id_lists:
+                self.connection.rollback()
             raise
         staged_counts = counts[:len(deferred)] if deferred else self.staged_counts
         self.staged, self.staged_counts = [], staged_counts
-        if id_lists:
-            try:
-                for statement, values in id_lists:
-                    self.connection.execute(statement, values)
-                self.connection.commit()
-            except BaseException:
-                self.connection.rollback()
-                raise
         return counts[len(deferred):]
 
     def _await_commit(self, channel=None) -> None:
@@ -529,11 +527,9 @@ class Sender:
             # implies it (see settle_accepted); a refusal or a retry is, in this commit.
             self.commit(later + answered, wait=False)  # under way while the envelope's answers and the body go out
             marked = self.staged_counts[-1] == 1 if self.early else None
-        except BaseException as exc:
-            if self.staged:  # this row's "sending" is undone (nothing of it was sent), the rest kept
-                kept = self.rollback()[:-1]
-                if isinstance(exc, _StopRun):
-                    exc.ops = kept + exc.ops
+        except BaseException:
+            if self.staged:  # undone: nothing of this row was sent; the caller still holds the other changes
+                self.rollback()
             raise
         return self._hand_over(row, wire, channel, marked)
 

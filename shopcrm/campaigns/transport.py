@@ -168,7 +168,10 @@ class SmtpChannel:
         self._content_unread = False
         code, reply = self.host.getreply()
         if code != 250:
-            self._after_refusal(code)
+            # The answer to the content ends the mail transaction (RFC 5321 4.1.1.4): no RSET,
+            # which with PIPELINING would land behind the next envelope, already sent.
+            if code == 421:
+                self.host.close()
             raise smtplib.SMTPDataError(code, reply)
 
     def abort(self) -> None:
