@@ -509,6 +509,11 @@ class Sender:
             self.report.failed += 1
             return ops + [self._done(row, "failed", f"cannot build the message: {exc}", row["attempts"] + 1)], waiting
         self.pacer.wait()
+        if channel.pipelining:  # first, so the server has the envelope while the UPDATE below runs
+            try:
+                channel.send_envelope(self.builder.envelope_from, row["email"])
+            except CONNECTION_ERRORS as exc:
+                raise self._connection_lost(row, exc, [], waiting) from exc
         later = [op for op in ops if op[0] in _ID_LISTS]
         self.stage([op for op in ops if op[0] not in _ID_LISTS]
                    + [(_MARK_SENDING, {"mid": row["id"], "token": self.token, "h": row["email_hash"], "now": utcnow(),
@@ -517,10 +522,11 @@ class Sender:
             answered: list = []
             if waiting is not None and not channel.pipelining:  # the answer must come before the next command
                 answered, waiting = self._answer(waiting, facts, channel), None
-            try:
-                channel.send_envelope(self.builder.envelope_from, row["email"])
-            except CONNECTION_ERRORS as exc:
-                raise self._connection_lost(row, exc, answered, waiting) from exc
+            if not channel.pipelining:
+                try:
+                    channel.send_envelope(self.builder.envelope_from, row["email"])
+                except CONNECTION_ERRORS as exc:
+                    raise self._connection_lost(row, exc, answered, None) from exc
             if waiting is not None:  # pipelining: the envelope is already on its way
                 answered = self._answer(waiting, facts, channel)
             # A 250 for the previous message is not written here: this row's committed "sending"
