@@ -72,16 +72,12 @@ def try_acquire(name: str, ttl: float, owner: str | None = None, engine: sa.Engi
     now = utcnow()
     row = {"name": name, "owner": owner, "acquired_at": now, "expires_at": now + timedelta(seconds=ttl)}
     try:
-        with engine.begin() as conn:
-            conn.execute(_lock_table.insert().values(**row))
-        return Lease(name, owner, ttl, engine)
-    except IntegrityError:
-        pass
-    except OperationalError as exc:
-        if not _contended(exc):
-            raise
-        return None  # others were taking it at the same moment: one of them has it
-    try:
+        try:
+            with engine.begin() as conn:
+                conn.execute(_lock_table.insert().values(**row))
+            return Lease(name, owner, ttl, engine)
+        except IntegrityError:
+            pass
         with engine.begin() as conn:  # the row exists: take it over only if its lease ran out
             result = conn.execute(
                 _lock_table.update()
@@ -91,7 +87,7 @@ def try_acquire(name: str, ttl: float, owner: str | None = None, engine: sa.Engi
     except OperationalError as exc:
         if not _contended(exc):
             raise
-        return None
+        return None  # others were taking it at the same moment: one of them has it
     return Lease(name, owner, ttl, engine) if result.rowcount == 1 else None
 
 

@@ -277,8 +277,8 @@ class Sender:
         """State changes to commit with the next :meth:`commit`, run now where that is safe.
 
         On MariaDB/MySQL the next message's ``sending`` runs while the server still works on
-        the previous message, so only that message's ``sent`` and the commit itself remain
-        between the server's answer and the next content (see :meth:`_deliver`). It locks that
+        the previous message, so only the commit itself remains between the server's answer
+        and the next message's end (see :meth:`_deliver`). It locks that
         one outbox row, nothing else (the connection reads committed data: no gap locks on the
         suppression list, so an unsubscribe never waits for the sender). SQLite locks the whole
         database for a writer: there the changes wait for the commit instead of holding the
