@@ -161,7 +161,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--customers", type=int, default=16_000, help="demo shop size (enough consenting ones)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, help="rows per claim; default: SHOPCRM_SEND_BATCH_SIZE's")
     parser.add_argument("--chunk", type=int, default=1000,
                         help="messages each side sends in turn within a round (the machine's speed drifts)")
     parser.add_argument("--db", choices=("sqlite", "mariadb"), default="sqlite")
@@ -256,6 +256,7 @@ def run(args, tmp: Path, crm_url: str, sinks: list[Sink]) -> None:
         commit_ms = commit_latency(ids[0])
         print(f"commit latency (one-row UPDATE + COMMIT), median of 200: {commit_ms:.2f} ms")
 
+        args.batch_size = args.batch_size or app.config["SHOPCRM_SEND_BATCH_SIZE"]
         for sink in sinks:
             app.config["MAIL_PORT"] = sink.port
             from shopcrm.extensions import mail

@@ -1,7 +1,8 @@
 """The sender over a real SMTP server (aiosmtpd on loopback): content, compliance headers,
 outages, refusals, the checks before every message, leases, locks and messages in doubt."""
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 
 import pytest
 import sqlalchemy as sa
@@ -73,7 +74,8 @@ def test_delivered_content_and_headers(outbox_app, shop_file, smtp):
         assert msg["From"] == "Test Shop <shop@shop.test>" and msg["To"] == to
         assert msg["Subject"] == row.subject and row.subject.startswith(names[to.lower()])
         assert msg["Message-ID"] == row.message_id and row.message_id.endswith("@shop.test>")
-        assert msg["Date"] and msg["MIME-Version"] == "1.0"
+        assert abs(parsedate_to_datetime(msg["Date"]) - datetime.now(timezone.utc)) < timedelta(minutes=5)
+        assert msg["MIME-Version"] == "1.0"
         https, mailto = [part.strip(" <>") for part in msg["List-Unsubscribe"].split(",")]
         assert https.startswith("http://crm.test/crm/u/") and mailto == "mailto:shop@shop.test?subject=unsubscribe"
         assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

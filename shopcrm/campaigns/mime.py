@@ -17,7 +17,8 @@ one-click unsubscribe headers with an https link and a mailto.
 from __future__ import annotations
 
 import binascii
-import uuid
+import os
+import time
 from dataclasses import dataclass
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 
@@ -74,18 +75,25 @@ class MailBuilder:
         self.from_header = formataddr((name, address), charset="utf-8")
         self.mailto = config.get("SHOPCRM_UNSUBSCRIBE_MAILTO") or address
         self.unsubscribe = link_template("crm_public.unsubscribe")
+        self._date = (None, "")  # (second, Date header): formatting the date costs a fifth of a build
+
+    def date(self) -> str:
+        second = int(time.time())
+        if self._date[0] != second:
+            self._date = (second, formatdate(second, localtime=True))
+        return self._date[1]
 
     def build(self, row: dict) -> WireMessage:
         """``row`` holds the outbox columns id, customer_id, email, subject, text, html and
         (rows queued by this version) unsubscribe_url."""
         message_id = make_msgid(idstring=f"m{row['id']}", domain=self.domain)
         link = row.get("unsubscribe_url") or unsubscribe_url(self.unsubscribe, row["customer_id"], row["email"])
-        boundary = f"=_shopcrm_{uuid.uuid4().hex}"  # "=_" never occurs in quoted-printable text
+        boundary = f"=_shopcrm_{os.urandom(16).hex()}"  # "=_" never occurs in quoted-printable text
         headers = (
             f"From: {self.from_header}",
             f"To: {row['email']}",
             f"Subject: {_header_text(row['subject'])}",
-            f"Date: {formatdate(localtime=True)}",
+            f"Date: {self.date()}",
             f"Message-ID: {message_id}",
             "MIME-Version: 1.0",
             f'Content-Type: multipart/alternative; boundary="{boundary}"',
