@@ -164,6 +164,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOPCRM_SEND_LEASE_SECONDS", 300, int,
             help="how long a sender's claim on outbox rows (and its cron lock) lasts without renewal"),
     Setting("SHOPCRM_SMTP_TIMEOUT", 60.0, float, help="seconds to wait for the mail server before giving up"),
+    Setting("SHOPCRM_SMTP_MESSAGES_PER_CONNECTION", 0, int,
+            help="start a new SMTP session after this many messages (for relays that limit it); 0 = one per batch"),
     Setting("SHOPCRM_UNSUBSCRIBE_MAILTO", None, str,
             help="address for the mailto: part of List-Unsubscribe; default: the sender address"),
     Setting("SHOPCRM_FREQUENCY_CAP", 3, int,
@@ -313,6 +315,9 @@ def validate(config: dict[str, Any]) -> None:
             problems.append(f"{key} must be a whole number ≥ 0")
     if not isinstance(config.get("SHOPCRM_FREQUENCY_CAP"), int) or config["SHOPCRM_FREQUENCY_CAP"] < 0:
         problems.append("SHOPCRM_FREQUENCY_CAP must be a whole number ≥ 0 (0 = no cap)")
+    per_session = config.get("SHOPCRM_SMTP_MESSAGES_PER_CONNECTION")
+    if not isinstance(per_session, int) or isinstance(per_session, bool) or per_session < 0:
+        problems.append("SHOPCRM_SMTP_MESSAGES_PER_CONNECTION must be a whole number ≥ 0 (0 = one session per batch)")
     if not isinstance(config.get("SHOPCRM_SEND_LEASE_SECONDS"), int) or config["SHOPCRM_SEND_LEASE_SECONDS"] < 2:
         problems.append("SHOPCRM_SEND_LEASE_SECONDS must be a whole number ≥ 2")
     for key in ("SHOPCRM_SEND_RATE", "SHOPCRM_SMTP_TIMEOUT"):

@@ -443,3 +443,43 @@ def test_a_test_send_goes_to_the_admin_not_the_customer(outbox_app, shop_file, s
     assert delivered["to"] == ["marketing@shop.test"] and delivered["message"]["Message-ID"] == message_id
     assert delivered["message"]["Subject"].startswith(f"[TEST] {name}")
     assert "TRY" in body_of(delivered["message"], "plain")
+
+
+class SessionLimitHandler(RecordingHandler):
+    """A relay that takes at most ``limit`` messages per session, then answers 421."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+        self.per_session = Counter()
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.per_session[id(session)] >= self.limit:
+            return "421 4.7.0 too many messages in this session"
+        self.per_session[id(session)] += 1
+        envelope.mail_from = address
+        return "250 OK"
+
+
+@pytest.mark.parametrize("mode", ["plain", "pipelining"])
+def test_a_relay_that_limits_messages_per_session(outbox_app, shop_file, mode):
+    people = consenting_customers(shop_file, 7)
+    handler, controller = start_smtp(SessionLimitHandler(3), pipelining=mode == "pipelining")
+    try:
+        use_smtp(outbox_app, handler.port)
+        queue_campaign(outbox_app, [c for c, _, _ in people])
+        with outbox_app.app_context():
+            # One session per batch: the relay's 421 on the fourth message stops the run.
+            stopped = send_due()
+            assert stopped.sent == 3 and any("421" in e for e in stopped.errors)
+            assert states(outbox_app)["queued"] == 4
+            db.session.execute(sa.update(Message).where(Message.state == "queued")
+                               .values(next_attempt_at=utcnow() - timedelta(seconds=1)))  # past the backoff
+            db.session.commit()
+            outbox_app.config["SHOPCRM_SMTP_MESSAGES_PER_CONNECTION"] = 3
+            report = send_due()
+            assert report.sent == 4 and not report.errors and report.batches == 1
+    finally:
+        controller.stop()
+    assert sorted(delivered_to(handler)) == sorted(e.lower() for _, e, _ in people)  # each exactly once
+    assert sorted(handler.per_session.values()) == [1, 3, 3]  # the second run: two sessions in one batch

@@ -200,6 +200,7 @@ class Sender:
         self.builder = MailBuilder()
         self.lookups = SendLookups(current_mapping())
         self.exempt_reminders = self.config["SHOPCRM_CAP_EXEMPT_REMINDERS"]
+        self.per_session = self.config["SHOPCRM_SMTP_MESSAGES_PER_CONNECTION"]
         self.batch_no = 0
         self.token = ""
         self.connection: sa.Connection | None = None
@@ -456,8 +457,9 @@ class Sender:
     # --- one batch ------------------------------------------------------------------------------
 
     def send_batch(self, rows: list[dict]) -> None:
-        """Send one claimed batch over one connection. Raises :class:`_StopRun` when the run
-        must stop (the rest of the batch is released first)."""
+        """Send one claimed batch over one connection (or a new one every
+        ``SHOPCRM_SMTP_MESSAGES_PER_CONNECTION`` messages). Raises :class:`_StopRun` when the
+        run must stop (the rest of the batch is released first)."""
         ops: list[tuple] = []
         channel = None
         waiting: tuple[dict, WireMessage] | None = None  # content sent, the server's answer not read yet
@@ -469,6 +471,13 @@ class Sender:
                     ops.append(self._done(row, *skip))
                     self.report.skipped(*skip)
                     continue
+                if channel is not None and self.per_session and channel.messages >= self.per_session:
+                    # A relay that ends sessions after so many messages answers 421, which stops
+                    # the whole run: end the session first, with the last answer read.
+                    if waiting is not None:
+                        ops, waiting = ops + self._answer(waiting, facts, channel), None
+                    channel.close()
+                    channel = None
                 if channel is None:
                     channel = self._open()
                 ops, waiting = self._deliver(row, facts, channel, ops, waiting)

@@ -77,8 +77,10 @@ class SmtpChannel:
         self._in_data = False  # the server accepted DATA: it waits for content
         self._body_sent = False  # the content went out but not its end
         self._content_unread = False
+        self.messages = 0  # ended in this session
 
     def open(self) -> None:
+        self.messages = 0
         self.connection = TimedConnection(current_app.extensions["mail"])
         self.connection.__enter__()
         self.host = self.connection.host
@@ -161,6 +163,7 @@ class SmtpChannel:
         self._body_sent = False
         self.host.send(b".\r\n")
         self._content_unread = True
+        self.messages += 1
 
     def read_content_reply(self) -> None:
         if not self._content_unread:
@@ -221,6 +224,7 @@ class FileChannel:
     """Writes each message to ``<outbox>/<message id>.eml``; used when no SMTP server is set."""
 
     pipelining = False
+    messages = 0  # a folder has no sessions to renew
 
     def __init__(self, directory: str):
         self.directory = directory
