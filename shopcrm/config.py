@@ -155,6 +155,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAIL_USE_SSL", False, _parse_bool, env="SHOPCRM_MAIL_USE_SSL"),
     Setting("MAIL_USERNAME", None, str, env="SHOPCRM_MAIL_USERNAME"),
     Setting("MAIL_PASSWORD", None, str, env="SHOPCRM_MAIL_PASSWORD"),
+    Setting("MAIL_MAX_EMAILS", None, _parse_optional_int, env="SHOPCRM_MAIL_MAX_EMAILS",
+            help="a new SMTP session after this many messages (relays that limit sessions); empty = one per batch"),
     Setting("MAIL_DEFAULT_SENDER", "Demo Shop <shop@example.com>", str, env="SHOPCRM_MAIL_DEFAULT_SENDER"),
     Setting("SHOPCRM_OUTBOX_DIR", None, str, help="where .eml files go without SMTP; default instance/outbox"),
     Setting("SHOPCRM_SEND_BATCH_SIZE", 500, int,
@@ -164,8 +166,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOPCRM_SEND_LEASE_SECONDS", 300, int,
             help="how long a sender's claim on outbox rows (and its cron lock) lasts without renewal"),
     Setting("SHOPCRM_SMTP_TIMEOUT", 60.0, float, help="seconds to wait for the mail server before giving up"),
-    Setting("SHOPCRM_SMTP_MESSAGES_PER_CONNECTION", 0, int,
-            help="start a new SMTP session after this many messages (for relays that limit it); 0 = one per batch"),
+    Setting("SHOPCRM_SEND_CHECKS_MAX_AGE", 60.0, float,
+            help="seconds a batch's checks before sending (consent, address, bought meanwhile, cap) stay valid; "
+                 "a batch that takes longer gives its rest back to be claimed and checked anew"),
     Setting("SHOPCRM_UNSUBSCRIBE_MAILTO", None, str,
             help="address for the mailto: part of List-Unsubscribe; default: the sender address"),
     Setting("SHOPCRM_FREQUENCY_CAP", 3, int,
@@ -315,12 +318,13 @@ def validate(config: dict[str, Any]) -> None:
             problems.append(f"{key} must be a whole number ≥ 0")
     if not isinstance(config.get("SHOPCRM_FREQUENCY_CAP"), int) or config["SHOPCRM_FREQUENCY_CAP"] < 0:
         problems.append("SHOPCRM_FREQUENCY_CAP must be a whole number ≥ 0 (0 = no cap)")
-    per_session = config.get("SHOPCRM_SMTP_MESSAGES_PER_CONNECTION")
-    if not isinstance(per_session, int) or isinstance(per_session, bool) or per_session < 0:
-        problems.append("SHOPCRM_SMTP_MESSAGES_PER_CONNECTION must be a whole number ≥ 0 (0 = one session per batch)")
+    per_session = config.get("MAIL_MAX_EMAILS")
+    if per_session is not None and (not isinstance(per_session, int) or isinstance(per_session, bool)
+                                    or per_session < 1):
+        problems.append("MAIL_MAX_EMAILS must be empty (one SMTP session per batch) or a whole number ≥ 1")
     if not isinstance(config.get("SHOPCRM_SEND_LEASE_SECONDS"), int) or config["SHOPCRM_SEND_LEASE_SECONDS"] < 2:
         problems.append("SHOPCRM_SEND_LEASE_SECONDS must be a whole number ≥ 2")
-    for key in ("SHOPCRM_SEND_RATE", "SHOPCRM_SMTP_TIMEOUT"):
+    for key in ("SHOPCRM_SEND_RATE", "SHOPCRM_SMTP_TIMEOUT", "SHOPCRM_SEND_CHECKS_MAX_AGE"):
         if not isinstance(config.get(key), (int, float)) or config[key] < 0:
             problems.append(f"{key} must be a number ≥ 0")
     problems.extend(_mining_problems(config))

@@ -17,9 +17,9 @@ from shopcrm.extensions import db
 from shopcrm.locks import job_lock
 from shopcrm.models import Campaign, Message, Suppression, utcnow
 
-from .campaign_helpers import (DroppingHandler, consenting_customers, delivered_to, queue_campaign, seed_run,
-                               shop_execute, start_smtp, states, use_smtp, writable_shop)
-from .conftest import RecordingHandler, base_config, body_of, free_port
+from .campaign_helpers import (DroppingHandler, consenting_customers, delivered_to, make_outbox_app, queue_campaign,
+                               seed_run, shop_execute, start_smtp, states, use_smtp, writable_shop)
+from .conftest import RecordingHandler, base_config, body_of, dispose, free_port
 
 
 @pytest.fixture
@@ -445,41 +445,101 @@ def test_a_test_send_goes_to_the_admin_not_the_customer(outbox_app, shop_file, s
     assert "TRY" in body_of(delivered["message"], "plain")
 
 
+
 class SessionLimitHandler(RecordingHandler):
-    """A relay that takes at most ``limit`` messages per session, then answers 421."""
+    """A relay that takes at most ``limit`` MAIL FROM per session, then answers 421 (as Exim's
+    smtp_accept_max_per_connection does), and refuses the content for ``refuse_content``."""
 
     def __init__(self, limit: int):
         super().__init__()
         self.limit = limit
-        self.per_session = Counter()
+        self.sessions: list[int] = []  # MAIL FROM accepted, per session in order
+        self.refuse_content: set[str] = set()
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
-        if self.per_session[id(session)] >= self.limit:
+        if not hasattr(session, "number"):
+            session.number = len(self.sessions)
+            self.sessions.append(0)
+        if self.sessions[session.number] >= self.limit:
             return "421 4.7.0 too many messages in this session"
-        self.per_session[id(session)] += 1
+        self.sessions[session.number] += 1
         envelope.mail_from = address
         return "250 OK"
 
+    async def handle_DATA(self, server, session, envelope):
+        if any(a.lower() in self.refuse_content for a in envelope.rcpt_tos):
+            return "554 5.7.1 message refused"
+        return await super().handle_DATA(server, session, envelope)
 
-@pytest.mark.parametrize("mode", ["plain", "pipelining"])
-def test_a_relay_that_limits_messages_per_session(outbox_app, shop_file, mode):
-    people = consenting_customers(shop_file, 7)
+
+@pytest.mark.parametrize("kind,mode", [("sqlite", "plain"), ("sqlite", "pipelining"), ("mariadb", "plain"),
+                                       ("mariadb", "pipelining")])
+def test_a_relay_that_limits_messages_per_session(kind, mode, tmp_path, demo_shop_file, mariadb_database):
+    shop = writable_shop(tmp_path, demo_shop_file)
+    app = make_outbox_app(tmp_path, mariadb_database() if kind == "mariadb" else f"sqlite:///{tmp_path / 'l.db'}",
+                          shop)
+    people = consenting_customers(shop, 7)
+    email = [e.lower() for _, e, _ in people]
     handler, controller = start_smtp(SessionLimitHandler(3), pipelining=mode == "pipelining")
     try:
-        use_smtp(outbox_app, handler.port)
-        queue_campaign(outbox_app, [c for c, _, _ in people])
-        with outbox_app.app_context():
-            # One session per batch: the relay's 421 on the fourth message stops the run.
+        use_smtp(app, handler.port)
+        queue_campaign(app, [c for c, _, _ in people])
+        with app.app_context():
+            # One session per batch: the relay's 421 on the fourth MAIL FROM stops the run.
             stopped = send_due()
             assert stopped.sent == 3 and any("421" in e for e in stopped.errors)
-            assert states(outbox_app)["queued"] == 4
             db.session.execute(sa.update(Message).where(Message.state == "queued")
                                .values(next_attempt_at=utcnow() - timedelta(seconds=1)))  # past the backoff
             db.session.commit()
-            outbox_app.config["SHOPCRM_SMTP_MESSAGES_PER_CONNECTION"] = 3
+            # With MAIL_MAX_EMAILS at the relay's limit the rest goes out in one batch over two
+            # sessions. A refused recipient still counts as a MAIL FROM in its session, and the
+            # content refused for the session's last message is read before its QUIT.
+            handler.reject[email[3]] = "550 5.1.1 no such user"
+            handler.refuse_content.add(email[5])
+            app.config["MAIL_MAX_EMAILS"] = 3
             report = send_due()
-            assert report.sent == 4 and not report.errors and report.batches == 1
+            assert (report.sent, report.failed, report.errors, report.batches) == (2, 2, [], 1)
+            rows = {r.email.lower(): (r.state, r.reason) for r in db.session.scalars(sa.select(Message))}
     finally:
         controller.stop()
-    assert sorted(delivered_to(handler)) == sorted(e.lower() for _, e, _ in people)  # each exactly once
-    assert sorted(handler.per_session.values()) == [1, 3, 3]  # the second run: two sessions in one batch
+        dispose(app)
+    assert [rows[e][0] for e in email] == ["sent"] * 3 + ["failed", "sent", "failed", "sent"]
+    assert rows[email[3]][1].startswith("rejected: 550") and rows[email[5]][1].startswith("rejected: 554")
+    assert sorted(delivered_to(handler)) == sorted(email[:3] + [email[4], email[6]])  # each exactly once
+    assert handler.sessions == [3, 3, 1]
+
+
+class ConsentWithdrawingHandler(RecordingHandler):
+    """While accepting the first message, the last customer withdraws consent in the shop."""
+
+    def __init__(self, shop_file, customer_id: int):
+        super().__init__()
+        self.shop_file, self.customer_id = shop_file, customer_id
+
+    async def handle_DATA(self, server, session, envelope):
+        if not self.messages:
+            shop_execute(self.shop_file, "UPDATE customers SET newsletter = 0 WHERE customer_id = ?",
+                         (self.customer_id,))
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize("max_age,reaches", [(60, True), (0, False)])
+def test_a_batch_whose_checks_are_too_old_is_checked_anew(outbox_app, shop_file, max_age, reaches):
+    """Consent, addresses and "bought meanwhile" are read once per batch; SHOPCRM_SEND_CHECKS_MAX_AGE
+    bounds how old they may be when a message goes out (a rate limit makes batches long)."""
+    people = consenting_customers(shop_file, 4)
+    handler, controller = start_smtp(ConsentWithdrawingHandler(shop_file, people[-1][0]))
+    try:
+        use_smtp(outbox_app, handler.port, SHOPCRM_SEND_CHECKS_MAX_AGE=max_age)
+        queue_campaign(outbox_app, [c for c, _, _ in people])
+        with outbox_app.app_context():
+            report = send_due()
+            last = db.session.scalar(sa.select(Message).where(Message.customer_id == people[-1][0]))
+    finally:
+        controller.stop()
+    if reaches:  # within a minute of the batch's checks: the change is not seen yet
+        assert report.batches == 1 and report.sent == 4 and last.state == "sent"
+    else:  # every message after the first is claimed and checked anew
+        assert report.batches == 4 and report.sent == 3 and report.reasons == {"no_consent": 1}
+        assert (last.state, last.reason) == ("suppressed", "no_consent")
+    assert (people[-1][1].lower() in delivered_to(handler)) == reaches

@@ -1,4 +1,4 @@
-"""The sender: delivers due outbox rows, one SMTP connection per batch, nothing lost, nothing twice.
+"""The sender: delivers due outbox rows, one SMTP session per batch, nothing lost, nothing twice.
 
 How a row travels
 -----------------
@@ -200,7 +200,8 @@ class Sender:
         self.builder = MailBuilder()
         self.lookups = SendLookups(current_mapping())
         self.exempt_reminders = self.config["SHOPCRM_CAP_EXEMPT_REMINDERS"]
-        self.per_session = self.config["SHOPCRM_SMTP_MESSAGES_PER_CONNECTION"]
+        self.per_session = self.config.get("MAIL_MAX_EMAILS")  # Flask-Mail's setting, same meaning
+        self.checks_max_age = self.config["SHOPCRM_SEND_CHECKS_MAX_AGE"]
         self.batch_no = 0
         self.token = ""
         self.connection: sa.Connection | None = None
@@ -456,16 +457,25 @@ class Sender:
 
     # --- one batch ------------------------------------------------------------------------------
 
-    def send_batch(self, rows: list[dict]) -> None:
+    def send_batch(self, rows: list[dict]) -> int:
         """Send one claimed batch over one connection (or a new one every
-        ``SHOPCRM_SMTP_MESSAGES_PER_CONNECTION`` messages). Raises :class:`_StopRun` when the
-        run must stop (the rest of the batch is released first)."""
+        ``MAIL_MAX_EMAILS`` messages); returns how many of its rows it
+        handled. The checks are read once for the batch: once they are older than
+        ``SHOPCRM_SEND_CHECKS_MAX_AGE`` (a rate limit, a slow server), the rest of the batch
+        goes back to the pool at once, to be claimed and checked anew. Raises
+        :class:`_StopRun` when the run must stop (the rest of the batch is released first)."""
         ops: list[tuple] = []
         channel = None
         waiting: tuple[dict, WireMessage] | None = None  # content sent, the server's answer not read yet
+        handled = len(rows)
         try:
             facts = self.facts(rows)
-            for row in rows:
+            checked = time.monotonic()
+            for i, row in enumerate(rows):
+                if i and time.monotonic() - checked > self.checks_max_age:
+                    ops.append(self._release(rows[i:], due=utcnow()))
+                    handled = i
+                    break
                 skip = self.verdict(row, facts)
                 if skip is not None:
                     ops.append(self._done(row, *skip))
@@ -484,6 +494,7 @@ class Sender:
                 ops += self._renewal(rows)
             if waiting is not None:
                 ops += self._answer(waiting, facts, channel)
+            return handled
         except _StopRun as stop:
             ops += stop.ops
             ops.append(self._release(rows))
@@ -625,9 +636,11 @@ class Sender:
         return (_RETRY, {"mid": row["id"], "token": self.token, "why": f"retrying: {reason}"[:255], "n": attempts,
                          "due": due})
 
-    def _release(self, rows: list[dict]) -> tuple:
-        """Give back the batch's untouched rows (only those still queued and ours)."""
-        return (_RELEASE, {"ids": [r["id"] for r in rows], "token": self.token, "due": utcnow() + UNREACHABLE_DELAY})
+    def _release(self, rows: list[dict], due: datetime | None = None) -> tuple:
+        """Give back the batch's untouched rows (only those still queued and ours), due again
+        at ``due`` (by default after a pause: the run stopped because something is unreachable)."""
+        return (_RELEASE, {"ids": [r["id"] for r in rows], "token": self.token,
+                           "due": due or utcnow() + UNREACHABLE_DELAY})
 
     def _resolve_unmarked(self, row: dict) -> tuple:
         reason = db.session.scalar(sa.select(Suppression.reason).where(Suppression.email_hash == row["email_hash"]))
@@ -699,9 +712,8 @@ def send_due(max_messages: int | None = None, batch_size: int | None = None, wor
                 if not rows:
                     break
                 report.batches += 1
-                handled += len(rows)
                 try:
-                    sender.send_batch(rows)
+                    handled += sender.send_batch(rows)
                 except _StopRun:
                     break
                 lock.renew()

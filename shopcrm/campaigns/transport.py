@@ -66,8 +66,8 @@ class TimedConnection(Connection):
 
 
 class SmtpChannel:
-    """One SMTP session for a batch (re-opened only after an abandoned message), opened
-    through Flask-Mail."""
+    """One SMTP session, opened through Flask-Mail: one per batch, re-opened after an abandoned
+    message, and by the sender after ``MAIL_MAX_EMAILS`` messages."""
 
     def __init__(self):
         self.connection: TimedConnection | None = None
@@ -77,7 +77,7 @@ class SmtpChannel:
         self._in_data = False  # the server accepted DATA: it waits for content
         self._body_sent = False  # the content went out but not its end
         self._content_unread = False
-        self.messages = 0  # ended in this session
+        self.messages = 0  # MAIL FROM commands in this session (relays that limit sessions count these)
 
     def open(self) -> None:
         self.messages = 0
@@ -102,6 +102,7 @@ class SmtpChannel:
             commands += f"RCPT TO:{quote_address(recipient)}\r\nDATA\r\n"
         self.host.send(commands)
         self._envelope = (sender, recipient)
+        self.messages += 1
 
     def read_envelope(self) -> None:
         """Raise :class:`smtplib.SMTPSenderRefused`, :class:`smtplib.SMTPRecipientsRefused` or
@@ -163,7 +164,6 @@ class SmtpChannel:
         self._body_sent = False
         self.host.send(b".\r\n")
         self._content_unread = True
-        self.messages += 1
 
     def read_content_reply(self) -> None:
         if not self._content_unread:
