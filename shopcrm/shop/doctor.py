@@ -20,7 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..errors import MappingError, ShopCRMError
-from .mapping import ENTITIES, EntityMap, IndexHint, ShopMapping
+from .extract import missing_indexes
+from .mapping import ENTITIES, ShopMapping
 from .schema import check_entity, describe, expected_class
 
 BEACON_DOC = "docs/MAPPING.md#the-view-beacon"
@@ -216,27 +217,16 @@ def _data_warnings(conn: sa.Connection, mapping: ShopMapping, entity: str, now: 
     return found
 
 
-def _index_advice(conn: sa.Connection, mapping: ShopMapping, emap: EntityMap) -> list[IndexAdvice]:
-    inspector = sa.inspect(conn)
+def _index_advice(conn: sa.Connection, mapping: ShopMapping, entity: str) -> list[IndexAdvice]:
+    """The indexes the extraction lacks (:func:`extract.missing_indexes`) as statements to run."""
     quote = conn.dialect.identifier_preparer.quote_identifier  # always quoted: `order` is a reserved word
     advice = []
-    for hint in emap.extraction_hints():
-        table = mapping.prefix + hint.table
-        if not inspector.has_table(table) or _has_index(inspector, table, hint):
-            continue
-        name = f"shopcrm_{table}_{hint.columns[0]}"[:64]
-        statement = (f"CREATE INDEX {quote(name)} ON {quote(table)} "
-                     f"({', '.join(quote(c) for c in hint.columns)});")
-        advice.append(IndexAdvice(table, list(hint.columns), statement))
+    for item in missing_indexes(conn, mapping, [entity]):
+        table, columns = item["table"], item["columns"]
+        name = f"shopcrm_{table}_{columns[0]}"[:64]
+        statement = f"CREATE INDEX {quote(name)} ON {quote(table)} ({', '.join(quote(c) for c in columns)});"
+        advice.append(IndexAdvice(table, columns, statement))
     return advice
-
-
-def _has_index(inspector, table: str, hint: IndexHint) -> bool:
-    """An index (or the primary key) whose leading columns are the hint's columns."""
-    wanted = [c.lower() for c in hint.columns]
-    existing = [[c.lower() for c in ix["column_names"] if c] for ix in inspector.get_indexes(table)]
-    existing.append([c.lower() for c in inspector.get_pk_constraint(table).get("constrained_columns") or []])
-    return any(cols[:len(wanted)] == wanted for cols in existing)
 
 
 def _shop_entity(conn: sa.Connection, mapping: ShopMapping, entity: str, report: EntityReport,
@@ -257,7 +247,7 @@ def _shop_entity(conn: sa.Connection, mapping: ShopMapping, entity: str, report:
         report.sample_parsed = not problems
         report.errors.extend(problems)
     report.warnings.extend(_data_warnings(conn, mapping, entity, now))
-    report.indexes.extend(_index_advice(conn, mapping, mapping.entities[entity]))
+    report.indexes.extend(_index_advice(conn, mapping, entity))
 
 
 def _beacon_part(crm_conn: sa.Connection | None, beacon_on: bool, report: EntityReport) -> None:

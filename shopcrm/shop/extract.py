@@ -641,36 +641,36 @@ INDEX_REASONS = {
     "view": "the per-customer grouping of the browsing history streams off this index instead of sorting "
             "every view first (docs/BENCHMARKS.md measures both)",
     "cart_item": "the per-customer grouping of cart items streams off this index instead of sorting them",
+    "order": "each customer's orders are read from this index (customer, date, total) without the table",
     "order_line": "only the order lines of recent orders are read (a range on the order id)",
 }
-INDEXED_COLUMNS = {"view": ("customer_id", "product_id", "viewed_at"),
-                   "cart_item": ("customer_id", "product_id", "added_at"),
-                   "order_line": ("order_id",)}
 
 
-def index_advice(mapping: ShopMapping) -> list[dict]:
-    """The indexes extraction wants on the shop's tables (entities mapped to one shop table).
-
-    Entities read through a SELECT are left out: their plan depends on the SELECT itself.
-    """
+def index_advice(mapping: ShopMapping, entities: Iterable[str] | None = None) -> list[dict]:
+    """The indexes extraction wants on the shop's tables: the mapping's extraction hints (derived
+    for an entity mapped to a table, declared for one read through a SELECT), with the reason."""
     advice = []
-    for entity, canonical in INDEXED_COLUMNS.items():
+    for entity in entities or mapping.entities:
         emap = mapping.entities.get(entity)
-        if emap is None or emap.table is None or not mapping.has(entity):
+        if emap is None or not mapping.has(entity):
             continue
-        advice.append({"entity": entity, "table": mapping.table_name(entity),
-                       "columns": [emap.columns[c] for c in canonical if c in emap.columns],
-                       "why": INDEX_REASONS[entity]})
+        for hint in emap.extraction_hints():
+            advice.append({"entity": entity, "table": mapping.prefix + hint.table, "columns": list(hint.columns),
+                           "why": INDEX_REASONS.get(entity, "the extraction's query on this table uses it")})
     return advice
 
 
-def missing_indexes(conn: sa.Connection, mapping: ShopMapping) -> list[dict]:
-    """The :func:`index_advice` entries no existing index of the table starts with."""
+def missing_indexes(conn: sa.Connection, mapping: ShopMapping, entities: Iterable[str] | None = None) -> list[dict]:
+    """The :func:`index_advice` entries whose table exists and has no index (nor primary key)
+    starting with those columns."""
     inspector = sa.inspect(conn)
     missing = []
-    for item in index_advice(mapping):
-        existing = [ix["column_names"] for ix in inspector.get_indexes(item["table"])]
-        existing.append(inspector.get_pk_constraint(item["table"]).get("constrained_columns") or [])
-        if not any(list(cols[:len(item["columns"])]) == item["columns"] for cols in existing):
+    for item in index_advice(mapping, entities):
+        if not inspector.has_table(item["table"]):
+            continue
+        wanted = [c.lower() for c in item["columns"]]
+        existing = [[c.lower() for c in ix["column_names"] if c] for ix in inspector.get_indexes(item["table"])]
+        existing.append([c.lower() for c in inspector.get_pk_constraint(item["table"]).get("constrained_columns") or []])
+        if not any(cols[:len(wanted)] == wanted for cols in existing):
             missing.append(item)
     return missing
