@@ -13,8 +13,9 @@ accepts (every round checks that exactly N messages arrived from each). Within a
 take turns in chunks (1,000 messages by default): this machine's speed drifts by a third from
 one minute to the next, and taking turns lets both see the same moments. Medians and their
 ratio are printed, plus the sender process's RSS at the start, middle and end of each round,
-and the database's commit latency (the floor of a per-message commit). Everything lives in a temporary folder (and, with ``--db mariadb``, a temporary
-database that is dropped at the end), so the script can be re-run at will.
+and the database's commit latency (the floor of a per-message commit). Everything lives in a
+temporary folder (and, with ``--db mariadb``, a temporary database that is dropped at the
+end), so the script can be re-run at will.
 
     python bench/bench_send.py                      # SQLite, 10,000 messages, 3 rounds
     python bench/bench_send.py --db mariadb         # shopcrm's tables on MariaDB

@@ -160,7 +160,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAIL_DEFAULT_SENDER", "Demo Shop <shop@example.com>", str, env="SHOPCRM_MAIL_DEFAULT_SENDER"),
     Setting("SHOPCRM_OUTBOX_DIR", None, str, help="where .eml files go without SMTP; default instance/outbox"),
     Setting("SHOPCRM_SEND_BATCH_SIZE", 500, int,
-            help="outbox rows a sender claims at a time; one SMTP connection carries them"),
+            help="outbox rows a sender claims at a time; one SMTP session, unless MAIL_MAX_EMAILS says fewer"),
     Setting("SHOPCRM_RECOMMENDATIONS", 4, int, help="products recommended per email"),
     Setting("SHOPCRM_SEND_RATE", 0.0, float, help="messages per second per sender; 0 = as fast as the server takes them"),
     Setting("SHOPCRM_SEND_LEASE_SECONDS", 300, int,

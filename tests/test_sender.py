@@ -445,7 +445,6 @@ def test_a_test_send_goes_to_the_admin_not_the_customer(outbox_app, shop_file, s
     assert "TRY" in body_of(delivered["message"], "plain")
 
 
-
 class SessionLimitHandler(RecordingHandler):
     """A relay that takes at most ``limit`` MAIL FROM per session, then answers 421 (as Exim's
     smtp_accept_max_per_connection does), and refuses the content for ``refuse_content``."""

@@ -669,8 +669,9 @@ def missing_indexes(conn: sa.Connection, mapping: ShopMapping, entities: Iterabl
         if not inspector.has_table(item["table"]):
             continue
         wanted = [c.lower() for c in item["columns"]]
-        existing = [[c.lower() for c in ix["column_names"] if c] for ix in inspector.get_indexes(item["table"])]
-        existing.append([c.lower() for c in inspector.get_pk_constraint(item["table"]).get("constrained_columns") or []])
+        table = item["table"]
+        existing = [[c.lower() for c in ix["column_names"] if c] for ix in inspector.get_indexes(table)]
+        existing.append([c.lower() for c in inspector.get_pk_constraint(table).get("constrained_columns") or []])
         if not any(cols[:len(wanted)] == wanted for cols in existing):
             missing.append(item)
     return missing
