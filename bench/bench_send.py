@@ -214,9 +214,10 @@ def run(args, tmp: Path, crm_url: str, sinks: list[Sink]) -> None:
     from shopcrm.campaigns.mime import MailBuilder
     from shopcrm.campaigns.service import create_campaign, enqueue
     from shopcrm.extensions import db
-    from shopcrm.models import VALUE_TYPES, Message
+    from shopcrm.models import Message
     from shopcrm.pipeline import run_segmentation
     from shopcrm.shop import demo
+    from shopcrm.vocab import VALUE_TYPES
 
     print(f"machine: {os.cpu_count()} cores; load before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} "
           f"{os.getloadavg()[2]:.2f}; database: {args.db}")
@@ -350,8 +351,9 @@ def commit_latency(message_id: int) -> float:
 def reset(ids: tuple[int, int]) -> None:
     import sqlalchemy as sa
 
+    from shopcrm.clock import utcnow
     from shopcrm.extensions import db
-    from shopcrm.models import Message, utcnow
+    from shopcrm.models import Message
 
     db.session.execute(sa.update(Message).where(Message.id.between(*ids), Message.send_key.is_not(None)).values(
         state="queued", claimed_by=None, lease_until=None, attempts=0, sent_at=None, message_id=None,

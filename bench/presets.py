@@ -20,11 +20,11 @@ import sqlalchemy as sa
 
 from shopcrm import create_app
 from shopcrm.extensions import db
+from shopcrm.models import ProductView
 from shopcrm.shop import demo
 from shopcrm.shop.beacon import sign
 from shopcrm.shop.crm_views import view_scores
 from shopcrm.shop.extract import InterestParams, extract
-from shopcrm.shop.models import ProductView
 from shopcrm.shop.presets import preset
 from shopcrm.shop.readonly import install_guard
 from tests.shops.common import fresh_database, writer_engine

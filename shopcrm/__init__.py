@@ -33,11 +33,14 @@ class ShopCRM:
             self.init_app(app, **kwargs)
 
     def init_app(self, app: Flask, url_prefix: str = "") -> None:
-        from . import admin, cli, public
-
-        _import_models()
-        from .extensions import csrf, db, login_manager, mail, migrate
+        from . import (
+            admin,
+            cli,
+            models,  # noqa: F401  registers every crm_ table before migrations or queries run
+            public,
+        )
         from .dbutil import tune_sqlite
+        from .extensions import csrf, db, login_manager, mail, migrate
         from .shop import install_shop_guard
 
         for key, value in config_module.defaults().items():
@@ -61,16 +64,6 @@ class ShopCRM:
         app.extensions["shopcrm"] = self
         app.after_request(_security_headers)
         app.register_error_handler(500, _internal_error)
-
-
-def _import_models() -> None:
-    """Import every module that defines crm_ tables, so migrations and queries see them all.
-
-    Areas that own tables keep them in their own ``models`` module; list each one here.
-    """
-    from . import models  # noqa: F401  runs, segments, memberships, campaigns, outbox, users, locks
-    from .shop import models as shop_models  # noqa: F401  crm_view (the view beacon)
-    from .campaigns import models as campaign_models  # noqa: F401  triggers, clicks, preferences, bounces
 
 
 def _security_headers(response):

@@ -18,7 +18,8 @@ from flask.cli import AppGroup
 from .config import write_instance_settings
 from .errors import ShopCRMError
 from .extensions import db
-from .models import ROLES, VALUE_TYPES, Campaign, User
+from .models import Campaign, User
+from .vocab import ALGORITHMS, LEVELS, ROLES, SUPPRESSION_REASONS, TRIGGER_KINDS, VALUE_TYPES
 
 shopcrm_group = AppGroup("shopcrm", help="shopcrm: segment the shop's customers and email them.")
 
@@ -147,9 +148,9 @@ def doctor_command(as_json):
 
 @shopcrm_group.command("segment")
 @click.option("--k", "n_clusters", type=click.IntRange(1, 50), help="Fixed number of interest segments (default: automatic).")
-@click.option("--algorithm", type=click.Choice(["kmeans", "agglomerative"]),
+@click.option("--algorithm", type=click.Choice(ALGORITHMS),
               help="Clustering algorithm (default: SHOPCRM_CLUSTER_ALGORITHM).")
-@click.option("--level", type=click.Choice(["category", "brand", "both"]),
+@click.option("--level", type=click.Choice(LEVELS),
               help="Segment on category, brand or both interests (default: SHOPCRM_INTEREST_LEVEL).")
 @click.option("--as-of", "as_of_text", help="Compute as if it were this date (default: now).")
 @click.option("--wait", default=0, show_default=True, type=float, help="Seconds to wait if another run holds the lock.")
@@ -213,8 +214,8 @@ def run_queued_command():
     Nothing queued: nothing happens. The admin panel never runs a segmentation inside a web
     request; it only queues one for this command.
     """
-    from .pipeline import run_segmentation
     from .models import Run
+    from .pipeline import run_segmentation
 
     queued = db.session.scalars(sa.select(Run).where(Run.status == "queued").order_by(Run.id).limit(1)).first()
     if queued is None:
@@ -463,7 +464,8 @@ def outbox_resolve_command(message_id, outcome):
 
 @shopcrm_group.command("suppress")
 @click.argument("email")
-@click.option("--reason", type=click.Choice(["complaint", "hard_bounce", "unsubscribed", "manual"]), default="manual",
+@click.option("--reason", type=click.Choice([r for r in SUPPRESSION_REASONS if r not in ("soft_bounce", "forgotten")]),
+              default="manual",
               show_default=True)
 @friendly_errors
 def suppress_command(email, reason):
@@ -486,7 +488,7 @@ def triggers_group():
 
 @triggers_group.command("run")
 @click.option("--now", "now_text", help="Evaluate as if it were this shop-local time (default: now).")
-@click.option("--only", type=click.Choice(["run_offer", "abandoned_cart", "browse_abandonment", "win_back"]),
+@click.option("--only", type=click.Choice(TRIGGER_KINDS),
               help="Evaluate this trigger only, even if it is disabled.")
 @friendly_errors
 def triggers_run_command(now_text, only):
@@ -513,7 +515,7 @@ def triggers_list_command():
 
 
 @triggers_group.command("set")
-@click.argument("kind", type=click.Choice(["run_offer", "abandoned_cart", "browse_abandonment", "win_back"]))
+@click.argument("kind", type=click.Choice(TRIGGER_KINDS))
 @click.option("--enable/--disable", default=None)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help='A parameter, e.g. hours=6 or target={"value_types":["new"]} (repeatable).')

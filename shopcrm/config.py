@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .errors import ConfigError
+from .vocab import ALGORITHMS, LEVELS
 
 #: Secret keys that are obviously not secret; refused in production.
 PLACEHOLDER_SECRETS = {"", "dev", "development", "secret", "change-me", "changeme", "please-change-me", "test"}
@@ -259,9 +260,9 @@ def is_production(config: dict[str, Any]) -> bool:
 def _mining_problems(config: dict[str, Any]) -> list[str]:
     """Settings of the analyses that are not plain positive whole numbers."""
     problems = []
-    if config.get("SHOPCRM_INTEREST_LEVEL") not in ("category", "brand", "both"):
+    if config.get("SHOPCRM_INTEREST_LEVEL") not in LEVELS:
         problems.append("SHOPCRM_INTEREST_LEVEL must be category, brand or both")
-    if config.get("SHOPCRM_CLUSTER_ALGORITHM") not in ("kmeans", "agglomerative"):
+    if config.get("SHOPCRM_CLUSTER_ALGORITHM") not in ALGORITHMS:
         problems.append("SHOPCRM_CLUSTER_ALGORITHM must be kmeans or agglomerative")
     if not isinstance(config.get("SHOPCRM_STABILITY_RUNS"), int) or not 0 <= config["SHOPCRM_STABILITY_RUNS"] <= 20:
         problems.append("SHOPCRM_STABILITY_RUNS must be a whole number from 0 to 20")

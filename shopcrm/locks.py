@@ -17,9 +17,10 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from .clock import utcnow
 from .errors import RunLocked
 from .extensions import db
-from .models import Lock, utcnow
+from .models import Lock
 
 _lock_table = Lock.__table__
 

@@ -20,10 +20,11 @@ from flask import current_app
 from threadpoolctl import threadpool_limits
 
 from . import search
+from .clock import utcnow
 from .errors import NotEnoughData, ShopCRMError
 from .extensions import db
 from .locks import job_lock
-from .models import Run, utcnow
+from .models import Run
 from .runs.assign import AssignReport, assign_new_customers
 from .runs.mine import MiningResult, combine, mine, mine_customers, mine_orders, mine_quality
 from .runs.params import RunParams

@@ -29,8 +29,9 @@ from typing import Iterable, Iterator
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
+from .clock import utcnow
 from .extensions import db
-from .models import Membership, Run, SearchWord, State, utcnow
+from .models import Membership, Run, SearchWord, State
 from .shop.mapping import ShopMapping
 
 STATE_NAME = "search_index"

@@ -17,8 +17,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from shopcrm import PROJECT_ROOT, create_app
+from shopcrm.clock import utcnow
 from shopcrm.extensions import db, mail
-from shopcrm.models import Membership, Run, Segment, utcnow
+from shopcrm.models import Membership, Run, Segment
 
 from .conftest import TEST_SECRET, RecordingHandler, base_config, free_port, migrate
 

@@ -6,9 +6,8 @@ import sqlalchemy as sa
 
 from shopcrm.campaigns.sender import send_due
 from shopcrm.campaigns.service import enqueue_due
-from shopcrm.campaigns.models import Trigger
 from shopcrm.extensions import db
-from shopcrm.models import Campaign, Membership, Message, Run, Segment
+from shopcrm.models import Campaign, Membership, Message, Run, Segment, Trigger
 from shopcrm.shop import connect_shop, current_mapping, queries
 
 from .campaign_helpers import use_smtp

@@ -225,7 +225,7 @@ def test_shop_html_is_escaped_on_the_profile(segmented_app, demo_shop):
 def test_beacon_views_appear_on_the_timeline(segmented_app, demo_shop):
     from datetime import datetime, timedelta, timezone
 
-    from shopcrm.shop.models import ProductView
+    from shopcrm.models import ProductView
 
     customer_id = a_buyer(segmented_app)
     products = demo_shop.tables["products"]
@@ -319,9 +319,8 @@ def test_settings_report_a_broken_shop_readably(make_app, tmp_path):
 
 
 def test_emails_and_clicks_appear_on_the_timeline(segmented_app):
-    from shopcrm.campaigns.models import Click
     from shopcrm.campaigns.service import create_campaign
-    from shopcrm.models import Message
+    from shopcrm.models import Click, Message
 
     customer_id = a_buyer(segmented_app)
     with segmented_app.app_context():

@@ -64,9 +64,9 @@ def _all_at_once(target, config: dict) -> list:
 @pytest.mark.parametrize("round_no", range(4))  # the old code failed in about two rounds of five
 def test_eight_processes_opening_the_triggers_page_first_all_get_it(round_no, mariadb_database, tmp_path,
                                                                     demo_shop_file):
-    from shopcrm.campaigns.models import TRIGGER_KINDS, Trigger
     from shopcrm.extensions import db
-    from shopcrm.models import Campaign
+    from shopcrm.models import Campaign, Trigger
+    from shopcrm.vocab import TRIGGER_KINDS
 
     app, config = _fresh_app(mariadb_database, tmp_path, demo_shop_file)
     try:

@@ -4,10 +4,21 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from shopcrm.mining import (ACTIONS, ChurnScorer, InterestSegmenter, PurchaseHistory, RFMScorer, ValueTypeClassifier,
-                            clustering_scores, interest_features, location_source_groups, migration,
-                            recommend_actions, stability)
+from shopcrm.mining import (
+    ChurnScorer,
+    InterestSegmenter,
+    PurchaseHistory,
+    RFMScorer,
+    ValueTypeClassifier,
+    clustering_scores,
+    interest_features,
+    location_source_groups,
+    migration,
+    recommend_actions,
+    stability,
+)
 from shopcrm.mining import insights as charts
+from shopcrm.vocab import ACTIONS
 
 NAN = float("nan")
 

@@ -18,13 +18,12 @@ import sqlalchemy as sa
 
 from shopcrm import create_app
 from shopcrm.extensions import db
-from shopcrm.models import Membership, Run
+from shopcrm.models import Membership, ProductView, Run
 from shopcrm.pipeline import run_segmentation
 from shopcrm.shop import connect_shop, current_mapping, demo, queries
 from shopcrm.shop.crm_views import beacon_view_scores
 from shopcrm.shop.doctor import report_for_app
 from shopcrm.shop.extract import InterestParams, extract
-from shopcrm.shop.models import ProductView
 
 from .conftest import DEMO_NOW, base_config, dispose, migrate
 from .shops.common import database_name, fresh_database, select_only_user, writer_engine

@@ -10,10 +10,10 @@ from shopcrm import pipeline
 from shopcrm.errors import NotEnoughData, RunLocked
 from shopcrm.extensions import db
 from shopcrm.locks import job_lock
-from shopcrm.mining import ACTIONS
-from shopcrm.models import VALUE_TYPES, Insight, Membership, Rule, Run, Segment
+from shopcrm.models import Insight, Membership, Rule, Run, Segment
 from shopcrm.runs import store
 from shopcrm.shop import demo
+from shopcrm.vocab import ACTIONS, VALUE_TYPES
 
 from .conftest import DEMO_NOW, base_config, dispose, migrate
 

@@ -11,14 +11,25 @@ from shopcrm.campaigns.addresses import address_hash
 from shopcrm.campaigns.sender import count_in_doubt, in_doubt, resolve_in_doubt, send_due
 from shopcrm.campaigns.service import cancel, create_campaign, enqueue
 from shopcrm.campaigns.suppression import set_frequency
-from shopcrm.campaigns.models import SoftBounce
+from shopcrm.clock import utcnow
 from shopcrm.errors import CampaignError, RunLocked
 from shopcrm.extensions import db
 from shopcrm.locks import job_lock
-from shopcrm.models import Campaign, Message, Suppression, utcnow
+from shopcrm.models import Campaign, Message, SoftBounce, Suppression
 
-from .campaign_helpers import (DroppingHandler, consenting_customers, delivered_to, make_outbox_app, queue_campaign,
-                               seed_run, shop_execute, start_smtp, states, use_smtp, writable_shop)
+from .campaign_helpers import (
+    DroppingHandler,
+    consenting_customers,
+    delivered_to,
+    make_outbox_app,
+    queue_campaign,
+    seed_run,
+    shop_execute,
+    start_smtp,
+    states,
+    use_smtp,
+    writable_shop,
+)
 from .conftest import RecordingHandler, base_config, body_of, dispose, free_port
 
 

@@ -11,11 +11,20 @@ import pytest
 import sqlalchemy as sa
 
 from shopcrm.campaigns.sender import Sender, count_in_doubt, send_due
+from shopcrm.clock import utcnow
 from shopcrm.extensions import db
-from shopcrm.models import Message, utcnow
+from shopcrm.models import Message
 
-from .campaign_helpers import (consenting_customers, delivered_to, make_outbox_app, queue_campaign, start_smtp,
-                               states, use_smtp, writable_shop)
+from .campaign_helpers import (
+    consenting_customers,
+    delivered_to,
+    make_outbox_app,
+    queue_campaign,
+    start_smtp,
+    states,
+    use_smtp,
+    writable_shop,
+)
 from .conftest import RecordingHandler, dispose
 
 _driver = Sender.driver

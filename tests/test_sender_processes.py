@@ -10,11 +10,24 @@ import pytest
 import sqlalchemy as sa
 
 from shopcrm.campaigns.sender import Sender, SendReport
+from shopcrm.clock import utcnow
 from shopcrm.extensions import db
-from shopcrm.models import Message, utcnow
+from shopcrm.models import Message
 
-from .campaign_helpers import (SlowHandler, consenting_customers, delivered_to, make_outbox_app, process_env,
-                               queue_campaign, run_cli, start_sender, start_smtp, states, wait_until, writable_shop)
+from .campaign_helpers import (
+    SlowHandler,
+    consenting_customers,
+    delivered_to,
+    make_outbox_app,
+    process_env,
+    queue_campaign,
+    run_cli,
+    start_sender,
+    start_smtp,
+    states,
+    wait_until,
+    writable_shop,
+)
 from .conftest import dispose
 
 

@@ -13,13 +13,14 @@ import sqlalchemy as sa
 
 from shopcrm import create_app
 from shopcrm.campaigns.addresses import address_hash
-from shopcrm.campaigns.models import Click, Preference
-from shopcrm.campaigns.results import campaign_results, shop_clock
+from shopcrm.campaigns.results import campaign_results
+from shopcrm.clock import to_shop
 from shopcrm.campaigns.sender import send_due
 from shopcrm.campaigns.service import create_campaign, enqueue
 from shopcrm.campaigns.tokens import make_token
+from shopcrm.clock import utcnow
 from shopcrm.extensions import db
-from shopcrm.models import Campaign, Membership, Message, Suppression, utcnow
+from shopcrm.models import Campaign, Click, Membership, Message, Preference, Suppression
 
 from .campaign_helpers import SHOP_CLOCK, consenting_customers, queue_campaign, shop_execute, writable_shop
 from .conftest import CSRF_RE, base_config, dispose
@@ -149,7 +150,7 @@ def test_choices_on_the_page_need_a_form_token_and_take_effect(app, sent):
 
 
 def test_download_my_data_and_forget_me(app, sent, shop_file):
-    from shopcrm.shop.models import ProductView
+    from shopcrm.models import ProductView
 
     client = app.test_client()
     mine = sent.rows[0]
@@ -227,8 +228,8 @@ def test_orders_after_a_click_are_attributed_last_touch_within_the_window(app, s
     with app.app_context():
         clicked = {c.customer_id: c.clicked_at for c in db.session.scalars(sa.select(Click))}
     order = "INSERT INTO orders (order_id, customer_id, placed_at, total, status) VALUES (?, ?, ?, ?, ?)"
-    soon = shop_clock(clicked[first.customer_id] + timedelta(days=2)).strftime(SHOP_CLOCK)
-    late = shop_clock(clicked[first.customer_id] + timedelta(days=9)).strftime(SHOP_CLOCK)
+    soon = to_shop(clicked[first.customer_id] + timedelta(days=2)).strftime(SHOP_CLOCK)
+    late = to_shop(clicked[first.customer_id] + timedelta(days=9)).strftime(SHOP_CLOCK)
     shop_execute(shop_file, order, (990101, first.customer_id, soon, 120.50, "complete"))
     shop_execute(shop_file, order, (990102, first.customer_id, late, 999.0, "complete"))  # outside 5 days
     shop_execute(shop_file, order, (990103, second.customer_id, soon, 80.0, "cancelled"))  # not a sale

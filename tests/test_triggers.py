@@ -13,9 +13,10 @@ from shopcrm.campaigns.sender import send_due
 from shopcrm.campaigns.service import create_campaign, preview
 from shopcrm.campaigns.tokens import read_token
 from shopcrm.campaigns.triggers import configure, ensure_triggers, run_triggers
+from shopcrm.clock import utcnow
 from shopcrm.errors import CampaignError
 from shopcrm.extensions import db
-from shopcrm.models import Membership, Message, Rule, Run, Segment, utcnow
+from shopcrm.models import Membership, Message, Rule, Run, Segment
 
 from .campaign_helpers import SHOP_CLOCK, shop_execute, writable_shop
 from .conftest import DEMO_NOW, base_config, dispose
@@ -268,7 +269,7 @@ def _beacon_view(customer: int, product: int, hours_before: float, nonce: str) -
     """A view as the beacon stores it: in crm_view, in UTC."""
     from datetime import timezone
 
-    from shopcrm.shop.models import ProductView
+    from shopcrm.models import ProductView
 
     local = DEMO_NOW - timedelta(hours=hours_before)
     db.session.add(ProductView(customer_id=customer, product_id=product, nonce=nonce,
@@ -318,8 +319,8 @@ def test_first_visits_at_once_create_each_trigger_once(visitors, mariadb_databas
     import threading
 
     from shopcrm.campaigns import triggers as trigger_module
-    from shopcrm.campaigns.models import TRIGGER_KINDS, Trigger
-    from shopcrm.models import Campaign
+    from shopcrm.models import Campaign, Trigger
+    from shopcrm.vocab import TRIGGER_KINDS
 
     from .conftest import migrate
 

@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from ..clock import utcnow
 from ..extensions import db, login_manager
-from ..models import User, utcnow
+from ..models import User
 from . import bp
 from .forms import ConfirmForm, LoginForm
 

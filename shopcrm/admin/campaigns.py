@@ -6,7 +6,7 @@ run renders and delivers), so no request renders thousands of emails.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask import Response, abort, flash, redirect, render_template, request, url_for
@@ -14,11 +14,13 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from ..campaigns import service
-from ..campaigns.results import recent_results, shop_clock
-from ..campaigns.targets import ACTIONS, audience_filter, check_target, describe, target_run
+from ..campaigns.results import recent_results
+from ..campaigns.targets import audience_filter, check_target, describe, target_run
+from ..clock import to_shop, to_utc
 from ..errors import ShopCRMError
 from ..extensions import db
-from ..models import POTENTIAL_PROFITABLE, VALUE_TYPE_LABELS, VALUE_TYPES, Campaign, Membership, Run
+from ..models import Campaign, Membership, Run
+from ..vocab import ACTIONS, POTENTIAL_PROFITABLE, VALUE_TYPE_LABELS, VALUE_TYPES
 from . import bp
 from .auth import role_required
 from .common import page_from_request
@@ -73,7 +75,7 @@ def _schedule_from_form(form) -> datetime | None:
         local = datetime.fromisoformat(text)
     except ValueError:
         raise ShopCRMError(f"{text!r} is not a date and time") from None
-    return local.astimezone(timezone.utc).replace(tzinfo=None)
+    return to_utc(local)
 
 
 def _form_context(campaign: Campaign | None, target: dict) -> dict:
@@ -171,11 +173,11 @@ def campaign(campaign_id: int):
     results, counted_at = None, None
     if campaign.status not in ("draft", "trigger"):
         results, counted_at = recent_results().get(campaign)
-    scheduled_local = shop_clock(campaign.scheduled_at) if campaign.scheduled_at else None
+    scheduled_local = to_shop(campaign.scheduled_at) if campaign.scheduled_at else None
     return render_template("admin/campaign.html", **_form_context(campaign, campaign.target or {}),
                            audience=audience, results=results, preview_customer=_preview_customer(campaign),
                            describe=describe, scheduled_local=scheduled_local,
-                           counted_local=shop_clock(counted_at) if counted_at else None,
+                           counted_local=to_shop(counted_at) if counted_at else None,
                            editable=campaign.status in service.EDITABLE)
 
 

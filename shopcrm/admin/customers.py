@@ -6,14 +6,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import abort, current_app, render_template, request
 
-from ..campaigns.models import Click
-from ..campaigns.results import shop_clock
 from .. import search
+from ..clock import to_shop
 from ..extensions import db
-from ..models import VALUE_TYPE_LABELS, Membership, Message, Run, Segment
+from ..models import Click, Membership, Message, ProductView, Run, Segment
 from ..shop import queries as shopq
 from ..shop import timeline
-from ..shop.models import ProductView
+from ..vocab import VALUE_TYPE_LABELS
 from . import bp
 from .auth import role_required
 from .common import Page, from_shop, page_from_request
@@ -51,7 +50,7 @@ def beacon_views(customer_id: int, limit: int = 50) -> list[dict]:
     rows = db.session.execute(sa.select(ProductView.product_id, ProductView.viewed_at)
                               .where(ProductView.customer_id == customer_id)
                               .order_by(ProductView.viewed_at.desc()).limit(limit)).all()
-    return [{"product_id": int(p), "at": shop_clock(at)} for p, at in rows]
+    return [{"product_id": int(p), "at": to_shop(at)} for p, at in rows]
 
 
 def _events(history: dict, messages: list[sa.Row], clicks: list[sa.Row]) -> list[dict]:
@@ -69,11 +68,11 @@ def _events(history: dict, messages: list[sa.Row], clicks: list[sa.Row]) -> list
         events.append({"at": order["at"], "kind": "order", "text": f"order #{order['id']}: {items}",
                        "amount": order["total"]})
     for message in messages:  # shopcrm's times are UTC; the timeline shows the shop's local time
-        when = shop_clock(message.sent_at or message.created_at)
+        when = to_shop(message.sent_at or message.created_at)
         events.append({"at": when, "kind": "email", "text": f"email “{message.subject or '(not rendered)'}”: "
                        f"{message.state}{' — ' + message.reason if message.reason else ''}"})
     for click in clicks:
-        events.append({"at": shop_clock(click.clicked_at), "kind": "click", "text": f"clicked {click.url}"})
+        events.append({"at": to_shop(click.clicked_at), "kind": "click", "text": f"clicked {click.url}"})
     return sorted((e for e in events if isinstance(e["at"], datetime)), key=lambda e: e["at"], reverse=True)
 
 

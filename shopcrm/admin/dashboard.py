@@ -6,7 +6,8 @@ from flask import render_template
 from flask_login import login_required
 
 from ..extensions import db
-from ..models import VALUE_TYPE_LABELS, VALUE_TYPES, Insight, Run
+from ..models import Insight, Run
+from ..vocab import VALUE_TYPE_LABELS, VALUE_TYPES
 from . import bp, charts
 from .insights import name_of
 

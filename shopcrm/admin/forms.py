@@ -4,7 +4,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, Submit
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from ..campaigns.addresses import normalize
-from ..models import ROLES
+from ..vocab import ROLES
 
 
 def valid_address(form, field):

@@ -10,8 +10,9 @@ from flask import Response, abort, render_template, request, stream_with_context
 from .. import search
 from ..dbutil import keyset_chunks
 from ..extensions import db
-from ..models import VALUE_TYPE_LABELS, Membership, Run, SearchWord, Segment
+from ..models import Membership, Run, SearchWord, Segment
 from ..shop import queries as shopq
+from ..vocab import VALUE_TYPE_LABELS
 from . import bp
 from .auth import role_required
 from .common import Page, from_shop, page_from_request

@@ -14,8 +14,8 @@ import smtplib
 
 from flask import current_app, flash, redirect, render_template, url_for
 
-from ..campaigns.results import shop_clock
 from ..campaigns.transport import make_channel
+from ..clock import to_shop
 from ..extensions import db
 from ..locks import try_acquire
 from ..models import State
@@ -55,7 +55,7 @@ def stored_report() -> tuple[dict | None, str | None]:
         row = State.read(STATE_NAME) if data is not None else None
     if row is None:
         return None, None
-    return row.data, f"{shop_clock(row.updated_at):%Y-%m-%d %H:%M:%S}"
+    return row.data, f"{to_shop(row.updated_at):%Y-%m-%d %H:%M:%S}"
 
 
 @bp.route("/settings")

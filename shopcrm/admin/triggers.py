@@ -12,7 +12,7 @@ from ..campaigns import triggers as service
 from ..campaigns.targets import describe
 from ..errors import ShopCRMError
 from ..extensions import db
-from ..models import VALUE_TYPE_LABELS, VALUE_TYPES
+from ..vocab import VALUE_TYPE_LABELS, VALUE_TYPES
 from . import bp
 from .auth import role_required
 

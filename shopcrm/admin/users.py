@@ -5,7 +5,8 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, url_for
 
 from ..extensions import db
-from ..models import ROLES, User
+from ..models import User
+from ..vocab import ROLES
 from . import bp
 from .auth import role_required
 from .forms import NewUserForm, PasswordForm, UserForm

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import current_app
 
+from ..clock import utcnow
 from ..extensions import db
-from ..models import Message, utcnow
+from ..models import Click, Message
 from .links import link_template
-from .models import Click
 from .tokens import TokenInvalid, make_token, read_token
 
 _HREF = re.compile(r"""(\bhref\s*=\s*)(["'])(.*?)\2""", re.I | re.S)

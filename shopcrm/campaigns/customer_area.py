@@ -14,12 +14,11 @@ import sqlalchemy as sa
 from .. import search
 from ..errors import ShopCRMError
 from ..extensions import db
-from ..models import Membership, Message, Run, Segment, Suppression, VALUE_TYPE_LABELS
+from ..models import Click, Membership, Message, Preference, ProductView, Run, Segment, SoftBounce, Suppression
 from ..shop import connect_shop, current_mapping
 from ..shop import queries as shopq
+from ..vocab import RESUBSCRIBABLE, VALUE_TYPE_LABELS
 from . import suppression
-from ..shop.models import ProductView
-from .models import Click, Preference, SoftBounce
 from .tokens import TokenInvalid, read_token
 
 MESSAGES_SHOWN = 100
@@ -61,7 +60,7 @@ def message(shopper: Shopper, message_id: int) -> Message | None:
 
 def status(shopper: Shopper) -> dict:
     reason = suppression.reason_for(shopper.email_hash)
-    return {"suppressed": reason, "can_resubscribe": reason in suppression.RESUBSCRIBABLE,
+    return {"suppressed": reason, "can_resubscribe": reason in RESUBSCRIBABLE,
             "frequency": suppression.frequency_of(shopper.email_hash)}
 
 

@@ -21,10 +21,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from ..clock import utcnow
 from ..dbutil import insert_ignoring_duplicates
 from ..errors import CampaignError
 from ..extensions import db
-from ..models import Campaign, Message, Rule, Run, utcnow
+from ..models import Campaign, Message, Rule, Run
 from ..shop import current_mapping
 from ..shop import queries as shopq
 from .addresses import address_hash, normalize

@@ -11,24 +11,19 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 
+from ..clock import to_shop, utcnow
 from ..extensions import db
-from ..models import Campaign, Message, utcnow
+from ..models import Campaign, Click, Message
 from ..shop import connect_shop, current_mapping
-from .models import Click
-from .shopreads import orders_between
 from .sender import doubtful
+from .shopreads import orders_between
 
 CHUNK = 500
-
-
-def shop_clock(utc: datetime) -> datetime:
-    """A naive UTC time (shopcrm's tables) as the shop's naive local time (the shop's tables)."""
-    return utc.replace(tzinfo=timezone.utc).astimezone().replace(tzinfo=None)
 
 
 def outbox_counts(campaign_id: int | None = None) -> dict[str, int]:
@@ -168,9 +163,9 @@ def attributed_orders(campaign_id: int) -> tuple[int, float]:
                     sa.select(Click.customer_id, Click.clicked_at, Click.campaign_id)
                     .where(Click.customer_id.in_(customers), Click.clicked_at.between(first, last + window))
                     .order_by(Click.customer_id, Click.clicked_at)):
-                touches.setdefault(int(cid), []).append((shop_clock(when), int(campaign)))
-            for order in orders_between(shop, current_mapping(), customers, shop_clock(first),
-                                        shop_clock(last + window)):
+                touches.setdefault(int(cid), []).append((to_shop(when), int(campaign)))
+            for order in orders_between(shop, current_mapping(), customers, to_shop(first),
+                                        to_shop(last + window)):
                 clicks = touches.get(int(order["customer_id"]), [])
                 i = bisect.bisect_right([t for t, _ in clicks], order["placed_at"]) - 1
                 if i >= 0 and clicks[i][1] == campaign_id and order["placed_at"] - clicks[i][0] <= window:

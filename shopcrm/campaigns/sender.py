@@ -52,14 +52,15 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import aliased
 
+from ..clock import utcnow
 from ..errors import CampaignError, ShopCRMError
 from ..extensions import db
 from ..locks import job_lock, make_owner
-from ..models import Campaign, Message, Suppression, utcnow
+from ..models import Campaign, Message, SoftBounce, Suppression
 from ..shop import connect_shop, current_mapping
+from ..vocab import REMINDER_KINDS
 from .addresses import address_hash, normalize
 from .mime import MailBuilder, WireMessage
-from .models import REMINDER_KINDS, SoftBounce
 from .shopreads import SendLookups
 from .suppression import FrequencyCap, reasons_for, record_soft_bounce, soft_bounced, suppress
 from .transport import make_channel

@@ -18,11 +18,12 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import current_app
 
-from ..errors import CampaignError, RunLocked
+from ..clock import utcnow
 from ..dbutil import keyset_chunks
+from ..errors import CampaignError, RunLocked
 from ..extensions import db
 from ..locks import job_lock
-from ..models import Campaign, Membership, Message, Run, utcnow
+from ..models import Campaign, Membership, Message, Run
 from ..shop import connect_shop, current_mapping
 from ..shop import queries as shopq
 from .addresses import normalize

@@ -10,18 +10,14 @@ entity and/or the view beacon's ``crm_view`` table, as the mapping says.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Iterable
 
 import sqlalchemy as sa
 
+from ..clock import to_shop, to_utc, whole_seconds
 from ..shop.mapping import ShopMapping
 from ..shop.queries import CUSTOMER_FIELDS, chunks
-
-
-def shop_time(value: datetime) -> datetime:
-    """Shop timestamps have whole seconds; binding microseconds would skew comparisons."""
-    return value.replace(microsecond=0)
 
 
 def latest_orders(conn: sa.Connection, mapping: ShopMapping, customer_ids: Iterable[int],
@@ -33,7 +29,7 @@ def latest_orders(conn: sa.Connection, mapping: ShopMapping, customer_ids: Itera
         query = (sa.select(order.c.customer_id, sa.func.max(order.c.placed_at))
                  .where(order.c.customer_id.in_(batch)).group_by(order.c.customer_id))
         if since is not None:
-            query = query.where(order.c.placed_at >= shop_time(since))
+            query = query.where(order.c.placed_at >= whole_seconds(since))
         for cid, placed in conn.execute(query):
             if placed is not None:
                 found[int(cid)] = placed
@@ -64,7 +60,7 @@ class SendLookups:
     def latest_orders(self, conn: sa.Connection, customer_ids: Iterable[int], since: datetime) -> dict[int, datetime]:
         found: dict[int, datetime] = {}
         for batch in chunks(customer_ids):
-            for cid, placed in conn.execute(self.orders_query, {"ids": batch, "since": shop_time(since)}):
+            for cid, placed in conn.execute(self.orders_query, {"ids": batch, "since": whole_seconds(since)}):
                 if placed is not None:
                     found[int(cid)] = placed
         return found
@@ -77,7 +73,7 @@ def orders_between(conn: sa.Connection, mapping: ShopMapping, customer_ids: Iter
     found = []
     for batch in chunks(customer_ids):
         query = (sa.select(order).where(order.c.customer_id.in_(batch),
-                                        order.c.placed_at.between(shop_time(start), shop_time(end)))
+                                        order.c.placed_at.between(whole_seconds(start), whole_seconds(end)))
                  .order_by(order.c.customer_id, order.c.placed_at))
         found.extend(dict(r) for r in conn.execute(query).mappings())
     return found
@@ -93,7 +89,7 @@ def cart_lines(conn: sa.Connection, mapping: ShopMapping, customer_ids: Iterable
     for batch in chunks(customer_ids):
         query = sa.select(cart).where(cart.c.customer_id.in_(batch)).order_by(cart.c.customer_id, cart.c.added_at)
         if since is not None:
-            query = query.where(cart.c.added_at >= shop_time(since))
+            query = query.where(cart.c.added_at >= whole_seconds(since))
         for row in conn.execute(query).mappings():
             if row["product_id"] is not None:
                 found.setdefault(int(row["customer_id"]), []).append(dict(row))
@@ -116,13 +112,13 @@ def abandoned_carts(conn: sa.Connection, mapping: ShopMapping, oldest: datetime,
         return []
     cart = mapping.source("cart_item", ("customer_id", "added_at"))
     order = mapping.source("order", ("customer_id", "placed_at"))
-    conditions = [cart.c.added_at >= shop_time(oldest), cart.c.customer_id.is_not(None)]
+    conditions = [cart.c.added_at >= whole_seconds(oldest), cart.c.customer_id.is_not(None)]
     if after_customer is not None:
         conditions.append(cart.c.customer_id > after_customer)
     carts = (sa.select(cart.c.customer_id, sa.func.min(cart.c.added_at).label("started"),
                        sa.func.max(cart.c.added_at).label("last_added"), sa.func.count().label("lines"))
              .where(*conditions).group_by(cart.c.customer_id)
-             .having(sa.func.max(cart.c.added_at) <= shop_time(newest)).subquery("carts"))
+             .having(sa.func.max(cart.c.added_at) <= whole_seconds(newest)).subquery("carts"))
     bought_since = (sa.select(sa.literal(1)).select_from(order)
                     .where(order.c.customer_id == carts.c.customer_id, order.c.placed_at >= carts.c.started))
     query = (sa.select(carts).where(~bought_since.exists()).order_by(carts.c.customer_id).limit(limit))
@@ -159,14 +155,6 @@ def _qualifying_page(conn: sa.Connection, view, since: datetime, until: datetime
                                          .order_by(grouped.c.customer_id).limit(limit)).scalars()]
 
 
-def _to_utc(local: datetime) -> datetime:
-    return local.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
-
-
-def _to_local(utc: datetime) -> datetime:
-    return utc.replace(tzinfo=timezone.utc).astimezone().replace(tzinfo=None)
-
-
 def repeated_views(conn: sa.Connection, mapping: ShopMapping, since: datetime, until: datetime, min_views: int,
                    after_customer: int | None, limit: int) -> tuple[list[ViewedProduct], int | None]:
     """Products each customer viewed at least ``min_views`` times since ``since``, the last
@@ -178,13 +166,14 @@ def repeated_views(conn: sa.Connection, mapping: ShopMapping, since: datetime, u
     shop has both, a customer's counts from the two are added up.
     """
     from ..extensions import db
-    from ..shop.models import ProductView
+    from ..models import ProductView
 
     sources = []  # (connection, view columns, shop time -> source time, source time -> shop time)
     if mapping.has("view"):
-        sources.append((conn, mapping.source("view", ("customer_id", "product_id", "viewed_at")), shop_time, shop_time))
+        sources.append((conn, mapping.source("view", ("customer_id", "product_id", "viewed_at")), whole_seconds,
+                        whole_seconds))
     if mapping.reads_crm("view"):
-        sources.append((db.session.connection(), ProductView.__table__, _to_utc, _to_local))
+        sources.append((db.session.connection(), ProductView.__table__, to_utc, to_shop))
     if not sources:
         return [], None
     if len(sources) == 1:
@@ -197,11 +186,11 @@ def repeated_views(conn: sa.Connection, mapping: ShopMapping, since: datetime, u
     if not page:
         return [], None
     combined: dict[tuple[int, int], list] = {}
-    for source_conn, view, to_source, to_shop in sources:
+    for source_conn, view, to_source, back_to_shop in sources:
         for customer, product, count, first, last in _view_aggregates(source_conn, view, to_source(since), page):
-            entry = combined.setdefault((int(customer), int(product)), [0, to_shop(first), to_shop(last)])
+            entry = combined.setdefault((int(customer), int(product)), [0, back_to_shop(first), back_to_shop(last)])
             entry[0] += int(count)
-            entry[1], entry[2] = min(entry[1], to_shop(first)), max(entry[2], to_shop(last))
+            entry[1], entry[2] = min(entry[1], back_to_shop(first)), max(entry[2], back_to_shop(last))
     views = [ViewedProduct(c, p, n, first, last) for (c, p), (n, first, last) in sorted(combined.items())
-             if n >= min_views and last <= shop_time(until)]
+             if n >= min_views and last <= whole_seconds(until)]
     return views, page[-1]

@@ -21,15 +21,13 @@ from typing import Iterable
 import sqlalchemy as sa
 from flask import current_app
 
+from ..clock import utcnow
 from ..errors import CampaignError
 from ..extensions import db
-from ..models import Message, Suppression, utcnow
-from .models import Preference, SoftBounce
+from ..models import Message, Preference, SoftBounce, Suppression
+from ..vocab import FREQUENCIES, FREQUENCY_DAYS, RESUBSCRIBABLE, SUPPRESSION_REASONS
 
-REASONS = ("unsubscribed", "hard_bounce", "complaint", "soft_bounce", "manual", "forgotten")
 #: Suppressions the shopper may lift themselves.
-RESUBSCRIBABLE = ("unsubscribed",)
-FREQUENCY_DAYS = {"weekly": 7, "monthly": 30}
 _CHUNK = 500
 
 
@@ -51,8 +49,8 @@ def reason_for(email_hash: str) -> str | None:
 def suppress(email_hash: str, reason: str) -> bool:
     """Put the address on the list; ``False`` if it was there already (the first reason stays,
     except that a complaint or hard bounce replaces a softer one)."""
-    if reason not in REASONS:
-        raise CampaignError(f"unknown suppression reason {reason!r}; known: {', '.join(REASONS)}")
+    if reason not in SUPPRESSION_REASONS:
+        raise CampaignError(f"unknown suppression reason {reason!r}; known: {', '.join(SUPPRESSION_REASONS)}")
     existing = db.session.scalar(sa.select(Suppression).where(Suppression.email_hash == email_hash))
     if existing is not None:
         if reason in ("complaint", "hard_bounce", "forgotten") and existing.reason in RESUBSCRIBABLE + ("manual",):
@@ -100,7 +98,7 @@ def frequency_of(email_hash: str) -> str:
 
 
 def set_frequency(email_hash: str, frequency: str) -> None:
-    if frequency not in ("normal", *FREQUENCY_DAYS):
+    if frequency not in FREQUENCIES:
         raise CampaignError("choose how often: normal, weekly or monthly")
     row = db.session.get(Preference, email_hash)
     if row is None:

@@ -23,9 +23,9 @@ import sqlalchemy as sa
 
 from ..errors import CampaignError
 from ..extensions import db
-from ..models import POTENTIAL_PROFITABLE, VALUE_TYPES, Membership, Run, Segment
+from ..models import Membership, Run, Segment
+from ..vocab import ACTIONS, POTENTIAL_PROFITABLE, VALUE_TYPES
 
-ACTIONS = ("welcome_offer", "first_purchase_incentive", "loyalty_reward", "cross_sell", "upsell", "reactivation")
 LIST_KEYS = {"countries": Membership.country, "regions": Membership.region, "cities": Membership.city,
              "sources": Membership.source}
 RFM_COLUMNS = {"r": Membership.rfm_r, "f": Membership.rfm_f, "m": Membership.rfm_m}

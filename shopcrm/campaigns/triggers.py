@@ -25,14 +25,15 @@ from typing import Any, Callable
 import sqlalchemy as sa
 from flask import current_app
 
+from ..clock import utcnow
 from ..dbutil import keyset_chunks
 from ..errors import CampaignError
 from ..extensions import db
 from ..locks import job_lock
-from ..models import Membership, Message, Run, utcnow
+from ..models import Membership, Message, Run, Trigger
 from ..shop import connect_shop, current_mapping
 from ..shop import queries as shopq
-from .models import TRIGGER_KINDS, Trigger
+from ..vocab import LIVE_MESSAGE_STATES, TRIGGER_KINDS
 from .outbox import CHUNK, Candidate, EnqueueReport, OutboxWriter
 from .recommend import sellable
 from .service import create_campaign
@@ -49,7 +50,6 @@ DEFAULT_PARAMS: dict[str, dict] = {
 }
 TITLES = {"run_offer": "Offer after each segmentation run", "abandoned_cart": "Abandoned cart reminder",
           "browse_abandonment": "Browse abandonment reminder", "win_back": "Win-back"}
-LIVE_STATES = ("queued", "sending", "sent")
 _NUMBERS = {  # parameter: (minimum, whole number?)
     "hours": (0.25, False), "max_age_days": (1, True), "window_days": (1, True), "min_views": (2, True),
     "lookback_hours": (1, False), "quiet_hours": (0, False), "recent_order_days": (0, True),
@@ -174,7 +174,7 @@ def _recently_mailed(trigger: Trigger, customer_ids: list[int]) -> set[int]:
         return set()
     return set(db.session.scalars(sa.select(Message.customer_id).where(
         Message.campaign_id == trigger.campaign_id, Message.customer_id.in_(customer_ids),
-        Message.state.in_(LIVE_STATES), Message.created_at >= _window_start(trigger))))
+        Message.state.in_(LIVE_MESSAGE_STATES), Message.created_at >= _window_start(trigger))))
 
 
 def _interests(run: Run | None, customer_ids: list[int]) -> dict[int, tuple[int | None, tuple[int, ...]]]:

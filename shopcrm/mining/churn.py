@@ -18,16 +18,6 @@ import numpy as np
 
 from .value_types import PurchaseHistory
 
-# The recommended actions, in the order their rules are applied (the first that matches wins):
-ACTIONS = (
-    "welcome_offer",             # 1. a new account (value type "new"): welcome them
-    "first_purchase_incentive",  # 2. never bought ("negative"): a reason to place a first order
-    "reactivation",              # 3. a buyer at churn risk: win them back before they are gone
-    "loyalty_reward",            # 4. a high-value buyer: reward and keep them
-    "upsell",                    # 5. a buyer whose average order is below the shop's median: bigger baskets
-    "cross_sell",                # 6. every other buyer: related products from other categories
-)
-
 
 class ChurnScorer:
     """Churn score and flag, see the module docstring.
@@ -76,7 +66,8 @@ class ChurnScorer:
 
 def recommend_actions(value_types: np.ndarray, churn_risk: np.ndarray, history: PurchaseHistory,
                       median_order_value: float | None = None) -> tuple[np.ndarray, float]:
-    """One action per customer by the rules of :data:`ACTIONS`, and the median order value used.
+    """One action per customer by the rules of :data:`shopcrm.vocab.ACTIONS` (in that order), and
+    the median order value used.
 
     The average order value is spend over orders inside the value window; the median is taken
     over buyers with orders in the window unless given (new customers between runs reuse the

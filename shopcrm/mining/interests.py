@@ -24,9 +24,7 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import pairwise_distances, silhouette_score
 
 from ..errors import NotEnoughData
-
-ALGORITHMS = ("kmeans", "agglomerative")
-LEVELS = ("category", "brand", "both")
+from ..vocab import ALGORITHMS, LEVELS
 
 
 def normalize_rows(X: np.ndarray) -> np.ndarray:

@@ -21,9 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.cluster import KMeans
 
-TYPES = ("new", "negative", "most_growth", "high_value", "ordinary", "below_average")
-RANK_TYPES = ("high_value", "ordinary", "below_average")  # cluster rank 0, 1, 2
-POTENTIAL_PROFITABLE = ("high_value", "most_growth", "new")
+from ..vocab import RANK_TYPES
 
 
 @dataclass

@@ -7,15 +7,28 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import NotEnoughData
-from ..mining import (ChurnScorer, InterestSegmenter, PairRules, PurchaseHistory, RFMScorer, SequenceRules,
-                      ValueTypeClassifier, clustering_scores, interest_features, location_source_groups, migration,
-                      normalize_rows, recommend_actions, segment_names, stability)
+from ..mining import (
+    ChurnScorer,
+    InterestSegmenter,
+    PairRules,
+    PurchaseHistory,
+    RFMScorer,
+    SequenceRules,
+    ValueTypeClassifier,
+    clustering_scores,
+    interest_features,
+    location_source_groups,
+    migration,
+    normalize_rows,
+    recommend_actions,
+    segment_names,
+    stability,
+)
 from ..mining import insights as charts
 from ..mining.naming import top_features
 from ..shop.extract import ShopExtract
 from .params import RunParams
 
-RULE_KINDS = ("product", "category", "sequence")
 STABILITY_SAMPLE = 10_000  # rows refitted per stability check
 
 

@@ -17,10 +17,12 @@ from typing import Callable, Iterable
 import numpy as np
 import sqlalchemy as sa
 
+from ..clock import utcnow
 from ..extensions import db
-from ..models import Insight, Membership, Rule, Run, Segment, utcnow
+from ..models import Insight, Membership, Rule, Run, Segment
 from ..shop.extract import ShopExtract, fetch_packed, prepare_packing
-from .mine import RULE_KINDS, MiningResult, Previous
+from ..vocab import RULE_KINDS
+from .mine import MiningResult, Previous
 
 BATCH = 10_000
 STATEMENT_BYTES = 1_000_000  # PyMySQL's own executemany cut: well under max_allowed_packet (16 MB)

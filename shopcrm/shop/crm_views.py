@@ -9,14 +9,15 @@ same decay as the extraction: what crosses the wire is as small as the shop's ow
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import numpy as np
 import sqlalchemy as sa
 
+from ..clock import to_utc, utcnow
+from ..models import ProductView
 from .extract import InterestParams
 from .mapping import ShopMapping
-from .models import ProductView
 from .sqlfuncs import days_between
 
 LN2 = math.log(2.0)
@@ -28,11 +29,6 @@ _categories = sa.Table("crm_tmp_view_category", _scratch,
                        sa.Column("product_id", sa.BigInteger, primary_key=True, autoincrement=False),
                        sa.Column("category_id", sa.BigInteger, nullable=False),
                        prefixes=["TEMPORARY"])
-
-
-def utc_naive(local: datetime) -> datetime:
-    """A naive local time (the pipeline's ``as_of``) as naive UTC (how crm_view stores times)."""
-    return local.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def product_categories(shop_conn: sa.Connection, mapping: ShopMapping) -> list[dict]:
@@ -50,7 +46,7 @@ def view_scores(crm_conn: sa.Connection, shop_conn: sa.Connection, mapping: Shop
     Views in the future (a clock ahead) or older than the horizon are ignored, and views of
     products the shop does not know (orphans) drop out in the join, as in the extraction.
     """
-    as_of_utc = utc_naive(as_of).replace(microsecond=0)
+    as_of_utc = to_utc(as_of)
     as_of_p = sa.bindparam("as_of", as_of_utc, type_=sa.DateTime)
     since = sa.bindparam("since", as_of_utc - timedelta(days=params.horizon_days), type_=sa.DateTime)
     decay = sa.func.exp(sa.literal(-LN2 / params.half_life_days, sa.Float) * days_between(_views.c.viewed_at, as_of_p))
@@ -89,4 +85,4 @@ def beacon_view_scores(shop_conn: sa.Connection, mapping: ShopMapping, as_of: da
 def record_view(conn: sa.Connection, customer_id: int, product_id: int, viewed_at: datetime, nonce: str) -> None:
     """Insert one view; a nonce seen before raises ``IntegrityError`` (the caller commits)."""
     conn.execute(_views.insert().values(customer_id=customer_id, product_id=product_id, viewed_at=viewed_at,
-                                        nonce=nonce, received_at=datetime.now(timezone.utc).replace(tzinfo=None)))
+                                        nonce=nonce, received_at=utcnow()))

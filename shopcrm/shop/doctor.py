@@ -258,7 +258,7 @@ def _beacon_part(crm_conn: sa.Connection | None, beacon_on: bool, report: Entity
                                + BEACON_DOC)
     if crm_conn is None:
         return
-    from .models import ProductView
+    from ..models import ProductView
 
     try:
         views = int(crm_conn.execute(sa.select(sa.func.count()).select_from(ProductView.__table__)).scalar_one())

@@ -1,67 +1,11 @@
-"""shopcrm's own tables. Every one is prefixed ``crm_``; shopcrm owns nothing else.
-
-Timestamps are naive UTC (``utcnow``). Helpers here never commit: the service that calls
-them (a pipeline run, an enqueue, a send batch, a form handler) decides when to commit.
-"""
+"""A segmentation run and what it stores: segments, memberships, rules, insights, the search index."""
 from __future__ import annotations
-
-from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from flask import g, has_request_context
-from flask_login import UserMixin
-from werkzeug.security import check_password_hash, generate_password_hash
 
-from .extensions import db
-
-ROLES = ("admin", "marketer", "viewer")
-
-# The six customer types of seed 004, in the order their rules are applied.
-VALUE_TYPES = ("new", "negative", "most_growth", "high_value", "ordinary", "below_average")
-VALUE_TYPE_LABELS = {
-    "new": "New",
-    "negative": "Negative (never bought)",
-    "most_growth": "Most growth",
-    "high_value": "High value",
-    "ordinary": "Ordinary",
-    "below_average": "Below average",
-}
-POTENTIAL_PROFITABLE = ("high_value", "most_growth", "new")
-
-RUN_STATES = ("queued", "running", "succeeded", "failed")
-MESSAGE_STATES = ("queued", "sending", "sent", "failed", "suppressed", "cancelled")
-CAMPAIGN_STATES = ("draft", "scheduled", "queued", "cancelled", "trigger")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-class User(UserMixin, db.Model):
-    __tablename__ = "crm_user"
-
-    id = sa.Column(sa.Integer, primary_key=True)
-    email = sa.Column(sa.String(255), nullable=False, unique=True)
-    password_hash = sa.Column(sa.String(255), nullable=False)
-    role = sa.Column(sa.String(16), nullable=False, default="viewer")
-    active = sa.Column(sa.Boolean, nullable=False, default=True)
-    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
-    last_login_at = sa.Column(sa.DateTime)
-    failed_logins = sa.Column(sa.Integer, nullable=False, default=0)
-    locked_until = sa.Column(sa.DateTime)
-
-    def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
-
-    def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
-
-    @property
-    def is_active(self) -> bool:  # Flask-Login asks this
-        return bool(self.active)
-
-    def has_role(self, *roles: str) -> bool:
-        return self.role == "admin" or self.role in roles
+from ..clock import utcnow
+from ..extensions import db
 
 
 class Run(db.Model):
@@ -161,108 +105,6 @@ class Membership(db.Model):
         return [int(x) for x in (self.top_categories or "").split(",") if x]
 
 
-class Campaign(db.Model):
-    """A campaign, or the standing campaign of a trigger (``kind`` names the trigger).
-
-    ``target`` is a stored-results filter (see ``campaigns.targets``). Manual campaigns go
-    draft → scheduled (launched, waiting for ``scheduled_at``) → queued (rendered into the
-    outbox) and may be cancelled at any point; a trigger's campaign stays ``trigger`` and
-    only holds the template its messages are rendered from.
-    """
-
-    __tablename__ = "crm_campaign"
-
-    id = sa.Column(sa.Integer, primary_key=True)
-    name = sa.Column(sa.String(255), nullable=False)
-    kind = sa.Column(sa.String(32), nullable=False, default="campaign", server_default="campaign")
-    status = sa.Column(sa.String(16), nullable=False, default="draft")
-    target = sa.Column(sa.JSON, nullable=False)  # e.g. {"segment_ids": [3]} or {"value_types": [...]}
-    subject = sa.Column(sa.Text, nullable=False)
-    html_body = sa.Column(sa.Text, nullable=False)
-    text_body = sa.Column(sa.Text, nullable=False)
-    coupon = sa.Column(sa.String(64))
-    created_by = sa.Column(sa.String(255))
-    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
-    scheduled_at = sa.Column(sa.DateTime)  # UTC; when a launched campaign is rendered and sent
-    enqueued_at = sa.Column(sa.DateTime)
-    cancelled_at = sa.Column(sa.DateTime)
-
-
-class Message(db.Model):
-    """The outbox: one row per (campaign, customer, trigger key), never two.
-
-    ``send_key`` holds the address hash while the row may still be delivered, so the second
-    unique key allows one message per address and occasion even when two shop customers share
-    an address (suppressed rows carry NULL there and do not count). ``lease_until`` is the
-    claim of a sender: rows it claimed but has not started stay ``queued`` and go back to the
-    pool when the lease runs out; a row in ``sending`` whose lease ran out was handed to the
-    mail server by a sender that died before recording the answer: it is *in doubt*.
-    ``stop_if_ordered_since`` (shop clock) cancels a trigger message if the customer orders
-    after that moment.
-    """
-
-    __tablename__ = "crm_message"
-
-    id = sa.Column(sa.Integer, primary_key=True)
-    campaign_id = sa.Column(sa.Integer, sa.ForeignKey("crm_campaign.id", ondelete="CASCADE"), nullable=False)
-    customer_id = sa.Column(sa.BigInteger, nullable=False)
-    dedupe_key = sa.Column(sa.String(64), nullable=False, default="")
-    email = sa.Column(sa.String(255), nullable=False)
-    email_hash = sa.Column(sa.String(64), nullable=False, default="", server_default="")
-    send_key = sa.Column(sa.String(64))
-    subject = sa.Column(sa.Text, nullable=False)
-    html = sa.Column(sa.Text, nullable=False)
-    text = sa.Column(sa.Text, nullable=False)
-    unsubscribe_url = sa.Column(sa.Text)  # signed at enqueue; the List-Unsubscribe header's https link
-    state = sa.Column(sa.String(16), nullable=False, default="queued")
-    reason = sa.Column(sa.String(255))
-    attempts = sa.Column(sa.Integer, nullable=False, default=0)
-    next_attempt_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
-    claimed_by = sa.Column(sa.String(64))
-    claimed_at = sa.Column(sa.DateTime)
-    lease_until = sa.Column(sa.DateTime)
-    stop_if_ordered_since = sa.Column(sa.DateTime)
-    sent_at = sa.Column(sa.DateTime)
-    message_id = sa.Column(sa.String(255))
-    clicked_at = sa.Column(sa.DateTime)
-    click_count = sa.Column(sa.Integer, nullable=False, default=0, server_default="0")
-    opened_at = sa.Column(sa.DateTime)
-    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
-
-    __table_args__ = (
-        sa.UniqueConstraint("campaign_id", "customer_id", "dedupe_key", name="uq_crm_message_once"),
-        sa.UniqueConstraint("campaign_id", "dedupe_key", "send_key", name="uq_crm_message_address"),
-        sa.Index("ix_crm_message_due", "state", "next_attempt_at"),
-        sa.Index("ix_crm_message_customer", "customer_id", "created_at"),
-        sa.Index("ix_crm_message_address", "email_hash", "sent_at"),
-        # every figure of the campaign list and results pages is counted from this index alone
-        sa.Index("ix_crm_message_campaign_stats", "campaign_id", "state", "reason", "clicked_at", "click_count",
-                 "opened_at"),
-    )
-
-
-class Suppression(db.Model):
-    """Addresses that must never be mailed again, kept only as a hash of the address."""
-
-    __tablename__ = "crm_suppression"
-
-    id = sa.Column(sa.Integer, primary_key=True)
-    email_hash = sa.Column(sa.String(64), nullable=False, unique=True)
-    reason = sa.Column(sa.String(32), nullable=False)
-    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
-
-
-class Lock(db.Model):
-    """A named lease so that two processes (or machines) never run the same job at once."""
-
-    __tablename__ = "crm_lock"
-
-    name = sa.Column(sa.String(64), primary_key=True)
-    owner = sa.Column(sa.String(64), nullable=False)
-    acquired_at = sa.Column(sa.DateTime, nullable=False)
-    expires_at = sa.Column(sa.DateTime, nullable=False)
-
-
 class Rule(db.Model):
     """An association or sequence rule found by a run (seed 002): antecedent → consequent.
 
@@ -314,29 +156,6 @@ class Insight(db.Model):
         """The documents ``names`` of a run that exist, by name: one query for a page that draws many."""
         return dict(db.session.execute(sa.select(cls.name, cls.data).where(cls.run_id == run_id,
                                                                             cls.name.in_(names))).all())
-
-
-class State(db.Model):
-    """A named JSON document shared by every process, outside any run (the doctor's last
-    report), so a page shows it without recomputing it."""
-
-    __tablename__ = "crm_state"
-
-    name = sa.Column(sa.String(64), primary_key=True)
-    data = sa.Column(sa.JSON, nullable=False)
-    updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
-
-    @classmethod
-    def read(cls, name: str) -> "State | None":
-        return db.session.get(cls, name)
-
-    @classmethod
-    def write(cls, name: str, data) -> "State":
-        """Insert or replace (not committed)."""
-        row = db.session.get(cls, name) or cls(name=name)
-        row.data, row.updated_at = data, utcnow()
-        db.session.add(row)
-        return row
 
 
 class SearchWord(db.Model):

@@ -1,4 +1,4 @@
-"""shopcrm's own table on the shop side: ``crm_view``, the product views the beacon records.
+"""``crm_view``, the product views the beacon records.
 
 OpenCart and PrestaShop (without statsdata) keep no per-customer view history, so the shop's
 product page reports views to shopcrm (``public/beacon.py``). Each row is one signed view;
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from ..clock import utcnow
 from ..extensions import db
-from ..models import utcnow
 
 
 class ProductView(db.Model):
