@@ -42,9 +42,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 
-import sqlalchemy as sa  # noqa: E402
-
 import shops  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
 from segmentation import DEFAULT_SERVER, load, machine  # noqa: E402
 
 ADMIN_EMAIL = "bench-admin@example.com"
@@ -105,7 +104,7 @@ def prepare(server: str, size: shops.ShopSize, instance: Path, say,
 def _ensure_runs(say) -> None:
     from shopcrm.extensions import db
     from shopcrm.models import Run
-    from shopcrm.pipeline import run_segmentation
+    from shopcrm.segmentation.run import run_segmentation
 
     done = db.session.scalar(sa.select(sa.func.count()).select_from(Run).where(Run.status == "succeeded"))
     for _ in range(max(0, 2 - done)):
@@ -117,7 +116,7 @@ def _ensure_runs(say) -> None:
 
 def _ensure_search_index(say) -> None:
     """The customer search's word index, built as the segment command builds it after a run."""
-    from shopcrm import search
+    from shopcrm.segmentation import search_index as search
 
     if search.current_state() is None:
         say("building the customer search's word index (once) ...")
@@ -127,9 +126,9 @@ def _ensure_search_index(say) -> None:
 
 def _drop_search_index(say) -> None:
     """Forget the word index (``--no-search-index``): searches then scan the shop, as before it."""
-    from shopcrm import search
     from shopcrm.extensions import db
     from shopcrm.models import SearchWord, State
+    from shopcrm.segmentation import search_index as search
 
     db.session.execute(sa.delete(SearchWord))
     db.session.execute(sa.delete(State).where(State.name == search.STATE_NAME))
@@ -149,12 +148,11 @@ def _ensure_admin() -> None:
 
 
 def _ensure_campaigns(say) -> None:
-    from shopcrm.models import Campaign
-    from shopcrm.campaigns.sender import send_due
     from shopcrm.campaigns.service import create_campaign, enqueue
     from shopcrm.campaigns.targets import default_offer_target
+    from shopcrm.delivery.sender import send_due
     from shopcrm.extensions import db
-    from shopcrm.models import Run
+    from shopcrm.models import Campaign, Run
 
     names = set(db.session.scalars(sa.select(Campaign.name)))
     if "bench draft" not in names:
@@ -173,9 +171,8 @@ def _ensure_campaigns(say) -> None:
 
 def _page_values() -> dict:
     """Real ids and search words for the pages, spread over the data (not all from its start)."""
-    from shopcrm.models import Campaign
     from shopcrm.extensions import db
-    from shopcrm.models import Membership, Rule, Run
+    from shopcrm.models import Campaign, Membership, Rule, Run
     from shopcrm.shop import connect_shop, current_mapping
     from shopcrm.shop import queries as shopq
 

@@ -211,12 +211,12 @@ def run(args, tmp: Path, crm_url: str, sinks: list[Sink]) -> None:
     from flask_migrate import upgrade
 
     from shopcrm import create_app
-    from shopcrm.campaigns.mime import MailBuilder
     from shopcrm.campaigns.service import create_campaign, enqueue
+    from shopcrm.delivery.mime import MailBuilder
+    from shopcrm.demo import generator as demo
     from shopcrm.extensions import db
     from shopcrm.models import Message
-    from shopcrm.pipeline import run_segmentation
-    from shopcrm.shop import demo
+    from shopcrm.segmentation.run import run_segmentation
     from shopcrm.vocab import VALUE_TYPES
 
     print(f"machine: {os.cpu_count()} cores; load before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} "
@@ -272,7 +272,7 @@ def measure(args, sink: Sink, ids: tuple[int, int], raw_file: Path) -> None:
     ``send_due(max_messages=chunk)``, then raw smtplib the same number of messages), so both
     see the same moments of a machine whose speed drifts; each side's rate is its N messages
     over the sum of its chunks' times."""
-    from shopcrm.campaigns.sender import send_due
+    from shopcrm.delivery.sender import send_due
 
     server = "aiosmtpd offering PIPELINING" if sink.pipelining else "plain aiosmtpd"
     ours, raw, rss = [], [], []
@@ -314,7 +314,7 @@ def write_raw(path: Path, ids: tuple[int, int], builder) -> None:
     """The same messages shopcrm sends, as bytes, length-prefixed in a file (a chunk at a time)."""
     import sqlalchemy as sa
 
-    from shopcrm.campaigns.sender import _ROW_COLUMNS
+    from shopcrm.delivery.sender import _ROW_COLUMNS
     from shopcrm.extensions import db
     from shopcrm.models import Message
 

@@ -19,11 +19,11 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from shopcrm import create_app
+from shopcrm.beacon.signing import sign
+from shopcrm.beacon.store import view_scores
+from shopcrm.demo import generator as demo
 from shopcrm.extensions import db
 from shopcrm.models import ProductView
-from shopcrm.shop import demo
-from shopcrm.shop.beacon import sign
-from shopcrm.shop.crm_views import view_scores
 from shopcrm.shop.extract import InterestParams, extract
 from shopcrm.shop.presets import preset
 from shopcrm.shop.readonly import install_guard

@@ -38,9 +38,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 
-import sqlalchemy as sa  # noqa: E402
-
 import shops  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
 
 DEFAULT_SERVER = "mysql+pymysql://root@127.0.0.1:3306/?charset=utf8mb4"
 CRM_DATABASE = shops.DB_PREFIX + "crm"
@@ -63,7 +62,7 @@ def bench_app(shop_url: str, crm_url: str):
 
 def child_run(shop_url: str, crm_url: str) -> dict:
     """(b): one shopcrm run, as cron starts it (``flask shopcrm segment``; the tables exist)."""
-    from shopcrm.pipeline import run_segmentation
+    from shopcrm.segmentation.run import run_segmentation
 
     app = bench_app(shop_url, crm_url)
     with app.app_context():

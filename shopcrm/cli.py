@@ -105,7 +105,8 @@ def create_user_command(email: str, role: str, password: str | None):
 @friendly_errors
 def demo_shop_command(url, customers, views_per_customer, seed, now_text, replace, print_ddl):
     """Generate a realistic, deterministic demo shop in the generic schema."""
-    from .shop import demo, generic_schema
+    from .demo import generator as demo
+    from .demo import schema as generic_schema
 
     if print_ddl:
         click.echo(generic_schema.ddl(print_ddl))
@@ -158,7 +159,7 @@ def doctor_command(as_json):
 @friendly_errors
 def segment_command(n_clusters, algorithm, level, as_of_text, wait, quiet):
     """Run a segmentation (extract → mine → store) and make it current."""
-    from .pipeline import RunParams, run_segmentation
+    from .segmentation.run import RunParams, run_segmentation
 
     params = RunParams.from_config(current_app.config, n_clusters=n_clusters, algorithm=algorithm, level=level)
     as_of = _parse_datetime(as_of_text)
@@ -189,7 +190,7 @@ def segment_command(n_clusters, algorithm, level, as_of_text, wait, quiet):
 
 def _refresh_search_index() -> None:
     """After a run, rebuild the customer search's word index (the admin's name searches)."""
-    from . import search
+    from .segmentation import search_index as search
 
     state = search.refresh()
     click.echo(f"customer search index: {state.customers} customers, {state.words} words in {state.seconds} s")
@@ -215,7 +216,7 @@ def run_queued_command():
     request; it only queues one for this command.
     """
     from .models import Run
-    from .pipeline import run_segmentation
+    from .segmentation.run import run_segmentation
 
     queued = db.session.scalars(sa.select(Run).where(Run.status == "queued").order_by(Run.id).limit(1)).first()
     if queued is None:
@@ -233,7 +234,7 @@ def run_queued_command():
 @friendly_errors
 def assign_new_command(wait):
     """Place customers who signed up since the current run into its segments (no full run)."""
-    from .pipeline import assign_new
+    from .segmentation.run import assign_new
 
     report = assign_new(wait=wait)
     click.echo(f"run #{report.run_id}: {report.new_customers} new customer(s) placed, "
@@ -395,8 +396,8 @@ def campaign_enqueue_command(campaign_id):
 def send_command(max_messages, batch_size, worker):
     """Render launched campaigns whose time has come, then deliver due messages
     (SMTP, or .eml files without MAIL_SERVER)."""
-    from .campaigns.sender import send_due
     from .campaigns.service import enqueue_due
+    from .delivery.sender import send_due
 
     config = current_app.config
     for campaign, queued in enqueue_due():
@@ -426,7 +427,7 @@ def outbox_group():
 @friendly_errors
 def outbox_status_command():
     from .campaigns.results import outbox_counts
-    from .campaigns.sender import count_in_doubt
+    from .delivery.sender import count_in_doubt
 
     counts = outbox_counts()
     click.echo(", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "the outbox is empty")
@@ -437,7 +438,7 @@ def outbox_status_command():
 @friendly_errors
 def outbox_in_doubt_command():
     """List messages handed to the mail server by a sender that died before recording the answer."""
-    from .campaigns.sender import in_doubt
+    from .delivery.sender import in_doubt
 
     rows = in_doubt()
     for row in rows:
@@ -453,7 +454,7 @@ def outbox_in_doubt_command():
 @click.option("--requeue", "outcome", flag_value="requeue", help="Send it again (it may then arrive twice).")
 @friendly_errors
 def outbox_resolve_command(message_id, outcome):
-    from .campaigns.sender import resolve_in_doubt
+    from .delivery.sender import resolve_in_doubt
 
     if outcome is None:
         raise click.UsageError("choose --sent or --requeue")
@@ -470,8 +471,8 @@ def outbox_resolve_command(message_id, outcome):
 @friendly_errors
 def suppress_command(email, reason):
     """Never send marketing email to this address again (e.g. a complaint from a feedback loop)."""
-    from .campaigns.addresses import address_hash, normalize
-    from .campaigns.suppression import suppress
+    from .delivery.addresses import address_hash, normalize
+    from .delivery.suppression import suppress
 
     address = normalize(email)
     if address is None:
@@ -550,10 +551,10 @@ def demo_command(customers, seed, admin_email):
     """Build the demo shop, migrate, create an admin, segment, and 'send' a campaign to .eml files."""
     from flask_migrate import upgrade
 
-    from .campaigns.sender import send_due
     from .campaigns.service import create_campaign, enqueue
-    from .pipeline import run_segmentation
-    from .shop import demo
+    from .delivery.sender import send_due
+    from .demo import generator as demo
+    from .segmentation.run import run_segmentation
 
     ctx = click.get_current_context()
     upgrade(directory=current_app.extensions["migrate"].directory)

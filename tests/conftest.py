@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from shopcrm import create_app
-from shopcrm.shop import demo
+from shopcrm.demo import generator as demo
 
 REQUIRE_SERVICES = os.environ.get("SHOPCRM_REQUIRE_SERVICES") == "1"
 DEMO_NOW = datetime(2026, 11, 1, 0, 0, 0)
@@ -146,7 +146,7 @@ def app(make_app):
 @pytest.fixture(scope="session")
 def segmented_template(tmp_path_factory, crm_template, demo_shop_file) -> Path:
     """A crm database holding one successful segmentation of the demo shop."""
-    from shopcrm.pipeline import run_segmentation
+    from shopcrm.segmentation.run import run_segmentation
 
     tmp = tmp_path_factory.mktemp("segmented")
     shutil.copy(crm_template, tmp / "crm.db")

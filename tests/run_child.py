@@ -16,8 +16,9 @@ from pathlib import Path
 
 
 def main() -> int:
-    from shopcrm import create_app, pipeline
-    from shopcrm.runs import store
+    from shopcrm import create_app
+    from shopcrm.segmentation import run as pipeline
+    from shopcrm.segmentation import store
 
     store.BATCH = int(os.environ.get("RUN_CHILD_BATCH", store.BATCH))
     stage, at = os.environ["RUN_CHILD_STAGE"], float(os.environ.get("RUN_CHILD_AT", "0"))

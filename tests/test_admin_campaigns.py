@@ -4,8 +4,8 @@ import re
 
 import sqlalchemy as sa
 
-from shopcrm.campaigns.sender import send_due
 from shopcrm.campaigns.service import enqueue_due
+from shopcrm.delivery.sender import send_due
 from shopcrm.extensions import db
 from shopcrm.models import Campaign, Membership, Message, Run, Segment, Trigger
 from shopcrm.shop import connect_shop, current_mapping, queries

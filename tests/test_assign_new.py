@@ -5,10 +5,10 @@ from datetime import timedelta
 import numpy as np
 import sqlalchemy as sa
 
+from shopcrm.demo import generator as demo
 from shopcrm.extensions import db
 from shopcrm.models import Membership, Run, Segment
-from shopcrm.pipeline import run_segmentation
-from shopcrm.shop import demo
+from shopcrm.segmentation.run import run_segmentation
 
 from .conftest import DEMO_NOW
 

@@ -17,12 +17,12 @@ import pytest
 import sqlalchemy as sa
 
 from shopcrm import create_app
+from shopcrm.beacon.signing import RateLimiter, sign
+from shopcrm.beacon.store import view_scores
 from shopcrm.errors import ConfigError
 from shopcrm.extensions import db
 from shopcrm.models import ProductView
 from shopcrm.shop import connect_shop, current_mapping
-from shopcrm.shop.beacon import RateLimiter, sign
-from shopcrm.shop.crm_views import view_scores
 from shopcrm.shop.extract import InterestParams
 
 from .conftest import DEMO_NOW, TEST_SECRET, base_config, dispose, migrate, need_service

@@ -6,9 +6,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from shopcrm import create_app, search
+from shopcrm import create_app
 from shopcrm.extensions import db
 from shopcrm.models import Membership, SearchWord, Segment, State
+from shopcrm.segmentation import search_index as search
 
 from .conftest import DEMO_NOW, base_config, create_user, dispose, login, migrate
 
@@ -180,7 +181,7 @@ def test_new_and_renamed_customers(tmp_path, segmented_template, demo_shop_file)
 
 
 def test_forget_me_erases_the_words_and_export_shows_them(segmented_app):
-    from shopcrm.campaigns import customer_area
+    from shopcrm.delivery import shopper_area as customer_area
 
     app = segmented_app
     with app.app_context():
@@ -207,7 +208,7 @@ def test_the_segment_command_rebuilds_the_index(segmented_app):
 def test_index_on_mariadb(mariadb_database, tmp_path, demo_shop):
     """Built and searched on MariaDB (both databases): words compare byte for byte there, so
     words that a case- or accent-insensitive collation would call equal cannot collide."""
-    from shopcrm.shop import demo
+    from shopcrm.demo import generator as demo
 
     shop_url, crm_url = mariadb_database("shop"), mariadb_database("crm")
     writer = sa.create_engine(shop_url, connect_args={"local_infile": True})
@@ -220,7 +221,7 @@ def test_index_on_mariadb(mariadb_database, tmp_path, demo_shop):
     app = create_app(base_config(tmp_path, SQLALCHEMY_DATABASE_URI=crm_url, SHOPCRM_SHOP_DATABASE_URI=shop_url))
     migrate(app)
     try:
-        from shopcrm.pipeline import run_segmentation
+        from shopcrm.segmentation.run import run_segmentation
 
         with app.app_context():
             run_segmentation(as_of=DEMO_NOW)
@@ -245,7 +246,7 @@ def member_ids_found(client, seg_id, q) -> tuple[int, list[int]]:
 def test_member_search_in_an_older_run_and_after_assign_new(tmp_path, segmented_template, demo_shop_file):
     """The index holds the segments of the run it was built after. A segment of another run is
     searched through the memberships; a customer placed by assign-new is found in their segment."""
-    from shopcrm.pipeline import assign_new, run_segmentation
+    from shopcrm.segmentation.run import assign_new, run_segmentation
 
     shutil.copy(segmented_template, tmp_path / "crm.db")
     shop = tmp_path / "shop.db"

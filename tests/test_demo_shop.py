@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from shopcrm.shop import demo
+from shopcrm.demo import generator as demo
 
 NOW = datetime(2026, 11, 1)
 

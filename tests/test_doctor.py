@@ -9,9 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from shopcrm import create_app
+from shopcrm.demo import generator as demo
 from shopcrm.extensions import db
 from shopcrm.models import Membership, Run
-from shopcrm.shop import connect_shop, current_mapping, demo, queries
+from shopcrm.shop import connect_shop, current_mapping, queries
 
 from .conftest import DEMO_NOW, base_config, dispose
 from .shops.common import database_name, select_only_user, writer_engine

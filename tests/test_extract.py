@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from shopcrm.shop import demo, extract
-from shopcrm.shop import generic_schema as gs
+from shopcrm.demo import generator as demo
+from shopcrm.demo import schema as gs
+from shopcrm.shop import extract
 from shopcrm.shop.presets import preset
 from shopcrm.shop.readonly import install_guard
 

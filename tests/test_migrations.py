@@ -4,11 +4,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from shopcrm import create_app
+from shopcrm.demo import generator as demo
 from shopcrm.extensions import db
-from shopcrm.shop import demo
 
 from .conftest import DEMO_NOW, base_config, dispose, migrate
-
 
 
 def include_name(name, type_, parent_names):

@@ -5,9 +5,9 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
-from shopcrm.campaigns.addresses import address_hash, normalize
-from shopcrm.campaigns.sender import send_due
 from shopcrm.campaigns.service import audience_count, create_campaign, enqueue
+from shopcrm.delivery.addresses import address_hash, normalize
+from shopcrm.delivery.sender import send_due
 from shopcrm.errors import CampaignError, TemplateError
 from shopcrm.extensions import db
 from shopcrm.models import Message, Run, Suppression
@@ -21,7 +21,7 @@ def tracked_targets(body: str) -> set[str]:
     """Where the tracked links of an email body lead (the URLs signed into their tokens)."""
     import re
 
-    from shopcrm.campaigns.tokens import read_token
+    from shopcrm.delivery.tokens import read_token
 
     return {read_token("click", token)["u"] for token in re.findall(r"/crm/c/([A-Za-z0-9_.\-]+)", body)}
 

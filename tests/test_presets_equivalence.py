@@ -17,11 +17,12 @@ import pytest
 import sqlalchemy as sa
 
 from shopcrm import create_app
+from shopcrm.beacon.store import beacon_view_scores
+from shopcrm.demo import generator as demo
 from shopcrm.extensions import db
 from shopcrm.models import Membership, ProductView, Run
-from shopcrm.pipeline import run_segmentation
-from shopcrm.shop import connect_shop, current_mapping, demo, queries
-from shopcrm.shop.crm_views import beacon_view_scores
+from shopcrm.segmentation.run import run_segmentation
+from shopcrm.shop import connect_shop, current_mapping, queries
 from shopcrm.shop.doctor import report_for_app
 from shopcrm.shop.extract import InterestParams, extract
 

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from shopcrm import PROJECT_ROOT, create_app, pipeline
+from shopcrm import PROJECT_ROOT, create_app
+from shopcrm.demo import generator as demo
 from shopcrm.extensions import db
 from shopcrm.models import Membership, Run, Segment
-from shopcrm.shop import demo
+from shopcrm.segmentation import run as pipeline
 
 from .conftest import DEMO_NOW, TEST_SECRET, base_config, dispose, migrate
 

@@ -6,13 +6,13 @@ import pytest
 import sqlalchemy as sa
 from sklearn.metrics import adjusted_rand_score
 
-from shopcrm import pipeline
+from shopcrm.demo import generator as demo
 from shopcrm.errors import NotEnoughData, RunLocked
 from shopcrm.extensions import db
 from shopcrm.locks import job_lock
 from shopcrm.models import Insight, Membership, Rule, Run, Segment
-from shopcrm.runs import store
-from shopcrm.shop import demo
+from shopcrm.segmentation import run as pipeline
+from shopcrm.segmentation import store
 from shopcrm.vocab import ACTIONS, VALUE_TYPES
 
 from .conftest import DEMO_NOW, base_config, dispose, migrate

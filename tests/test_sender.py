@@ -7,11 +7,11 @@ from email.utils import parsedate_to_datetime
 import pytest
 import sqlalchemy as sa
 
-from shopcrm.campaigns.addresses import address_hash
-from shopcrm.campaigns.sender import count_in_doubt, in_doubt, resolve_in_doubt, send_due
 from shopcrm.campaigns.service import cancel, create_campaign, enqueue
-from shopcrm.campaigns.suppression import set_frequency
 from shopcrm.clock import utcnow
+from shopcrm.delivery.addresses import address_hash
+from shopcrm.delivery.sender import count_in_doubt, in_doubt, resolve_in_doubt, send_due
+from shopcrm.delivery.suppression import set_frequency
 from shopcrm.errors import CampaignError, RunLocked
 from shopcrm.extensions import db
 from shopcrm.locks import job_lock

@@ -10,8 +10,8 @@ import pymysql
 import pytest
 import sqlalchemy as sa
 
-from shopcrm.campaigns.sender import Sender, count_in_doubt, send_due
 from shopcrm.clock import utcnow
+from shopcrm.delivery.sender import Sender, count_in_doubt, send_due
 from shopcrm.extensions import db
 from shopcrm.models import Message
 

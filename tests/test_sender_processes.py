@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
-from shopcrm.campaigns.sender import Sender, SendReport
 from shopcrm.clock import utcnow
+from shopcrm.delivery.sender import Sender, SendReport
 from shopcrm.extensions import db
 from shopcrm.models import Message
 

@@ -12,13 +12,12 @@ import pytest
 import sqlalchemy as sa
 
 from shopcrm import create_app
-from shopcrm.campaigns.addresses import address_hash
 from shopcrm.campaigns.results import campaign_results
-from shopcrm.clock import to_shop
-from shopcrm.campaigns.sender import send_due
 from shopcrm.campaigns.service import create_campaign, enqueue
-from shopcrm.campaigns.tokens import make_token
-from shopcrm.clock import utcnow
+from shopcrm.clock import to_shop, utcnow
+from shopcrm.delivery.addresses import address_hash
+from shopcrm.delivery.sender import send_due
+from shopcrm.delivery.tokens import make_token
 from shopcrm.extensions import db
 from shopcrm.models import Campaign, Click, Membership, Message, Preference, Suppression
 

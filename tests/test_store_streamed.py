@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from shopcrm import create_app
 from shopcrm.extensions import db
-from shopcrm.runs import store
+from shopcrm.segmentation import store
 
 from .conftest import base_config, dispose, migrate
 

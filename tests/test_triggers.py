@@ -9,11 +9,11 @@ import pytest
 import sqlalchemy as sa
 
 from shopcrm import create_app
-from shopcrm.campaigns.sender import send_due
 from shopcrm.campaigns.service import create_campaign, preview
-from shopcrm.campaigns.tokens import read_token
 from shopcrm.campaigns.triggers import configure, ensure_triggers, run_triggers
 from shopcrm.clock import utcnow
+from shopcrm.delivery.sender import send_due
+from shopcrm.delivery.tokens import read_token
 from shopcrm.errors import CampaignError
 from shopcrm.extensions import db
 from shopcrm.models import Membership, Message, Rule, Run, Segment

@@ -6,10 +6,10 @@ from email.header import decode_header, make_header
 
 import pytest
 
-from shopcrm.campaigns.mime import _header_text
-from shopcrm.campaigns.sender import send_due
 from shopcrm.campaigns.service import create_campaign, enqueue
-from shopcrm.campaigns.transport import dot_stuffed, quote_address
+from shopcrm.delivery.mime import _header_text
+from shopcrm.delivery.sender import send_due
+from shopcrm.delivery.transport import dot_stuffed, quote_address
 from shopcrm.extensions import db
 
 from .campaign_helpers import consenting_customers, seed_run, start_smtp, use_smtp

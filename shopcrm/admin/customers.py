@@ -6,10 +6,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import abort, current_app, render_template, request
 
-from .. import search
 from ..clock import to_shop
 from ..extensions import db
 from ..models import Click, Membership, Message, ProductView, Run, Segment
+from ..segmentation import search_index as search
 from ..shop import queries as shopq
 from ..shop import timeline
 from ..vocab import VALUE_TYPE_LABELS

@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, SubmitField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from ..campaigns.addresses import normalize
+from ..delivery.addresses import normalize
 from ..vocab import ROLES
 
 

@@ -7,10 +7,10 @@ import io
 import sqlalchemy as sa
 from flask import Response, abort, render_template, request, stream_with_context
 
-from .. import search
 from ..dbutil import keyset_chunks
 from ..extensions import db
 from ..models import Membership, Run, SearchWord, Segment
+from ..segmentation import search_index as search
 from ..shop import queries as shopq
 from ..vocab import VALUE_TYPE_LABELS
 from . import bp

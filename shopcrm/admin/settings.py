@@ -14,8 +14,8 @@ import smtplib
 
 from flask import current_app, flash, redirect, render_template, url_for
 
-from ..campaigns.transport import make_channel
 from ..clock import to_shop
+from ..delivery.transport import make_channel
 from ..extensions import db
 from ..locks import try_acquire
 from ..models import State

@@ -23,16 +23,16 @@ from flask import current_app
 
 from ..clock import utcnow
 from ..dbutil import insert_ignoring_duplicates
+from ..delivery.addresses import address_hash, normalize
+from ..delivery.clicks import LinkTracker
+from ..delivery.links import FooterLinks
+from ..delivery.suppression import reasons_for
 from ..errors import CampaignError
 from ..extensions import db
 from ..models import Campaign, Message, Rule, Run
 from ..shop import current_mapping
 from ..shop import queries as shopq
-from .addresses import address_hash, normalize
-from .clicks import LinkTracker
-from .links import FooterLinks
 from .recommend import format_price, image_url, product_url, recommend, related, sellable
-from .suppression import reasons_for
 from .templating import CompiledTemplates, Rendered
 
 CHUNK = 500

@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from flask import current_app
 
 from ..clock import to_shop, utcnow
+from ..delivery.sender import doubtful
 from ..extensions import db
 from ..models import Campaign, Click, Message
 from ..shop import connect_shop, current_mapping
-from .sender import doubtful
-from .shopreads import orders_between
+from ..shop.activity import orders_between
 
 CHUNK = 500
 

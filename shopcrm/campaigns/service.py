@@ -20,18 +20,18 @@ from flask import current_app
 
 from ..clock import utcnow
 from ..dbutil import keyset_chunks
+from ..delivery.addresses import normalize
+from ..delivery.mime import MailBuilder
+from ..delivery.transport import make_channel
 from ..errors import CampaignError, RunLocked
 from ..extensions import db
 from ..locks import job_lock
 from ..models import Campaign, Membership, Message, Run
 from ..shop import connect_shop, current_mapping
 from ..shop import queries as shopq
-from .addresses import normalize
-from .mime import MailBuilder
 from .outbox import CHUNK, Candidate, EnqueueReport, OutboxWriter
 from .targets import audience_count, audience_filter, check_target, target_run  # noqa: F401  (API)
 from .templating import Rendered, default_template, sample_context, validate_templates
-from .transport import make_channel
 
 EDITABLE = ("draft", "scheduled", "trigger")
 

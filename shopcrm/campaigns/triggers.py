@@ -33,11 +33,11 @@ from ..locks import job_lock
 from ..models import Membership, Message, Run, Trigger
 from ..shop import connect_shop, current_mapping
 from ..shop import queries as shopq
+from ..shop.activity import abandoned_carts, cart_lines, latest_orders, repeated_views
 from ..vocab import LIVE_MESSAGE_STATES, TRIGGER_KINDS
 from .outbox import CHUNK, Candidate, EnqueueReport, OutboxWriter
 from .recommend import sellable
 from .service import create_campaign
-from .shopreads import abandoned_carts, cart_lines, latest_orders, repeated_views
 from .targets import audience_filter, check_target, default_offer_target
 
 LOCK_NAME = "triggers"

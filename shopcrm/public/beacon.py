@@ -11,9 +11,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import abort, current_app, request
 
+from ..beacon.signing import BeaconRefused, RateLimiter, verify
+from ..beacon.store import record_view
 from ..extensions import db
-from ..shop.beacon import BeaconRefused, RateLimiter, verify
-from ..shop.crm_views import record_view
 from . import bp
 
 

@@ -10,9 +10,9 @@ import json
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 
-from ..campaigns import customer_area
-from ..campaigns.customer_area import Shopper, shopper_from
-from ..campaigns.tokens import TokenInvalid
+from ..delivery import shopper_area as customer_area
+from ..delivery.shopper_area import Shopper, shopper_from
+from ..delivery.tokens import TokenInvalid
 from ..errors import CampaignError
 from ..extensions import db
 from . import bp

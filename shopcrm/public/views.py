@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import Response, redirect, render_template, request
 
-from ..campaigns import clicks
-from ..campaigns.customer_area import shopper_from
-from ..campaigns.suppression import suppress
-from ..campaigns.tokens import TokenInvalid
+from ..delivery import clicks
+from ..delivery.shopper_area import shopper_from
+from ..delivery.suppression import suppress
+from ..delivery.tokens import TokenInvalid
 from ..extensions import csrf, db
 from . import bp
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from shopcrm.shop.demo import DemoShop
+from shopcrm.demo.generator import DemoShop
 
 from .common import create_tables, load
 from .opencart import _cols

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from shopcrm.shop.demo import DemoShop
+from shopcrm.demo.generator import DemoShop
 
 from .common import create_tables, escaped, later, load, nonce, utc
 

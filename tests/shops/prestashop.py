@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from shopcrm.shop.demo import DemoShop
+from shopcrm.demo.generator import DemoShop
 
 from .common import create_tables, later, load, nonce, utc
 from .opencart import _cols, locations

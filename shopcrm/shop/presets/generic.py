@@ -1,8 +1,8 @@
 """The generic preset: the seed shop's schema, as the demo generator writes it."""
 from __future__ import annotations
 
+from ...demo.schema import VALID_ORDER_STATUSES
 from ...errors import MappingError
-from ..generic_schema import VALID_ORDER_STATUSES
 from ..mapping import EntityMap, ShopMapping
 
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import sqlalchemy as sa
 
+from ..beacon.store import beacon_view_scores
 from ..errors import NotEnoughData
 from ..extensions import db
 from ..mining import ChurnScorer, RFMScorer, ValueTypeClassifier, interest_features, recommend_actions
 from ..mining.interests import nearest
 from ..models import Insight, Membership, Run, Segment
-from ..shop.crm_views import beacon_view_scores
 from ..shop.extract import CUSTOMER_BUCKET, ShopExtract, extract, fetch_packed, prepare_packing, read_customers
 from ..shop.sqlfuncs import bucket
 from .mine import MiningResult, history_of, top_ids

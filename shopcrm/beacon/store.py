@@ -16,9 +16,9 @@ import sqlalchemy as sa
 
 from ..clock import to_utc, utcnow
 from ..models import ProductView
-from .extract import InterestParams
-from .mapping import ShopMapping
-from .sqlfuncs import days_between
+from ..shop.extract import InterestParams
+from ..shop.mapping import ShopMapping
+from ..shop.sqlfuncs import days_between
 
 LN2 = math.log(2.0)
 _views = ProductView.__table__

@@ -29,10 +29,10 @@ from typing import Iterable, Iterator
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from .clock import utcnow
-from .extensions import db
-from .models import Membership, Run, SearchWord, State
-from .shop.mapping import ShopMapping
+from ..clock import utcnow
+from ..extensions import db
+from ..models import Membership, Run, SearchWord, State
+from ..shop.mapping import ShopMapping
 
 STATE_NAME = "search_index"
 WORD_LENGTH = SearchWord.word.type.length
@@ -207,7 +207,7 @@ def uses_index(text: str) -> IndexState | None:
 def newer_matches(conn: sa.Connection, mapping: ShopMapping, words: list[str], state: IndexState,
                   limit: int) -> list[dict]:
     """Customers who signed up after the index was built and answer the query."""
-    from .shop import queries as shopq
+    from ..shop import queries as shopq
 
     return [row for row in shopq.search_customers_above(conn, mapping, words, state.max_customer_id, limit)
             if matches(words, row)]
@@ -234,7 +234,7 @@ def find_page(conn: sa.Connection, mapping: ShopMapping, text: str, state: Index
     The index gives the page's ids and the count; the shop gives their current rows (a
     customer renamed since the build drops out of the page rather than show under a name that
     no longer matches) and the customers who signed up after the build, who sort last."""
-    from .shop import queries as shopq
+    from ..shop import queries as shopq
 
     words = query_words(text)
     newer = newer_matches(conn, mapping, words, state, NEWER_LIMIT)
@@ -252,8 +252,8 @@ def find_page(conn: sa.Connection, mapping: ShopMapping, text: str, state: Index
 def refresh(wait: float = 60) -> IndexState:
     """Rebuild the index from the shop under the ``search-index`` lock (two cron jobs that both
     rebuild it take turns). Commits."""
-    from .locks import job_lock
-    from .shop import connect_shop, current_mapping
+    from ..locks import job_lock
+    from ..shop import connect_shop, current_mapping
 
     with job_lock("search-index", ttl=900, wait=wait), connect_shop() as conn:
         return build(conn, current_mapping())

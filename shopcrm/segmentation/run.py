@@ -19,21 +19,21 @@ from typing import Callable
 from flask import current_app
 from threadpoolctl import threadpool_limits
 
-from . import search
-from .clock import utcnow
-from .errors import NotEnoughData, ShopCRMError
-from .extensions import db
-from .locks import job_lock
-from .models import Run
-from .runs.assign import AssignReport, assign_new_customers
-from .runs.mine import MiningResult, combine, mine, mine_customers, mine_orders, mine_quality
-from .runs.params import RunParams
-from .runs.store import mark_interrupted, previous_segments, prune, store_figures, store_memberships
-from .shop import connect_shop, current_mapping
-from .shop import queries as shopq
-from .shop.crm_views import beacon_view_scores
-from .shop.extract import ShopExtract, extract
-from .shop.schema import verify
+from ..beacon.store import beacon_view_scores
+from ..clock import utcnow
+from ..errors import NotEnoughData, ShopCRMError
+from ..extensions import db
+from ..locks import job_lock
+from ..models import Run
+from ..shop import connect_shop, current_mapping
+from ..shop import queries as shopq
+from ..shop.extract import ShopExtract, extract
+from ..shop.schema import verify
+from . import search_index as search
+from .assign import AssignReport, assign_new_customers
+from .mine import MiningResult, combine, mine, mine_customers, mine_orders, mine_quality
+from .params import RunParams
+from .store import mark_interrupted, previous_segments, prune, store_figures, store_memberships
 
 LOCK_NAME = "segmentation"
 #: Where each stage starts on a run's progress scale (0..1).

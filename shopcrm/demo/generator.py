@@ -28,7 +28,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from ..errors import ShopCRMError
-from . import generic_schema as gs
+from . import schema as gs
 
 CATEGORIES = [
     "Running", "Sports nutrition", "Hiking & camping", "Cycling", "Kitchen", "Coffee & tea",

@@ -58,10 +58,10 @@ from ..extensions import db
 from ..locks import job_lock, make_owner
 from ..models import Campaign, Message, SoftBounce, Suppression
 from ..shop import connect_shop, current_mapping
+from ..shop.activity import SendLookups
 from ..vocab import REMINDER_KINDS
 from .addresses import address_hash, normalize
 from .mime import MailBuilder, WireMessage
-from .shopreads import SendLookups
 from .suppression import FrequencyCap, reasons_for, record_soft_bounce, soft_bounced, suppress
 from .transport import make_channel
 

@@ -16,8 +16,8 @@ from typing import Iterable
 import sqlalchemy as sa
 
 from ..clock import to_shop, to_utc, whole_seconds
-from ..shop.mapping import ShopMapping
-from ..shop.queries import CUSTOMER_FIELDS, chunks
+from .mapping import ShopMapping
+from .queries import CUSTOMER_FIELDS, chunks
 
 
 def latest_orders(conn: sa.Connection, mapping: ShopMapping, customer_ids: Iterable[int],

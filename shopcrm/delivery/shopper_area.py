@@ -11,10 +11,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from .. import search
 from ..errors import ShopCRMError
 from ..extensions import db
 from ..models import Click, Membership, Message, Preference, ProductView, Run, Segment, SoftBounce, Suppression
+from ..segmentation import search_index as search
 from ..shop import connect_shop, current_mapping
 from ..shop import queries as shopq
 from ..vocab import RESUBSCRIBABLE, VALUE_TYPE_LABELS
