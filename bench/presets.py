@@ -24,7 +24,8 @@ from shopcrm.beacon.store import view_scores
 from shopcrm.demo import generator as demo
 from shopcrm.extensions import db
 from shopcrm.models import ProductView
-from shopcrm.shop.extract import InterestParams, extract
+from shopcrm.segmentation.extract import extract
+from shopcrm.segmentation.params import InterestParams
 from shopcrm.shop.presets import preset
 from shopcrm.shop.readonly import install_guard
 from tests.shops.common import fresh_database, writer_engine
@@ -65,7 +66,8 @@ def bench_extract(shop, repeat: int) -> None:
 
             def run():
                 with reader.connect() as conn, crm.connect() as crm_conn:
-                    extra = view_scores(crm_conn, conn, mapping, NOW, InterestParams()) \
+                    extra = view_scores(crm_conn, conn, mapping, NOW, InterestParams().half_life_days,
+                                        InterestParams().horizon_days) \
                         if mapping.reads_crm("view") else None
                     return extract(conn, mapping, NOW, extra_views=extra)
 

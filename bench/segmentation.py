@@ -98,7 +98,7 @@ def in_child(kind: str, *args: str) -> dict:
 
 def captured_queries(shop_url: str) -> list[str]:
     """The statements shopcrm's extraction sends, with their parameters inlined."""
-    from shopcrm.shop import extract
+    from shopcrm.segmentation.extract import extract
     from shopcrm.shop.presets import preset
     from shopcrm.shop.readonly import install_guard
 
@@ -111,7 +111,7 @@ def captured_queries(shop_url: str) -> list[str]:
             statements.append(cursor.mogrify(statement, parameters))
 
     with engine.connect() as conn:
-        extract.extract(conn, preset("generic"), shops.BENCH_NOW)
+        extract(conn, preset("generic"), shops.BENCH_NOW)
     engine.dispose()
     return statements
 
@@ -255,8 +255,8 @@ def without_index(server: str, size: shops.ShopSize, repeat: int, say) -> dict:
 
 def missing_advice(shop_url: str) -> list[str]:
     """What shopcrm says about the shop's indexes (the advice a shop admin would get)."""
-    from shopcrm.shop.extract import missing_indexes
     from shopcrm.shop.presets import preset
+    from shopcrm.shop.readers import missing_indexes
 
     engine = sa.create_engine(shop_url)
     with engine.connect() as conn:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+DAY = 86400.0  # seconds
+
 
 def utcnow() -> datetime:
     """Now, as naive UTC: how every ``crm_`` table stores time."""

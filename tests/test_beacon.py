@@ -22,8 +22,8 @@ from shopcrm.beacon.store import view_scores
 from shopcrm.errors import ConfigError
 from shopcrm.extensions import db
 from shopcrm.models import ProductView
+from shopcrm.segmentation.params import InterestParams
 from shopcrm.shop import connect_shop, current_mapping
-from shopcrm.shop.extract import InterestParams
 
 from .conftest import DEMO_NOW, TEST_SECRET, base_config, dispose, migrate, need_service
 
@@ -224,7 +224,8 @@ def test_beacon_views_become_decayed_category_scores(make_app):
             for i, (c, p, d) in enumerate(rows)])
         db.session.commit()
         with connect_shop() as shop, db.engine.connect() as crm:
-            scores = view_scores(crm, shop, current_mapping(), as_of, InterestParams())
+            scores = view_scores(crm, shop, current_mapping(), as_of, InterestParams().half_life_days,
+                                 InterestParams().horizon_days)
     got = {(int(c), int(k)): s for c, k, s in scores}
     assert set(got) == {(107, 1), (107, 2), (114, 1)}
     assert math.isclose(got[(107, 1)], 1.0 + 0.5, rel_tol=1e-9)

@@ -9,15 +9,18 @@ import pytest
 import sqlalchemy as sa
 
 from shopcrm.demo import generator as demo
-from shopcrm.demo import schema as gs
-from shopcrm.shop import extract
+from shopcrm.mining.features import MONTHS, decay
+from shopcrm.segmentation.extract import ShopExtract, extract
+from shopcrm.segmentation.params import InterestParams, OrderParams
+from shopcrm.shop import readers
 from shopcrm.shop.presets import preset
+from shopcrm.shop.presets.generic import VALID_ORDER_STATUSES
 from shopcrm.shop.readonly import install_guard
 
 AS_OF = datetime(2026, 6, 1, 12, 0, 0)
-PARAMS = extract.InterestParams(weight_view=1.0, weight_cart=3.0, weight_purchase=5.0, half_life_days=30.0,
+PARAMS = InterestParams(weight_view=1.0, weight_cart=3.0, weight_purchase=5.0, half_life_days=30.0,
                                 horizon_days=365)
-ORDER_PARAMS = extract.OrderParams(window_days=365, growth_days=90)
+ORDER_PARAMS = OrderParams(window_days=365, growth_days=90)
 
 
 def reference(tables: dict, as_of: datetime, params=PARAMS, order_params=ORDER_PARAMS) -> dict:
@@ -39,7 +42,7 @@ def reference(tables: dict, as_of: datetime, params=PARAMS, order_params=ORDER_P
                 if b is not None}
     valid = {int(o): (int(c), t, float(total)) for o, c, t, total, s in zip(
         tables["orders"]["order_id"], tables["orders"]["customer_id"], tables["orders"]["placed_at"],
-        tables["orders"]["total"], tables["orders"]["status"]) if s in gs.VALID_ORDER_STATUSES}
+        tables["orders"]["total"], tables["orders"]["status"]) if s in VALID_ORDER_STATUSES}
     scores: dict[tuple[int, int], float] = {}
     brand_scores: dict[tuple[int, int], float] = {}
     visits: dict[int, set] = {}
@@ -94,11 +97,11 @@ def reference(tables: dict, as_of: datetime, params=PARAMS, order_params=ORDER_P
             "brand_scores": brand_scores, "visits": visits, "where": {c: where[c] for c in ids}, "lines": lines}
 
 
-def assert_matches(ex: extract.ShopExtract, ref: dict) -> None:
+def assert_matches(ex: ShopExtract, ref: dict) -> None:
     assert ex.customer_ids.tolist() == ref["ids"]
     for i, c in enumerate(ex.customer_ids.tolist()):
         assert (ex.city[i], ex.region[i], ex.country[i], ex.source[i]) == ref["where"][c]
-        months = {m for m in range(extract.MONTHS) if int(ex.visit_months[i]) >> m & 1}
+        months = {m for m in range(MONTHS) if int(ex.visit_months[i]) >> m & 1}
         assert months == ref["visits"].get(c, set()), c
     brands = {(int(c), int(b)): ex.brand_interest[i, j] for i, c in enumerate(ex.customer_ids)
               for j, b in enumerate(ex.brand_ids) if ex.brand_interest[i, j]}
@@ -204,7 +207,7 @@ def test_small_shop_extraction_equals_reference(shop_engine_factory):
     write_tables(writer, tables)
     reader = install_guard(sa.create_engine(url))
     with reader.connect() as conn:
-        ex = extract.extract(conn, preset("generic"), AS_OF, PARAMS, ORDER_PARAMS)
+        ex = extract(conn, preset("generic"), AS_OF, PARAMS, ORDER_PARAMS)
     reader.dispose()
     ref = reference(tables, AS_OF)
     assert_matches(ex, ref)
@@ -226,7 +229,7 @@ def test_demo_shop_extraction_equals_reference(shop_engine_factory, demo_shop):
     reader = install_guard(sa.create_engine(url))
     as_of = demo_shop.now
     with reader.connect() as conn:
-        ex = extract.extract(conn, preset("generic"), as_of, PARAMS, ORDER_PARAMS)
+        ex = extract(conn, preset("generic"), as_of, PARAMS, ORDER_PARAMS)
     reader.dispose()
     tables = {name: {col: list(values) for col, values in cols.items()} for name, cols in demo_shop.tables.items()}
     assert_matches(ex, reference(tables, as_of))
@@ -240,16 +243,32 @@ def test_mapping_subqueries_compile_the_same_every_time():
     assert all(k == keys[0] for k in keys[:10]) and all(k == keys[10] for k in keys[10:])
 
 
+def view_scores(conn, as_of) -> np.ndarray:
+    """Rows (customer, category, decayed view count): the shape ``extract`` takes as extra views."""
+    mapping = preset("generic")
+    catalog = readers.read_catalog(conn, mapping)
+    scores: dict[tuple[int, int], float] = {}
+    for keys, per_customer, product, age in readers.event_chunks(conn, mapping, "view", as_of, PARAMS.horizon_days):
+        pos, found = catalog.locate(product)
+        column = np.where(found, catalog.product_category[pos], -1)
+        weight = decay(age / 86400, PARAMS.half_life_days)
+        for customer, col, w in zip(np.repeat(keys, per_customer), column, weight):
+            if col >= 0:
+                key = (int(customer), int(catalog.category_ids[col]))
+                scores[key] = scores.get(key, 0.0) + float(w)
+    return np.array([(c, k, v) for (c, k), v in sorted(scores.items())], dtype=np.float64).reshape(-1, 3)
+
+
 def test_restricted_extraction_and_extra_views_match_the_full_one(shop_engine_factory, demo_shop):
     writer, url = shop_engine_factory()
     demo.write(writer, demo_shop)
     reader = install_guard(sa.create_engine(url))
     as_of = demo_shop.now
     with reader.connect() as conn:
-        full = extract.extract(conn, preset("generic"), as_of, PARAMS, ORDER_PARAMS)
+        full = extract(conn, preset("generic"), as_of, PARAMS, ORDER_PARAMS)
         some = full.customer_ids[::97].tolist() + [987654321]  # and an id the shop does not have
-        part = extract.extract(conn, preset("generic"), as_of, PARAMS, ORDER_PARAMS, only_customers=some)
-        views = extract.event_scores(conn, preset("generic"), "view", as_of, PARAMS)
+        part = extract(conn, preset("generic"), as_of, PARAMS, ORDER_PARAMS, only_customers=some)
+        views = view_scores(conn, as_of)
     reader.dispose()
     rows = np.searchsorted(full.customer_ids, part.customer_ids)
     assert part.customer_ids.tolist() == some[:-1]
@@ -260,7 +279,7 @@ def test_restricted_extraction_and_extra_views_match_the_full_one(shop_engine_fa
     assert len(part.lines) == sum(np.isin(full.orders.customer[full.lines.order], rows))
     # The view scores (unweighted) are the shop's own browsing: fed back as extra views they double it.
     with install_guard(sa.create_engine(url)).connect() as conn:
-        doubled = extract.extract(conn, preset("generic"), as_of, PARAMS, ORDER_PARAMS, extra_views=views)
+        doubled = extract(conn, preset("generic"), as_of, PARAMS, ORDER_PARAMS, extra_views=views)
     views_only = np.zeros_like(full.interest)
     cols = np.searchsorted(full.category_ids, views[:, 1].astype(int))
     known = np.isin(views[:, 0].astype(int), full.customer_ids)
@@ -276,10 +295,10 @@ def test_a_packed_group_longer_than_the_server_allows_is_read_again(mariadb_data
     writer.dispose()
     reader = install_guard(sa.create_engine(url))
     with reader.connect() as conn:
-        extract.prepare_packing(conn)
-        whole = list(extract.event_chunks(conn, preset("generic"), "view", AS_OF, 365))
+        readers.prepare_packing(conn)
+        whole = list(readers.event_chunks(conn, preset("generic"), "view", AS_OF, 365))
         conn.exec_driver_sql("SET SESSION group_concat_max_len = 200")  # most groups come back cut short
-        refetched = list(extract.event_chunks(conn, preset("generic"), "view", AS_OF, 365))
+        refetched = list(readers.event_chunks(conn, preset("generic"), "view", AS_OF, 365))
     reader.dispose()
 
     def events(chunks):
@@ -295,17 +314,17 @@ def test_index_advice_names_the_indexes_the_extraction_needs(tmp_path, demo_shop
     writer = sa.create_engine(url)
     demo.write(writer, demo.generate(seed=2, customers=30, now=AS_OF))
     mapping = preset("generic")
-    advice = {a["entity"]: a for a in extract.index_advice(mapping)}
+    advice = {a["entity"]: a for a in readers.index_advice(mapping)}
     assert advice["view"]["table"] == "product_views"
     assert advice["view"]["columns"] == ["customer_id", "product_id", "viewed_at"]
     reader = install_guard(sa.create_engine(url))
     assert advice["order"]["columns"] == ["customer_id", "placed_at", "total", "status"]  # and its filter
     with reader.connect() as conn:  # the demo schema lacks only the orders index (the doctor advises it too)
-        assert {m["entity"] for m in extract.missing_indexes(conn, mapping)} == {"order"}
+        assert {m["entity"] for m in readers.missing_indexes(conn, mapping)} == {"order"}
     with writer.begin() as conn:
         conn.exec_driver_sql("DROP INDEX ix_product_views_customer")
     with reader.connect() as conn:
-        assert {m["entity"] for m in extract.missing_indexes(conn, mapping)} == {"order", "view"}
-        assert [m["entity"] for m in extract.missing_indexes(conn, mapping, ["view"])] == ["view"]
+        assert {m["entity"] for m in readers.missing_indexes(conn, mapping)} == {"order", "view"}
+        assert [m["entity"] for m in readers.missing_indexes(conn, mapping, ["view"])] == ["view"]
     reader.dispose()
     writer.dispose()

@@ -21,10 +21,11 @@ from shopcrm.beacon.store import beacon_view_scores
 from shopcrm.demo import generator as demo
 from shopcrm.extensions import db
 from shopcrm.models import Membership, ProductView, Run
+from shopcrm.segmentation.extract import extract
+from shopcrm.segmentation.params import InterestParams
 from shopcrm.segmentation.run import run_segmentation
 from shopcrm.shop import connect_shop, current_mapping, queries
 from shopcrm.shop.doctor import report_for_app
-from shopcrm.shop.extract import InterestParams, extract
 
 from .conftest import DEMO_NOW, base_config, dispose, migrate
 from .shops.common import database_name, fresh_database, select_only_user, writer_engine
@@ -66,7 +67,8 @@ def run_through(tmp_path, crm_url: str, shop_url: str, settings: dict, beacon_ro
             with connect_shop() as conn:
                 mapping = current_mapping()
                 details = queries.customers_by_ids(conn, mapping, members)
-                views = beacon_view_scores(conn, mapping, DEMO_NOW, InterestParams())
+                views = beacon_view_scores(conn, mapping, DEMO_NOW, InterestParams().half_life_days,
+                                               InterestParams().horizon_days)
                 extracted = extract(conn, mapping, DEMO_NOW, extra_views=views)
             report = report_for_app()
             return {"members": members, "segments": sorted((s.name, s.size) for s in run.segments),

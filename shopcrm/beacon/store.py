@@ -4,23 +4,22 @@
 server) than the shop's, so it cannot be joined to the shop's products. So the shop's
 product → category map (one row per product: small) is copied into a temporary table on
 shopcrm's side, and the views are aggregated there in SQL per (customer, category) with the
-same decay as the extraction: what crosses the wire is as small as the shop's own aggregate.
+same decay as the extraction (``mining.features``): what crosses the wire is as small as the
+shop's own aggregate.
 """
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 
 import numpy as np
 import sqlalchemy as sa
 
 from ..clock import to_utc, utcnow
+from ..mining.features import decay_rate
 from ..models import ProductView
-from ..shop.extract import InterestParams
 from ..shop.mapping import ShopMapping
 from ..shop.sqlfuncs import days_between
 
-LN2 = math.log(2.0)
 _views = ProductView.__table__
 # Session-private scratch space on shopcrm's database (never a migration's business: its own
 # MetaData, created and dropped by the aggregation on its connection).
@@ -40,7 +39,7 @@ def product_categories(shop_conn: sa.Connection, mapping: ShopMapping) -> list[d
 
 
 def view_scores(crm_conn: sa.Connection, shop_conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
-                params: InterestParams) -> np.ndarray:
+                half_life_days: float, horizon_days: int) -> np.ndarray:
     """Per (customer, category): beacon view scores, (n, 3) floats: customer, category, score.
 
     Views in the future (a clock ahead) or older than the horizon are ignored, and views of
@@ -48,8 +47,10 @@ def view_scores(crm_conn: sa.Connection, shop_conn: sa.Connection, mapping: Shop
     """
     as_of_utc = to_utc(as_of)
     as_of_p = sa.bindparam("as_of", as_of_utc, type_=sa.DateTime)
-    since = sa.bindparam("since", as_of_utc - timedelta(days=params.horizon_days), type_=sa.DateTime)
-    decay = sa.func.exp(sa.literal(-LN2 / params.half_life_days, sa.Float) * days_between(_views.c.viewed_at, as_of_p))
+    since = sa.bindparam("since", as_of_utc - timedelta(days=horizon_days), type_=sa.DateTime)
+    # mining.features.decay, rendered in SQL: exp(rate × age in days)
+    decay = sa.func.exp(sa.literal(decay_rate(half_life_days), sa.Float)
+                        * days_between(_views.c.viewed_at, as_of_p))
     query = (
         sa.select(_views.c.customer_id, _categories.c.category_id, sa.func.sum(decay))
         .select_from(_views.join(_categories, _categories.c.product_id == _views.c.product_id))
@@ -67,8 +68,8 @@ def view_scores(crm_conn: sa.Connection, shop_conn: sa.Connection, mapping: Shop
     return np.array(rows, dtype=np.float64).reshape(-1, 3)
 
 
-def beacon_view_scores(shop_conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
-                       params: InterestParams) -> np.ndarray | None:
+def beacon_view_scores(shop_conn: sa.Connection, mapping: ShopMapping, as_of: datetime, half_life_days: float,
+                       horizon_days: int) -> np.ndarray | None:
     """``view_scores`` on the app's own database, or ``None`` when the mapping reads no beacon views.
 
     It reads on a connection of its own, closed before the run writes (SQLite allows one
@@ -79,7 +80,7 @@ def beacon_view_scores(shop_conn: sa.Connection, mapping: ShopMapping, as_of: da
     from ..extensions import db
 
     with db.engine.connect() as crm_conn:
-        return view_scores(crm_conn, shop_conn, mapping, as_of, params)
+        return view_scores(crm_conn, shop_conn, mapping, as_of, half_life_days, horizon_days)
 
 
 def record_view(conn: sa.Connection, customer_id: int, product_id: int, viewed_at: datetime, nonce: str) -> None:

@@ -103,9 +103,6 @@ order_lines = sa.Table(
     mysql_charset="utf8mb4",
 )
 
-#: Orders that count as real sales in the generic shop.
-VALID_ORDER_STATUSES = ("complete", "processing")
-
 TABLES = (customers, categories, brands, products, product_views, cart_items, orders, order_lines)
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import numpy as np
 
-from .arrays import distinct
+from ..arrays import distinct
 
 TRANSACTION_BUCKETS = ((1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 10), (11, 20), (21, None))
 MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",

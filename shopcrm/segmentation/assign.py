@@ -21,8 +21,9 @@ from ..extensions import db
 from ..mining import ChurnScorer, RFMScorer, ValueTypeClassifier, interest_features, recommend_actions
 from ..mining.interests import nearest
 from ..models import Insight, Membership, Run, Segment
-from ..shop.extract import CUSTOMER_BUCKET, ShopExtract, extract, fetch_packed, prepare_packing, read_customers
+from ..shop.readers import CUSTOMER_BUCKET, fetch_packed, prepare_packing, read_customers
 from ..shop.sqlfuncs import bucket
+from .extract import ShopExtract, extract
 from .mine import MiningResult, history_of, top_ids
 from .params import RunParams
 from .store import MEMBERSHIP_COLUMNS, executemany, membership_rows
@@ -105,7 +106,8 @@ def assign_new_customers(run: Run, shop_conn: sa.Connection, mapping) -> AssignR
     new_ids = np.setdiff1d(shop_ids, known)
     if not len(new_ids):
         return AssignReport(run.id, 0, 0)
-    beacon_views = beacon_view_scores(shop_conn, mapping, run.as_of, params.interest)
+    beacon_views = beacon_view_scores(shop_conn, mapping, run.as_of, params.interest.half_life_days,
+                                      params.interest.horizon_days)
     ex = extract(shop_conn, mapping, run.as_of, params.interest, params.orders, extra_views=beacon_views,
                  only_customers=new_ids.tolist())
     result = _place(ex, run, params, model)

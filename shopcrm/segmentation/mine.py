@@ -26,7 +26,7 @@ from ..mining import (
 )
 from ..mining import insights as charts
 from ..mining.naming import top_features
-from ..shop.extract import ShopExtract
+from .extract import ShopExtract
 from .params import RunParams
 
 STABILITY_SAMPLE = 10_000  # rows refitted per stability check

@@ -3,7 +3,26 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-from ..shop.extract import InterestParams, OrderParams
+
+@dataclass(frozen=True)
+class InterestParams:
+    """How actions are weighted and decay. Defaults follow seed 000 and the design."""
+
+    weight_view: float = 1.0
+    weight_cart: float = 3.0
+    weight_purchase: float = 5.0
+    half_life_days: float = 30.0
+    horizon_days: int = 365
+
+
+@dataclass(frozen=True)
+class OrderParams:
+    """The value window and growth window of seed 004, and how far back order lines are read
+    (for rules, sequences and product insights)."""
+
+    window_days: int = 365
+    growth_days: int = 90
+    history_days: int = 730
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,10 @@ from ..locks import job_lock
 from ..models import Run
 from ..shop import connect_shop, current_mapping
 from ..shop import queries as shopq
-from ..shop.extract import ShopExtract, extract
 from ..shop.schema import verify
 from . import search_index as search
 from .assign import AssignReport, assign_new_customers
+from .extract import ShopExtract, extract
 from .mine import MiningResult, combine, mine, mine_customers, mine_orders, mine_quality
 from .params import RunParams
 from .store import mark_interrupted, previous_segments, prune, store_figures, store_memberships
@@ -134,7 +134,8 @@ def run_segmentation(params: RunParams | None = None, as_of: datetime | None = N
             with connect_shop() as conn:
                 mapping = current_mapping()
                 verify(conn, mapping)  # a mapping that does not fit is a clear MappingError, not a traceback
-                beacon_views = beacon_view_scores(conn, mapping, as_of, params.interest)
+                beacon_views = beacon_view_scores(conn, mapping, as_of, params.interest.half_life_days,
+                                                  params.interest.horizon_days)
                 ex = extract(conn, mapping, as_of, params.interest, params.orders, extra_views=beacon_views)
             timings["extract"] = round(time.perf_counter() - t0, 3)
             lease.renew()

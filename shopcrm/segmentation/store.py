@@ -20,8 +20,9 @@ import sqlalchemy as sa
 from ..clock import utcnow
 from ..extensions import db
 from ..models import Insight, Membership, Rule, Run, Segment
-from ..shop.extract import ShopExtract, fetch_packed, prepare_packing
+from ..shop.readers import fetch_packed, prepare_packing
 from ..vocab import RULE_KINDS
+from .extract import ShopExtract
 from .mine import MiningResult, Previous
 
 BATCH = 10_000

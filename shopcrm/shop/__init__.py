@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 
 from ..errors import MappingError, ShopUnavailable
-from .mapping import ShopMapping
 from .dberrors import explain_errors
+from .mapping import ShopMapping
 from .readonly import install_guard
 
 SHOP_BIND = "shop"

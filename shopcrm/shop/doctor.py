@@ -20,8 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..errors import MappingError, ShopCRMError
-from .extract import missing_indexes
 from .mapping import ENTITIES, ShopMapping
+from .readers import missing_indexes
 from .schema import check_entity, describe, expected_class
 
 BEACON_DOC = "docs/MAPPING.md#the-view-beacon"

@@ -1,9 +1,11 @@
 """The generic preset: the seed shop's schema, as the demo generator writes it."""
 from __future__ import annotations
 
-from ...demo.schema import VALID_ORDER_STATUSES
 from ...errors import MappingError
 from ..mapping import EntityMap, ShopMapping
+
+#: Orders that count as real sales in the generic shop.
+VALID_ORDER_STATUSES = ("complete", "processing")
 
 
 def generic(prefix: str | None = None, order_statuses=None, language_id=None, store_id=None) -> ShopMapping:

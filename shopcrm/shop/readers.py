@@ -1,4 +1,4 @@
-"""Extraction: what a run reads from the shop, shaped so that the wire is not the bottleneck.
+"""The shop readers: what a run reads from the shop, shaped so that the wire is not the bottleneck.
 
 A pure-Python driver (PyMySQL) pays for every row and every field it decodes; MariaDB pays
 most for joins and for GROUP BYs that spill a temporary table to disk. Measured on 5M views
@@ -6,65 +6,43 @@ most for joins and for GROUP BYs that spill a temporary table to disk. Measured 
 with the products and an on-disk temporary table, while grouping by customer alone walks the
 covering index (customer, product, time) in order and streams. So every event query here
 groups by the customer (or by a bucket of consecutive order ids) and returns the group's
-events as one packed string of integers (``sqlfuncs.packed``); numpy parses it in one call
-and finishes the aggregation (decayed, weighted sums per customer and category or brand)
-with ``bincount``. Rows cross the wire once per customer, values as integers (seconds and
-cents), and a result is processed in chunks as it streams, so memory stays bounded.
+events as one packed string of integers (``sqlfuncs.packed``); numpy parses it in one call,
+and the run finishes the aggregation (``mining.features``). Rows cross the wire once per
+customer, values as integers (seconds and cents), and a result is processed in chunks as it
+streams, so memory stays bounded.
 
 Definitions, the same on every database (tests compare them with a plain-Python reference):
 
-* an event counts when ``as_of - horizon < time <= as_of``; its weight halves every
-  ``half_life_days``; views, cart items and purchased order lines carry their own weights;
+* an event counts when ``as_of - horizon < time <= as_of``;
 * events of unknown customers or products (orphans) are dropped and counted;
 * orders are the mapping's valid orders placed up to ``as_of``; money is read to the cent.
 
-Functions take a SQLAlchemy connection and a :class:`ShopMapping`; they know nothing of
-Flask, so tests and benchmarks call them directly.
+The :class:`Catalog`, :class:`Orders` and :class:`Lines` they return are the shop-data
+contract: plain arrays, nothing of the database. Functions take a SQLAlchemy connection and a
+:class:`ShopMapping`; they know nothing of Flask, so tests and benchmarks call them directly.
 """
 from __future__ import annotations
 
 import warnings
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Iterator
 
 import numpy as np
 import sqlalchemy as sa
 
+from ..arrays import IdIndex
+from ..clock import DAY
 from ..errors import MappingError
 from .mapping import ShopMapping
 from .sqlfuncs import bucket, cents, packed, seconds_between
 
-DAY = 86400.0
 NULL_AGE = -(10 ** 12)  # stands for "no date" inside packed tuples (31,700 years in the future)
 ORDER_BUCKET = 1024  # consecutive order ids packed into one row
 CUSTOMER_BUCKET = 32768  # customers of one location/source packed into one row at most
 CHUNK_ROWS = 2000  # packed rows fetched at a time while a result streams
 CHUNK_BYTES = 4 << 20  # packed text parsed at a time
 ID_CHUNK = 1000  # ids per IN (...) list when a run is restricted to some customers
-MONTHS = 63  # visit months tracked per customer (bits of an int64)
-
-
-@dataclass(frozen=True)
-class InterestParams:
-    """How actions are weighted and decay. Defaults follow seed 000 and the design."""
-
-    weight_view: float = 1.0
-    weight_cart: float = 3.0
-    weight_purchase: float = 5.0
-    half_life_days: float = 30.0
-    horizon_days: int = 365
-
-
-@dataclass(frozen=True)
-class OrderParams:
-    """The value window and growth window of seed 004, and how far back order lines are read
-    (for rules, sequences and product insights)."""
-
-    window_days: int = 365
-    growth_days: int = 90
-    history_days: int = 730
 
 
 @dataclass
@@ -113,85 +91,6 @@ class Lines:
 
     def __len__(self) -> int:
         return len(self.order)
-
-
-@dataclass
-class ShopExtract:
-    """Everything a run needs from the shop, aligned on ``customer_ids``."""
-
-    as_of: datetime
-    customer_ids: np.ndarray  # int64, sorted, unique
-    account_age_days: np.ndarray  # float64; NaN where the shop has no sign-up date
-    country: np.ndarray  # object arrays of str or None, copied to memberships
-    region: np.ndarray
-    city: np.ndarray
-    source: np.ndarray
-    catalog: Catalog
-    interest: np.ndarray  # (customers, categories) float32: weighted, decayed action counts
-    brand_interest: np.ndarray  # (customers, brands) float32: the same per brand
-    visit_months: np.ndarray  # int64 bit mask: bit m set = viewed in the m-th month before as_of's month
-    orders: Orders
-    lines: Lines
-    orders_total: np.ndarray  # int64, valid orders ever
-    recency_days: np.ndarray  # days since the last order; NaN if none
-    first_order_days: np.ndarray  # days since the first order; NaN if none
-    frequency: np.ndarray  # orders inside the value window
-    monetary: np.ndarray  # spend inside the value window
-    recent_spend: np.ndarray  # spend inside the growth window
-    counts: dict = field(default_factory=dict)  # rows read and dropped, for the run record
-
-    @property
-    def n_customers(self) -> int:
-        return len(self.customer_ids)
-
-    @property
-    def category_ids(self) -> np.ndarray:
-        return self.catalog.category_ids
-
-    @property
-    def category_names(self) -> list[str]:
-        return self.catalog.category_names
-
-    @property
-    def brand_ids(self) -> np.ndarray:
-        return self.catalog.brand_ids
-
-    @property
-    def brand_names(self) -> list[str]:
-        return self.catalog.brand_names
-
-
-def locate(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of ``ids`` in the sorted ``sorted_ids`` and a mask of those found."""
-    ids = np.asarray(ids, dtype=np.int64)
-    if len(sorted_ids) == 0:
-        return np.zeros(len(ids), np.int64), np.zeros(len(ids), bool)
-    pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
-    return pos, sorted_ids[pos] == ids
-
-
-class IdIndex:
-    """Positions of ids in a sorted, unique id array, for millions of look-ups.
-
-    Shop ids are mostly dense, so a direct table (one slot per id in the range) answers a
-    look-up with one ``take``; sparse ids fall back to binary search.
-    """
-
-    def __init__(self, sorted_ids: np.ndarray):
-        self.ids = np.asarray(sorted_ids, dtype=np.int64)
-        self.table = None
-        if len(self.ids) and self.ids[-1] - self.ids[0] < max(4 * len(self.ids), 1 << 20):
-            self.base = int(self.ids[0])
-            self.table = np.full(int(self.ids[-1]) - self.base + 1, -1, dtype=np.int64)
-            self.table[self.ids - self.base] = np.arange(len(self.ids))
-
-    def locate(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.table is None:
-            return locate(self.ids, ids)
-        offset = np.asarray(ids, dtype=np.int64) - self.base
-        inside = (offset >= 0) & (offset < len(self.table))
-        pos = np.where(inside, self.table[np.where(inside, offset, 0)], -1)
-        return np.maximum(pos, 0), pos >= 0
 
 
 # --- reading packed groups -------------------------------------------------------------------------
@@ -376,102 +275,6 @@ def event_chunks(conn: sa.Connection, mapping: ShopMapping, entity: str, as_of: 
             yield keys, counts, tuples[:, 0], tuples[:, 1]
 
 
-class InterestAccumulator:
-    """Sums decayed, weighted events into (customer × category) and (customer × brand) matrices,
-    and records in which months each customer viewed anything (visitors per month)."""
-
-    def __init__(self, customer_ids: np.ndarray, catalog: Catalog, as_of: datetime, half_life_days: float):
-        self.customers, self.catalog, self.half_life = IdIndex(customer_ids), catalog, half_life_days
-        n = len(customer_ids)
-        # float32 halves the largest arrays of a run; seven digits are plenty for interest shares
-        self.categories = np.zeros((n, len(catalog.category_ids)), dtype=np.float32)
-        self.brands = np.zeros((n, len(catalog.brand_ids)), dtype=np.float32)
-        self.months = np.zeros(n, dtype=np.int64)
-        # month_ends[m]: the largest age (seconds) of an event in the m-th month before as_of's month
-        month = np.datetime64(as_of.replace(day=1, hour=0, minute=0, second=0, microsecond=0), "M")
-        starts = (month - np.arange(MONTHS)).astype("datetime64[s]")
-        self.month_ends = (np.datetime64(as_of.replace(microsecond=0), "s") - starts).astype(np.int64)
-        self.counts: dict[str, int] = {}
-
-    def _count(self, key: str, value: int) -> None:
-        self.counts[key] = self.counts.get(key, 0) + int(value)
-
-    def add_grouped(self, kind: str, customer_ids: np.ndarray, per_customer: np.ndarray, product_ids: np.ndarray,
-                    age_seconds: np.ndarray, weight: float, track_months: bool = False) -> None:
-        """Events grouped by customer: ``per_customer[i]`` events of ``customer_ids[i]`` in a row."""
-        rows, known = self.customers.locate(customer_ids)
-        self._count(f"{kind}_rows", per_customer.sum())
-        self._count(f"{kind}_orphan_rows", per_customer[~known].sum())
-        local = np.repeat(np.arange(len(rows)), per_customer)
-        keep = known[local]
-        local, product_ids, age_seconds = local[keep], product_ids[keep], age_seconds[keep]
-        # renumber the known customers 0..k-1 (they stay in their original order)
-        renumber = np.cumsum(known) - 1
-        touched, local = rows[known], renumber[local]
-        if track_months:
-            self._add_months(touched, local, age_seconds)
-        self._add(kind, touched, local, product_ids, age_seconds, weight)
-
-    def add(self, kind: str, rows: np.ndarray, product_ids: np.ndarray, age_seconds: np.ndarray,
-            weight: float) -> None:
-        """Events of customers given by their rows in the customer table, in any order."""
-        self._count(f"{kind}_rows", len(rows))
-        touched, local = np.unique(rows, return_inverse=True)
-        self._add(kind, touched, local.ravel(), product_ids, age_seconds, weight)
-
-    def _add(self, kind: str, touched: np.ndarray, local: np.ndarray, product_ids: np.ndarray,
-             age_seconds: np.ndarray, weight: float) -> None:
-        products, found = self.catalog.locate(product_ids)
-        self._count(f"{kind}_unknown_product_rows", (~found).sum())
-        local, products = local[found], products[found]
-        scores = weight * np.exp2(age_seconds[found] / (-DAY * self.half_life))
-        self._scatter(self.categories, touched, local, self.catalog.product_category[products], scores)
-        self._scatter(self.brands, touched, local, self.catalog.product_brand[products], scores)
-
-    def add_scores(self, rows: np.ndarray, columns: np.ndarray, scores: np.ndarray) -> None:
-        touched, local = np.unique(rows, return_inverse=True)
-        self._scatter(self.categories, touched, local.ravel(), columns, scores)
-
-    @staticmethod
-    def _scatter(matrix: np.ndarray, touched: np.ndarray, local: np.ndarray, columns: np.ndarray,
-                 scores: np.ndarray) -> None:
-        """matrix[touched[local[i]], columns[i]] += scores[i] (columns < 0 are skipped)."""
-        width = matrix.shape[1]
-        ok = columns >= 0
-        if width == 0 or not ok.any():
-            return
-        sums = np.bincount(local[ok] * width + columns[ok], weights=scores[ok], minlength=len(touched) * width)
-        matrix[touched] += sums.reshape(len(touched), width)
-
-    def _add_months(self, touched: np.ndarray, local: np.ndarray, age_seconds: np.ndarray) -> None:
-        back = np.searchsorted(self.month_ends, age_seconds, side="left")
-        ok = back < MONTHS
-        bits = np.zeros(len(touched), dtype=np.int64)
-        np.bitwise_or.at(bits, local[ok], np.left_shift(np.int64(1), back[ok]))
-        self.months[touched] |= bits
-
-
-def event_scores(conn: sa.Connection, mapping: ShopMapping, entity: str, as_of: datetime,
-                 params: InterestParams) -> np.ndarray:
-    """Per (customer, category): the sum of decayed (unweighted) actions of one kind.
-
-    ``entity`` is ``view`` or ``cart_item``. Returns rows (customer id, category id, score),
-    the shape :func:`extract` accepts as ``extra_views`` (e.g. from shopcrm's own view table).
-    """
-    catalog = read_catalog(conn, mapping)
-    parts = []
-    for keys, per_customer, product, age in event_chunks(conn, mapping, entity, as_of, params.horizon_days):
-        cust = np.repeat(keys, per_customer)
-        pos, found = catalog.locate(product)
-        col = np.where(found, catalog.product_category[pos], -1)
-        ok = col >= 0
-        ids, inverse = np.unique(np.column_stack([cust[ok], col[ok]]), axis=0, return_inverse=True)
-        scores = np.bincount(inverse.ravel(), weights=np.exp2(-(age[ok] / DAY) / params.half_life_days),
-                             minlength=len(ids))
-        parts.append(np.column_stack([ids[:, 0], catalog.category_ids[ids[:, 1]], scores]))
-    return np.vstack(parts) if parts else np.empty((0, 3))
-
-
 # --- orders -----------------------------------------------------------------------------------------------
 
 def read_orders(conn: sa.Connection, mapping: ShopMapping, as_of: datetime, customer_ids: np.ndarray,
@@ -533,106 +336,6 @@ def read_lines(conn: sa.Connection, mapping: ShopMapping, orders: Orders, catalo
         np.concatenate([p[i] for p in parts]) if parts else np.empty(0, np.int32) for i in range(4))
     return (Lines(order=order_rows, product=products, quantity=quantity, unit_price=price.astype(np.float64)),
             {"line_rows": read, "line_unknown_product_rows": unknown})
-
-
-def order_features(orders: Orders, n_customers: int, params: OrderParams) -> dict[str, np.ndarray]:
-    """Per customer: orders ever, recency, first order age, frequency, spend, recent spend."""
-    c, age, total = orders.customer, orders.age_days, orders.total
-    in_window, in_growth = age <= params.window_days, age <= params.growth_days
-    recency = np.full(n_customers, np.inf)
-    first = np.full(n_customers, -np.inf)
-    np.minimum.at(recency, c, age)
-    np.maximum.at(first, c, age)
-    return {
-        "orders_total": np.bincount(c, minlength=n_customers).astype(np.int64),
-        "recency_days": np.where(np.isfinite(recency), recency, np.nan),
-        "first_order_days": np.where(np.isfinite(first), first, np.nan),
-        "frequency": np.bincount(c, weights=in_window, minlength=n_customers).astype(np.int64),
-        "monetary": np.bincount(c, weights=total * in_window, minlength=n_customers),
-        "recent_spend": np.bincount(c, weights=total * in_growth, minlength=n_customers),
-    }
-
-
-# --- everything -----------------------------------------------------------------------------------------
-
-def _orders_and_lines(conn: sa.Connection, mapping: ShopMapping, as_of: datetime, ids: np.ndarray,
-                      catalog: Catalog, history_days: int, only: list[int] | None):
-    order_table, order_counts = read_orders(conn, mapping, as_of, ids, only)
-    line_table, line_counts = read_lines(conn, mapping, order_table, catalog, history_days, restricted=only is not None)
-    return order_table, line_table, {**order_counts, **line_counts}
-
-
-def _read_in_parallel(conn: sa.Connection) -> bool:
-    """Server databases answer two queries at once (one per connection): the order side is
-    then read while the views stream. SQLite gains nothing from it."""
-    return conn.dialect.name in ("mysql", "mariadb", "postgresql")
-
-
-def extract(conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
-            interest: InterestParams = InterestParams(), orders: OrderParams = OrderParams(),
-            extra_views: np.ndarray | None = None, only_customers: Iterable[int] | None = None,
-            parallel: bool = True) -> ShopExtract:
-    """Run every query and align the results on the shop's customers.
-
-    ``extra_views`` are (customer, category, decayed score) rows aggregated elsewhere
-    (shopcrm's own view beacon table, see :func:`event_scores`); they are added to the
-    browsing interest with the view weight. ``only_customers`` restricts the whole
-    extraction to those customer ids (assigning new customers between runs). With
-    ``parallel`` (and a server database) orders and order lines are read on a second
-    connection of the same engine while the views stream on this one.
-    """
-    only = None if only_customers is None else sorted({int(i) for i in only_customers})
-    prepare_packing(conn)
-    table = read_customers(conn, mapping, as_of, only)
-    ids = table["ids"]
-    catalog = read_catalog(conn, mapping)
-    history_days = max(orders.history_days, interest.horizon_days)
-    pool = second = None
-    if parallel and _read_in_parallel(conn):
-        second = conn.engine.connect()
-        prepare_packing(second)
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopcrm-extract")
-        order_side = pool.submit(_orders_and_lines, second, mapping, as_of, ids, catalog, history_days, only)
-    try:
-        acc = InterestAccumulator(ids, catalog, as_of, interest.half_life_days)
-        weights = {"view": interest.weight_view, "cart_item": interest.weight_cart}
-        for entity in ("view", "cart_item"):
-            if not mapping.has(entity):
-                continue
-            for keys, per_customer, product, age in event_chunks(conn, mapping, entity, as_of, interest.horizon_days,
-                                                                 only):
-                acc.add_grouped(entity, keys, per_customer, product, age.astype(np.float64), weights[entity],
-                                track_months=entity == "view")
-        if pool is not None:
-            order_table, line_table, order_counts = order_side.result()
-        else:
-            order_table, line_table, order_counts = _orders_and_lines(conn, mapping, as_of, ids, catalog,
-                                                                       history_days, only)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-            second.close()
-    if extra_views is not None and len(extra_views):
-        extra = np.asarray(extra_views, dtype=np.float64).reshape(-1, 3)
-        rows, known = locate(ids, extra[:, 0].astype(np.int64))
-        cols, has_col = locate(catalog.category_ids, extra[:, 1].astype(np.int64))
-        ok = known & has_col
-        acc.add_scores(rows[ok], cols[ok], interest.weight_view * extra[ok, 2])
-        acc.counts["extra_view_rows"] = int(len(extra))
-        acc.counts["extra_view_orphan_rows"] = int((~ok).sum())
-
-    purchase_age = order_table.age_days[line_table.order]
-    bought = purchase_age < interest.horizon_days
-    acc.add("purchase", order_table.customer[line_table.order[bought]],
-            catalog.product_ids[line_table.product[bought]], purchase_age[bought] * DAY, interest.weight_purchase)
-
-    features = order_features(order_table, len(ids), orders)
-    return ShopExtract(
-        as_of=as_of, customer_ids=ids, account_age_days=table["age_days"],
-        country=table["country"], region=table["region"], city=table["city"], source=table["source"],
-        catalog=catalog, interest=acc.categories, brand_interest=acc.brands, visit_months=acc.months,
-        orders=order_table, lines=line_table, counts={**acc.counts, **order_counts}, **features,
-    )
 
 
 # --- what the extraction wants from the shop's schema ---------------------------------------------------
