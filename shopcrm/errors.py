@@ -41,3 +41,7 @@ class TemplateError(ShopCRMError):
 
 class CampaignError(ShopCRMError):
     """A campaign cannot be created, launched or enqueued as asked."""
+
+
+class AccountError(ShopCRMError):
+    """An admin-panel account cannot be created or changed as asked."""

@@ -98,3 +98,18 @@ def test_create_user_command(app):
         assert user.password_hash != "a-long-enough-password" and user.check_password("a-long-enough-password")
     short = runner.invoke(args=["shopcrm", "create-user", "--email", "x@shop.test", "--password", "short"])
     assert short.exit_code != 0 and "at least 10" in short.output
+
+
+def test_the_command_line_keeps_the_panels_account_rules(app):
+    """One set of rules: addresses compare without case, and the last active admin stays an admin."""
+    runner = app.test_cli_runner()
+    create = ["shopcrm", "create-user", "--password", "a-long-enough-password"]
+    assert runner.invoke(args=[*create, "--email", "Boss@Shop.test", "--role", "admin"]).exit_code == 0
+    again = runner.invoke(args=[*create, "--email", "BOSS@shop.TEST", "--role", "admin"])
+    assert again.exit_code == 0 and "updated user boss@shop.test" in again.output
+    demoted = runner.invoke(args=[*create, "--email", "boss@shop.test", "--role", "viewer"])
+    assert demoted.exit_code != 0 and "at least one active admin" in demoted.output
+    with app.app_context():
+        assert [(u.email, u.role) for u in db.session.scalars(sa.select(User))] == [("boss@shop.test", "admin")]
+    assert runner.invoke(args=[*create, "--email", "second@shop.test", "--role", "admin"]).exit_code == 0
+    assert runner.invoke(args=[*create, "--email", "Boss@shop.test", "--role", "viewer"]).exit_code == 0

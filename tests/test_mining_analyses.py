@@ -1,4 +1,5 @@
 """Pure tests of the per-customer analyses, the groups, the chart figures and the quality measures."""
+import json
 from datetime import datetime
 
 import numpy as np
@@ -255,3 +256,50 @@ def test_minibatch_above_the_threshold_finds_the_same_groups():
     assert adjusted_rand_score(truth, seg.labels_) > 0.95
     again = InterestSegmenter(n_clusters=4, minibatch_threshold=500).fit(X)
     np.testing.assert_array_equal(seg.labels_, again.labels_)  # seeded: reproducible
+
+
+def _random_history(n: int, seed: int) -> PurchaseHistory:
+    rng = np.random.default_rng(seed)
+    orders = rng.poisson(1.5, n).astype(float)
+    recency = np.where(orders > 0, rng.uniform(0, 300, n), np.nan)
+    first = np.where(orders > 0, recency + rng.uniform(0, 200, n), np.nan)
+    monetary = orders * rng.gamma(2, 40, n)
+    return PurchaseHistory(rng.uniform(10, 900, n), orders, recency, first, orders, monetary, monetary * 0.3)
+
+
+def test_fitted_estimators_come_back_from_their_stored_state():
+    fitted, newcomers = _random_history(400, 1), _random_history(60, 2)
+    value = ValueTypeClassifier(new_days=60, growth_ratio=2.5, random_state=3).fit(fitted)
+    rfm, churn = RFMScorer().fit(fitted), ChurnScorer(gap_factor=2.0).fit(fitted)
+    for estimator in (value, rfm, churn):
+        stored = json.loads(json.dumps(estimator.to_dict()))  # what a run writes and reads back
+        again = type(estimator).from_dict(stored)
+        assert again.get_params() == estimator.get_params()
+        for a, b in zip(np.atleast_1d(again.predict(newcomers)), np.atleast_1d(estimator.predict(newcomers))):
+            np.testing.assert_array_equal(a, b)
+    no_buyers = _random_history(5, 4)
+    no_buyers.orders_total[:] = 0
+    empty = ValueTypeClassifier().fit(no_buyers)
+    assert ValueTypeClassifier.from_dict(empty.to_dict()).cluster_centers_.shape == (0, 3)
+
+
+def test_a_run_model_of_the_first_layout_is_read_too():
+    from shopcrm.segmentation.model import RunModel
+    from shopcrm.segmentation.params import RunParams
+
+    fitted, newcomers = _random_history(300, 5), _random_history(40, 6)
+    params = RunParams(new_days=60, churn_gap_factor=2.0)
+    value = ValueTypeClassifier(new_days=params.new_days, growth_days=params.orders.growth_days,
+                                growth_ratio=params.growth_ratio, window_days=params.orders.window_days).fit(fitted)
+    rfm, churn = RFMScorer().fit(fitted), ChurnScorer(gap_factor=params.churn_gap_factor).fit(fitted)
+    legacy = {"level": "category", "features": [{"kind": "category", "id": 3}],
+              "value": {"z_mean": value.z_mean_.tolist(), "z_std": value.z_std_.tolist(),
+                        "centers": value.cluster_centers_.tolist(), "rank_of_label": value.rank_of_label_.tolist()},
+              "rfm_edges": rfm.edges_.tolist(), "churn_store_gap": churn.store_gap_, "median_order_value": 42.0}
+    model = RunModel.from_dict(legacy, params)
+    current = RunModel.from_dict(RunModel("category", [("category", 3)], value, rfm, churn, 42.0).to_dict(), params)
+    for loaded in (model, current):
+        np.testing.assert_array_equal(loaded.value.predict(newcomers)[0], value.predict(newcomers)[0])
+        np.testing.assert_array_equal(loaded.rfm.predict(newcomers), rfm.predict(newcomers))
+        np.testing.assert_array_equal(loaded.churn.predict(newcomers)[0], churn.predict(newcomers)[0])
+        assert loaded.features == [("category", 3)] and loaded.median_order_value == 42.0

@@ -65,3 +65,9 @@ def _release_shop(exc: BaseException | None = None) -> None:
             conn.close()
         except sa.exc.SQLAlchemyError:
             pass  # a broken connection is discarded by the pool; the page is already answered
+
+
+def as_sentence(text: object) -> str:
+    """A service's message (written for the command line, lower case) as a sentence for a page."""
+    text = str(text)
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")

@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..models import Run, Segment
+from ..segmentation.queue import queue_run, waiting_run
 from . import bp
 from .auth import role_required
 from .common import page_from_request
@@ -33,7 +34,7 @@ def runs():
     page = page_from_request(total, LIST_PAGE)
     rows = db.session.scalars(sa.select(Run).order_by(Run.id.desc()).limit(page.size).offset(page.offset)).all()
     current = Run.current()
-    waiting = db.session.scalar(sa.select(sa.func.count()).select_from(Run).where(Run.status.in_(("queued", "running"))))
+    waiting = waiting_run() is not None
     return render_template("admin/runs.html", runs=rows, page=page, current=current, form=ConfirmForm(),
                            waiting=waiting, can_queue=current_user.has_role("marketer"))
 
@@ -42,14 +43,11 @@ def runs():
 @role_required("marketer")
 def run_queue():
     ConfirmForm().validate_on_submit()
-    waiting = db.session.scalar(sa.select(Run.id).where(Run.status.in_(("queued", "running"))).limit(1))
-    if waiting is not None:
-        flash(f"Run #{waiting} is already waiting or running; it will include everything up to its start.", "info")
-    else:
-        run = Run(kind="segmentation", status="queued", requested_by=current_user.email)
-        db.session.add(run)
-        db.session.commit()
+    run, queued = queue_run(requested_by=current_user.email)
+    if queued:
         flash(f"Run #{run.id} is queued; the scheduled job starts it within a few minutes.", "success")
+    else:
+        flash(f"Run #{run.id} is already waiting or running; it will include everything up to its start.", "info")
     return redirect(url_for("crm_admin.runs"))
 
 

@@ -1,14 +1,7 @@
-"""Settings (admins only): the mapping doctor's report and the view beacon's instructions.
-
-The doctor reads the shop with bounded queries, but on a large shop they add up to seconds
-(about 5 s for 100k customers and 5M views). So a page view never runs it: the last report is
-stored in ``crm_state`` and shown with its time, for every worker process alike. It runs when
-an admin asks ("Check again"), on the very first visit, and with ``flask shopcrm doctor``; one
-check at a time (a lock), so visitors arriving together do not all start one.
-"""
+"""Settings (admins only): the mapping doctor's last report (``shop.doctor_report``), the view
+beacon's instructions, a test e-mail."""
 from __future__ import annotations
 
-import json
 import os
 import smtplib
 
@@ -16,52 +9,17 @@ from flask import current_app, flash, redirect, render_template, url_for
 
 from ..clock import to_shop
 from ..delivery.transport import make_channel
-from ..extensions import db
-from ..locks import try_acquire
-from ..models import State
-from ..shop.doctor import report_for_app
+from ..shop.doctor_report import check_shop, last_report
 from . import bp
 from .auth import role_required
 from .forms import ConfirmForm
-
-STATE_NAME = "doctor"
-CHECK_TTL = 300  # seconds the check's lock lives if its process dies while checking
-
-
-def store_report(report) -> dict:
-    """The report as plain JSON (samples may hold dates and decimals), stored for every process."""
-    data = json.loads(json.dumps(report.to_dict(), default=str))
-    State.write(STATE_NAME, data)
-    db.session.commit()
-    return data
-
-
-def check_shop() -> dict | None:
-    """Run the doctor now and store its report; ``None`` when another check is running."""
-    lease = try_acquire("doctor", CHECK_TTL)
-    if lease is None:
-        return None
-    try:
-        return store_report(report_for_app())
-    finally:
-        lease.release()
-
-
-def stored_report() -> tuple[dict | None, str | None]:
-    """The last report and when it was made (shop time), checking the shop on the first visit."""
-    row = State.read(STATE_NAME)
-    if row is None:
-        data = check_shop()
-        row = State.read(STATE_NAME) if data is not None else None
-    if row is None:
-        return None, None
-    return row.data, f"{to_shop(row.updated_at):%Y-%m-%d %H:%M:%S}"
 
 
 @bp.route("/settings")
 @role_required("admin")
 def settings():
-    report, checked_at = stored_report()
+    report, checked_utc = last_report()
+    checked_at = f"{to_shop(checked_utc):%Y-%m-%d %H:%M:%S}" if checked_utc else None
     config = current_app.config
     beacon_url = config["SHOPCRM_PUBLIC_URL"].rstrip("/") + "/beacon"
     return render_template("admin/settings.html", report=report, checked_at=checked_at, form=ConfirmForm(),

@@ -1,3 +1,24 @@
 """The demo shop: a realistic, deterministic shop in the generic schema, written for ``make demo``,
 the tests and the benchmarks. It is the only part of shopcrm that writes shop tables, and only
 into a database it is pointed at explicitly (never through the read-only shop connection)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+
+def build(url: str, customers: int = 3000, seed: int = 42, now: datetime | None = None,
+          views_per_customer: float = 40.0, replace: bool = False) -> dict[str, int]:
+    """Generate the demo shop and write it to the database at ``url``; rows written per table.
+
+    MariaDB/MySQL get ``local_infile`` so that big demo shops load with LOAD DATA.
+    """
+    import sqlalchemy as sa
+
+    from . import generator
+
+    engine = sa.create_engine(url, connect_args={"local_infile": True} if url.startswith("mysql") else {})
+    try:
+        shop = generator.generate(seed=seed, customers=customers, now=now, views_per_customer=views_per_customer)
+        return generator.write(engine, shop, replace=replace)
+    finally:
+        engine.dispose()

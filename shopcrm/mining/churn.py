@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .stored import StoredEstimator
 from .value_types import PurchaseHistory
 
 
-class ChurnScorer:
+class ChurnScorer(StoredEstimator):
     """Churn score and flag, see the module docstring.
 
     Attributes
@@ -29,6 +30,8 @@ class ChurnScorer:
     expected_gap_ : expected days between orders per customer; NaN for non-buyers
     store_gap_ : the store's median gap between orders of repeat buyers
     """
+
+    fitted_state = ("store_gap_",)
 
     def __init__(self, gap_factor: float = 3.0, min_days: float = 30.0, default_gap_days: float = 90.0):
         self.gap_factor = gap_factor

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .stored import StoredEstimator
 from .value_types import PurchaseHistory
 
 
@@ -22,7 +23,7 @@ def _mid_rank_scores(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return 1 + (below + at_or_below) // 2
 
 
-class RFMScorer:
+class RFMScorer(StoredEstimator):
     """RFM quintile scores.
 
     Parameters
@@ -35,6 +36,8 @@ class RFMScorer:
     edges_ : (3, n_scores - 1) quantile edges of (−recency, frequency, spend) among buyers
     scores_ : (n, 3) int scores R, F, M; 0 for customers who never bought
     """
+
+    fitted_state = ("edges_",)
 
     def __init__(self, n_scores: int = 5):
         self.n_scores = n_scores

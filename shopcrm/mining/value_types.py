@@ -22,6 +22,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from ..vocab import RANK_TYPES
+from .stored import StoredEstimator
 
 
 @dataclass
@@ -59,7 +60,7 @@ class PurchaseHistory:
         ])
 
 
-class ValueTypeClassifier:
+class ValueTypeClassifier(StoredEstimator):
     """Seed 004's classification. See the module docstring for the rules and their order.
 
     Parameters
@@ -83,6 +84,8 @@ class ValueTypeClassifier:
     rank_of_label_ : value rank of each k-means label
     z_mean_, z_std_ : the z-score parameters, to place customers who arrive between runs
     """
+
+    fitted_state = ("z_mean_", "z_std_", "cluster_centers_", "rank_of_label_")
 
     def __init__(self, new_days: float = 90, growth_days: float = 90, growth_ratio: float = 3.0,
                  window_days: float = 365, n_value_clusters: int = 3, sample_size: int = 20000,

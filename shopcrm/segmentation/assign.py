@@ -18,13 +18,14 @@ import sqlalchemy as sa
 from ..beacon.store import beacon_view_scores
 from ..errors import NotEnoughData
 from ..extensions import db
-from ..mining import ChurnScorer, RFMScorer, ValueTypeClassifier, interest_features, recommend_actions
+from ..mining import interest_features, recommend_actions
 from ..mining.interests import nearest
 from ..models import Insight, Membership, Run, Segment
 from ..shop.readers import CUSTOMER_BUCKET, fetch_packed, prepare_packing, read_customers
 from ..shop.sqlfuncs import bucket
 from .extract import ShopExtract, extract
 from .mine import MiningResult, history_of, top_ids
+from .model import RunModel
 from .params import RunParams
 from .store import MEMBERSHIP_COLUMNS, executemany, membership_rows
 
@@ -49,9 +50,9 @@ def members_of(run: Run) -> np.ndarray:
     return np.sort(np.concatenate(parts)) if parts else np.empty(0, np.int64)
 
 
-def _place(ex: ShopExtract, run: Run, params: RunParams, model: dict) -> MiningResult:
+def _place(ex: ShopExtract, run: Run, model: RunModel, stored: dict) -> MiningResult:
     segments = db.session.scalars(sa.select(Segment).where(Segment.run_id == run.id).order_by(Segment.label)).all()
-    features = [(f["kind"], f["id"]) for f in model["features"]]
+    features = model.features
     columns = {"category": {int(c): i for i, c in enumerate(ex.category_ids)},
                "brand": {int(b): i for i, b in enumerate(ex.brand_ids)}}
     # The run's feature order (features the shop no longer has stay zero), each kind's block
@@ -73,34 +74,25 @@ def _place(ex: ShopExtract, run: Run, params: RunParams, model: dict) -> MiningR
         segment_of[active] = nearest(X[active], centers)
 
     history = history_of(ex)
-    classifier = ValueTypeClassifier(new_days=params.new_days, growth_days=params.orders.growth_days,
-                                     growth_ratio=params.growth_ratio, window_days=params.orders.window_days)
-    value = model["value"]
-    classifier.z_mean_, classifier.z_std_ = np.array(value["z_mean"]), np.array(value["z_std"])
-    classifier.cluster_centers_ = np.array(value["centers"]).reshape(-1, 3)
-    classifier.rank_of_label_ = np.array(value["rank_of_label"], dtype=np.int64)
-    types, rank = classifier.predict(history)
-    rfm = RFMScorer()
-    rfm.edges_ = np.array(model["rfm_edges"])
-    churn = ChurnScorer(gap_factor=params.churn_gap_factor, min_days=params.churn_min_days)
-    churn.store_gap_ = float(model["churn_store_gap"])
-    score, risk = churn.predict(history)
-    actions, _ = recommend_actions(types, risk, history, median_order_value=model["median_order_value"])
+    types, rank = model.value.predict(history)
+    score, risk = model.churn.predict(history)
+    actions, _ = recommend_actions(types, risk, history, median_order_value=model.median_order_value)
     empty: dict = {}
     return MiningResult(segment_of=segment_of, centers=centers, names=[s.name for s in segments], segment_tops=[],
                         segment_brands=[], top_categories=top_ids(ex.interest, ex.category_ids),
                         top_brands=top_ids(ex.brand_interest, ex.brand_ids), value_types=types, value_rank=rank,
-                        rfm=rfm.predict(history), churn_score=score, churn_risk=risk, actions=actions, rules=empty,
-                        insights=empty, quality=empty, model=model)
+                        rfm=model.rfm.predict(history), churn_score=score, churn_risk=risk, actions=actions, rules=empty,
+                        insights=empty, quality=empty, model=stored)
 
 
 def assign_new_customers(run: Run, shop_conn: sa.Connection, mapping) -> AssignReport:
     """Place the shop's customers the run does not know yet; writes in the caller's
     transaction (the caller holds the run lock and commits)."""
-    model = Insight.of(run.id, "model")
-    if model is None:
+    stored = Insight.of(run.id, "model")
+    if stored is None:
         raise NotEnoughData(f"run #{run.id} has no stored model (it predates this version); run a segmentation")
     params = RunParams.from_dict(run.params or {})
+    model = RunModel.from_dict(stored, params)
     known = members_of(run)
     shop_ids = read_customers(shop_conn, mapping, run.as_of)["ids"]
     new_ids = np.setdiff1d(shop_ids, known)
@@ -110,7 +102,7 @@ def assign_new_customers(run: Run, shop_conn: sa.Connection, mapping) -> AssignR
                                       params.interest.horizon_days)
     ex = extract(shop_conn, mapping, run.as_of, params.interest, params.orders, extra_views=beacon_views,
                  only_customers=new_ids.tolist())
-    result = _place(ex, run, params, model)
+    result = _place(ex, run, model, stored)
     segment_ids = np.array(db.session.scalars(
         sa.select(Segment.id).where(Segment.run_id == run.id).order_by(Segment.label)).all() + [0], dtype=np.int64)
     executemany(Membership.__table__, MEMBERSHIP_COLUMNS, membership_rows(run.id, ex, result, segment_ids))

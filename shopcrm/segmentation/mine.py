@@ -27,6 +27,7 @@ from ..mining import (
 from ..mining import insights as charts
 from ..mining.naming import top_features
 from .extract import ShopExtract
+from .model import RunModel
 from .params import RunParams
 
 STABILITY_SAMPLE = 10_000  # rows refitted per stability check
@@ -163,7 +164,7 @@ def mine_customers(ex: ShopExtract, params: RunParams) -> tuple[MiningResult, np
     """What every membership needs: segments, value types, RFM, churn, actions, tops.
 
     Returns the result (rules, insights and quality still empty), and the feature rows and
-    the fitted segmenter that :func:`mine_figures` measures.
+    the fitted segmenter that :func:`mine_quality` measures.
     """
     timings: dict[str, float] = {}
     lap = _Laps(timings)
@@ -197,15 +198,8 @@ def mine_customers(ex: ShopExtract, params: RunParams) -> tuple[MiningResult, np
 
     tops = _segment_tops(ex.interest, segment_of, k, ex.category_ids, list(ex.category_names))
     brand_tops = _segment_tops(ex.brand_interest, segment_of, k, ex.brand_ids, list(ex.brand_names))
-    model = {
-        "level": params.level,
-        "features": [{"kind": kind, "id": fid} for kind, fid in feature_ids],
-        "value": {"z_mean": classifier.z_mean_.tolist(), "z_std": classifier.z_std_.tolist(),
-                  "centers": classifier.cluster_centers_.tolist(), "rank_of_label": classifier.rank_of_label_.tolist()},
-        "rfm_edges": rfm.edges_.tolist(),
-        "churn_store_gap": churn.store_gap_,
-        "median_order_value": median_order,
-    }
+    model = RunModel(level=params.level, features=feature_ids, value=classifier, rfm=rfm, churn=churn,
+                     median_order_value=median_order).to_dict()
     quality = {"value_clusters": {"centers": np.round(classifier.cluster_centers_, 4).tolist(),
                                   "scores": np.round(classifier.cluster_scores_, 4).tolist(),
                                   "rank_of_label": classifier.rank_of_label_.tolist()}}
@@ -261,10 +255,3 @@ def combine(result: MiningResult, orders_part: tuple[dict, dict, dict[str, float
     result.quality.update(quality)
     result.timings.update(timings)
     return result
-
-
-def mine(ex: ShopExtract, params: RunParams, previous: Previous | None = None) -> MiningResult:
-    """Every analysis of a run, on the extract alone (no database)."""
-    orders_part = mine_orders(ex, params)
-    result, X, segmenter = mine_customers(ex, params)
-    return combine(result, orders_part, mine_quality(ex, params, result, X, segmenter, previous))

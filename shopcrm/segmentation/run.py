@@ -6,8 +6,9 @@ transaction together with the switch to ``succeeded``. If anything fails, or the
 dies half-way, that transaction never commits: the previous successful run stays current. A
 lease in ``crm_lock`` keeps two runs from overlapping, across processes and machines.
 
-The stages live in ``shopcrm/runs/``: ``params`` (the knobs), ``mine`` (every analysis, no
-database), ``store`` (the ``crm_`` tables) and ``assign`` (new customers between runs).
+The stages are the modules beside this one: ``extract`` (the shop's rows as arrays),
+``mine`` (every analysis, no database), ``store`` (the ``crm_`` tables) and ``assign`` (new
+customers between runs). After a run, ``run_and_index`` rebuilds the customer search's index.
 """
 from __future__ import annotations
 
@@ -28,10 +29,10 @@ from ..models import Run
 from ..shop import connect_shop, current_mapping
 from ..shop import queries as shopq
 from ..shop.schema import verify
-from . import search_index as search
+from . import search_index
 from .assign import AssignReport, assign_new_customers
 from .extract import ShopExtract, extract
-from .mine import MiningResult, combine, mine, mine_customers, mine_orders, mine_quality
+from .mine import MiningResult, combine, mine_customers, mine_orders, mine_quality
 from .params import RunParams
 from .store import mark_interrupted, previous_segments, prune, store_figures, store_memberships
 
@@ -40,7 +41,7 @@ LOCK_NAME = "segmentation"
 STAGES = {"extract": 0.0, "mine": 0.5, "store": 0.75, "done": 1.0}
 Progress = Callable[[str, float], None]
 
-__all__ = ["LOCK_NAME", "STAGES", "RunParams", "assign_new", "mine", "run_segmentation"]
+__all__ = ["LOCK_NAME", "STAGES", "RunParams", "assign_new", "run_and_index", "run_segmentation"]
 
 
 def _reporter(progress: Progress | None) -> Callable[[str, float], None]:
@@ -189,6 +190,13 @@ def run_segmentation(params: RunParams | None = None, as_of: datetime | None = N
     return run
 
 
+def run_and_index(**kwargs) -> tuple[Run, search_index.IndexState]:
+    """A run (``run_segmentation``'s arguments), then the customer search's word index rebuilt
+    for it: what the scheduled job, the run queue and the demo do."""
+    run = run_segmentation(**kwargs)
+    return run, search_index.refresh()
+
+
 def assign_new(wait: float = 0) -> AssignReport:
     """Place customers who signed up since the current run into its segments (no full run).
 
@@ -201,6 +209,6 @@ def assign_new(wait: float = 0) -> AssignReport:
             raise NotEnoughData("there is no segmentation run yet; run `flask shopcrm segment` first")
         with connect_shop() as conn:
             report = assign_new_customers(run, conn, current_mapping())
-        search.place(run.id, list(report.customer_ids))
+        search_index.place(run.id, list(report.customer_ids))
         db.session.commit()
     return report

@@ -252,8 +252,11 @@ def find_page(conn: sa.Connection, mapping: ShopMapping, text: str, state: Index
 def refresh(wait: float = 60) -> IndexState:
     """Rebuild the index from the shop under the ``search-index`` lock (two cron jobs that both
     rebuild it take turns). Commits."""
+    from flask import current_app
+
     from ..locks import job_lock
     from ..shop import connect_shop, current_mapping
 
-    with job_lock("search-index", ttl=900, wait=wait), connect_shop() as conn:
+    ttl = current_app.config["SHOPCRM_LOCK_TTL_SECONDS"]
+    with job_lock("search-index", ttl=ttl, wait=wait), connect_shop() as conn:
         return build(conn, current_mapping())

@@ -1,0 +1,103 @@
+"""Delivery: send due messages, inspect the outbox, suppress an address."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+
+from ..extensions import db
+from ..vocab import SUPPRESSION_REASONS
+from . import friendly_errors, shopcrm_group
+
+
+@shopcrm_group.command("send")
+@click.option("--max", "max_messages", type=click.IntRange(1), help="Stop after this many messages.")
+@click.option("--batch-size", type=click.IntRange(1, 10000))
+@click.option("--worker", help="Name of an additional sender running in parallel (its own lock).")
+@friendly_errors
+def send_command(max_messages, batch_size, worker):
+    """Render launched campaigns whose time has come, then deliver due messages
+    (SMTP, or .eml files without MAIL_SERVER)."""
+    from ..campaigns.service import enqueue_due
+    from ..delivery.sender import send_due
+
+    config = current_app.config
+    for campaign, queued in enqueue_due():
+        click.echo(f"campaign #{campaign.id} rendered: queued {queued.queued}, suppressed {queued.suppressed or 0}")
+    report = send_due(max_messages=max_messages, batch_size=batch_size, worker=worker)
+    where = config.get("MAIL_SERVER") or config["SHOPCRM_OUTBOX_DIR"]
+    click.echo(f"sent {report.sent}, retrying {report.retried}, failed {report.failed}, "
+               f"suppressed {report.suppressed}, cancelled {report.cancelled} (to {where})")
+    if report.reasons:
+        click.echo("not sent: " + ", ".join(f"{n} {reason}" for reason, n in sorted(report.reasons.items())))
+    for error in report.errors:
+        click.echo(f"warning: {error}", err=True)
+    if report.in_doubt:
+        click.echo(f"warning: {report.in_doubt} message(s) in doubt (a sender stopped while handing them over); "
+                   "see `flask shopcrm outbox in-doubt`", err=True)
+    if not str(config["SHOPCRM_PUBLIC_URL"]).startswith("https://") and config.get("SHOPCRM_ENV") == "production":
+        click.echo("warning: SHOPCRM_PUBLIC_URL is not https; Gmail and Yahoo expect https one-click "
+                   "unsubscribe links", err=True)
+
+
+@shopcrm_group.group("outbox")
+def outbox_group():
+    """Inspect the outbox and settle messages left in doubt by a crashed sender."""
+
+
+@outbox_group.command("status")
+@friendly_errors
+def outbox_status_command():
+    from ..campaigns.results import outbox_counts
+    from ..delivery.sender import count_in_doubt
+
+    counts = outbox_counts()
+    click.echo(", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "the outbox is empty")
+    click.echo(f"in doubt: {count_in_doubt()}")
+
+
+@outbox_group.command("in-doubt")
+@friendly_errors
+def outbox_in_doubt_command():
+    """List messages handed to the mail server by a sender that died before recording the answer."""
+    from ..delivery.sender import in_doubt
+
+    rows = in_doubt()
+    for row in rows:
+        click.echo(f"#{row.id}  campaign #{row.campaign_id}  {row.email}  claimed {row.claimed_at:%Y-%m-%d %H:%M:%S} "
+                   f"by {row.claimed_by}")
+    click.echo(f"{len(rows)} message(s) in doubt" + ("; settle each with `flask shopcrm outbox resolve ID "
+                                                     "--sent|--requeue`" if rows else ""))
+
+
+@outbox_group.command("resolve")
+@click.argument("message_id", type=int)
+@click.option("--sent", "outcome", flag_value="sent", help="It arrived (e.g. the mail server's log shows it).")
+@click.option("--requeue", "outcome", flag_value="requeue", help="Send it again (it may then arrive twice).")
+@friendly_errors
+def outbox_resolve_command(message_id, outcome):
+    from ..delivery.sender import resolve_in_doubt
+
+    if outcome is None:
+        raise click.UsageError("choose --sent or --requeue")
+    row = resolve_in_doubt(message_id, outcome)
+    db.session.commit()
+    click.echo(f"message #{row.id} is now {row.state}")
+
+
+@shopcrm_group.command("suppress")
+@click.argument("email")
+@click.option("--reason", type=click.Choice([r for r in SUPPRESSION_REASONS if r not in ("soft_bounce", "forgotten")]),
+              default="manual",
+              show_default=True)
+@friendly_errors
+def suppress_command(email, reason):
+    """Never send marketing email to this address again (e.g. a complaint from a feedback loop)."""
+    from ..delivery.addresses import address_hash, normalize
+    from ..delivery.suppression import suppress
+
+    address = normalize(email)
+    if address is None:
+        raise click.ClickException(f"{email!r} is not an email address")
+    added = suppress(address_hash(address), reason)
+    db.session.commit()
+    click.echo(f"{address} {'suppressed' if added else 'was already suppressed'} ({reason})")

@@ -1,0 +1,44 @@
+"""Setting up: the instance file, shopcrm's tables, admin-panel accounts."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+
+from .. import accounts
+from ..config import write_instance_settings
+from ..extensions import db
+from ..vocab import ROLES
+from . import friendly_errors, shopcrm_group
+
+
+@shopcrm_group.command("init")
+def init_command():
+    """Create the instance folder and a settings file with a fresh SECRET_KEY (never overwritten).
+
+    In production, where the app refuses to start without a key, use ``python -m shopcrm init``.
+    """
+    path, written = write_instance_settings(current_app.instance_path)
+    click.echo(f"wrote {path} with a new SECRET_KEY" if written else f"{path} exists; left as it is.")
+
+
+@shopcrm_group.command("migrate")
+def migrate_command():
+    """Create or upgrade shopcrm's own tables (crm_*). Never touches the shop's tables."""
+    from flask_migrate import upgrade
+
+    upgrade(directory=current_app.extensions["migrate"].directory)
+    click.echo("shopcrm tables are up to date")
+
+
+@shopcrm_group.command("create-user")
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice(ROLES), default="viewer", show_default=True)
+@click.option("--password", help="Omit to be asked (recommended: it stays out of the shell history).")
+@friendly_errors
+def create_user_command(email: str, role: str, password: str | None):
+    """Create an admin-panel user, or reset an existing user's password and role."""
+    if not password:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user, created = accounts.create_or_reset(email, role, password)
+    db.session.commit()
+    click.echo(f"{'created' if created else 'updated'} user {user.email} with role {user.role}")

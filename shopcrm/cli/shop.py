@@ -1,0 +1,54 @@
+"""The shop: the demo shop generator and the mapping doctor."""
+from __future__ import annotations
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+
+from ..extensions import db
+from . import friendly_errors, parse_datetime, shopcrm_group
+
+
+@shopcrm_group.command("demo-shop")
+@click.option("--url", help="SQLAlchemy URL to write the demo shop into (default: the configured shop database).")
+@click.option("--customers", default=3000, show_default=True, type=click.IntRange(10, 5_000_000))
+@click.option("--views-per-customer", default=40.0, show_default=True, type=click.FloatRange(1, 1000))
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--now", "now_text", help="Generate as if today were this date (default: today).")
+@click.option("--replace", is_flag=True, help="Drop and recreate demo tables that already exist.")
+@click.option("--print-ddl", type=click.Choice(["mysql", "sqlite", "postgresql"]),
+              help="Only print the generic schema's DDL for this database.")
+@friendly_errors
+def demo_shop_command(url, customers, views_per_customer, seed, now_text, replace, print_ddl):
+    """Generate a realistic, deterministic demo shop in the generic schema."""
+    from .. import demo
+    from ..demo import schema as generic_schema
+
+    if print_ddl:
+        click.echo(generic_schema.ddl(print_ddl))
+        return
+    url = url or current_app.config["SHOPCRM_SHOP_DATABASE_URI"]
+    counts = demo.build(url, customers=customers, seed=seed, now=parse_datetime(now_text),
+                        views_per_customer=views_per_customer, replace=replace)
+    click.echo(f"demo shop written to {sa.engine.make_url(url).render_as_string(hide_password=True)}: "
+               + ", ".join(f"{n} {t}" for t, n in counts.items()))
+
+
+@shopcrm_group.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (for scripts).")
+def doctor_command(as_json):
+    """Check the shop mapping against the live shop database; exit 1 when something required is missing."""
+    import json
+
+    from ..shop.doctor import report_for_app
+
+    report = report_for_app()
+    click.echo(json.dumps(report.to_dict(), indent=2, default=str) if as_json else report.render())
+    try:  # the settings page shows the latest report; before `init` there is nowhere to keep it
+        from ..shop.doctor_report import store_report
+
+        store_report(report)
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+    if not report.ok:
+        click.get_current_context().exit(1)
