@@ -314,14 +314,14 @@ def write_raw(path: Path, ids: tuple[int, int], builder) -> None:
     """The same messages shopcrm sends, as bytes, length-prefixed in a file (a chunk at a time)."""
     import sqlalchemy as sa
 
-    from shopcrm.delivery.sender import _ROW_COLUMNS
+    from shopcrm.delivery.sender import ROW_COLUMNS
     from shopcrm.extensions import db
     from shopcrm.models import Message
 
     with open(path, "wb") as fh:
         last = ids[0] - 1
         while True:
-            rows = db.session.execute(sa.select(*_ROW_COLUMNS).where(Message.id > last, Message.id <= ids[1],
+            rows = db.session.execute(sa.select(*ROW_COLUMNS).where(Message.id > last, Message.id <= ids[1],
                                                                      Message.state == "queued")
                                       .order_by(Message.id).limit(1000)).mappings().all()
             if not rows:

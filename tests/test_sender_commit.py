@@ -11,7 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from shopcrm.clock import utcnow
-from shopcrm.delivery.sender import Sender, count_in_doubt, send_due
+from shopcrm.delivery.sender import count_in_doubt, send_due
+from shopcrm.delivery.sender.journal import Journal
 from shopcrm.extensions import db
 from shopcrm.models import Message
 
@@ -27,7 +28,7 @@ from .campaign_helpers import (
 )
 from .conftest import RecordingHandler, dispose
 
-_driver = Sender.driver
+_driver = Journal.driver
 
 
 class FailingDriver:
@@ -59,7 +60,7 @@ def test_a_failed_commit_leaves_the_body_undelivered_and_the_message_for_the_nex
     error = (pymysql.err.OperationalError(2013, "Lost connection to server during query") if kind == "mariadb"
              else sqlite3.OperationalError("disk I/O error"))
     commits: list = []
-    monkeypatch.setattr(Sender, "driver", property(lambda self: FailingDriver(_driver.fget(self), commits, 3, error)))
+    monkeypatch.setattr(Journal, "driver", property(lambda self: FailingDriver(_driver.fget(self), commits, 3, error)))
     try:
         use_smtp(app, handler.port)
         with app.app_context():
@@ -73,7 +74,7 @@ def test_a_failed_commit_leaves_the_body_undelivered_and_the_message_for_the_nex
             db.session.commit()  # the failed run's claims ran out
             assert count_in_doubt() == 0
 
-            monkeypatch.setattr(Sender, "driver", _driver)
+            monkeypatch.setattr(Journal, "driver", _driver)
             report = send_due(batch_size=10)
             assert (report.sent, report.in_doubt) == (3, 0)
     finally:

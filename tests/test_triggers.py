@@ -102,8 +102,8 @@ def test_abandoned_carts_are_reminded_once_and_not_after_a_purchase(app, shop_fi
         waiting = db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(Message.state == "queued"))
         sent = send_due()
         db.session.refresh(buyer)
-        assert (buyer.state, buyer.reason) == ("cancelled", "bought meanwhile")
-        assert sent.reasons == {"bought meanwhile": 1} and sent.sent == waiting - 1
+        assert (buyer.state, buyer.reason) == ("cancelled", "bought_meanwhile")
+        assert sent.reasons == {"bought_meanwhile": 1} and sent.sent == waiting - 1
 
 
 def test_html_in_a_carted_product_name_is_escaped(app, shop_file):

@@ -23,8 +23,9 @@ from flask import current_app
 
 from ..clock import utcnow
 from ..dbutil import insert_ignoring_duplicates
-from ..delivery.addresses import address_hash, normalize
+from ..delivery.addresses import normalize
 from ..delivery.clicks import LinkTracker
+from ..delivery.eligibility import address_of, refusal
 from ..delivery.links import FooterLinks
 from ..delivery.suppression import reasons_for
 from ..errors import CampaignError
@@ -178,8 +179,8 @@ class OutboxWriter:
         if not todo:
             return
         customers = shopq.customers_by_ids(self.shop, self.mapping, [c.customer_id for c in todo])
-        emails = {cid: normalize(c.get("email")) for cid, c in customers.items()}
-        hashes = {cid: address_hash(e) for cid, e in emails.items() if e}
+        addresses = {cid: address_of(c) for cid, c in customers.items()}
+        hashes = {cid: h for cid, (_, h) in addresses.items() if h}
         suppressed = reasons_for(hashes.values())
         taken, recent = self._taken_addresses(sorted(set(hashes.values())), {c.dedupe_key for c in todo})
         bought = shopq.purchased_products(self.shop, self.mapping, list(customers))
@@ -193,15 +194,9 @@ class OutboxWriter:
             if customer is None:
                 self.report.customer_gone += 1  # deleted from the shop since the run
                 continue
-            email, email_hash = emails.get(candidate.customer_id), hashes.get(candidate.customer_id, "")
-            reason = None
-            if email is None:
-                reason = "invalid_address"
-            elif not customer.get("consent"):
-                reason = "no_consent"
-            elif email_hash in suppressed:
-                reason = suppressed[email_hash]
-            elif (candidate.dedupe_key, email_hash) in taken or email_hash in recent:
+            email, email_hash = addresses[candidate.customer_id]
+            reason = refusal(customer, suppressed)
+            if reason is None and ((candidate.dedupe_key, email_hash) in taken or email_hash in recent):
                 reason = "duplicate_address"
             rows.append(self._row(candidate, customer, email, email_hash, reason,
                                   bought.get(candidate.customer_id, set()), rules))

@@ -104,7 +104,7 @@ def launch(campaign: Campaign, at: datetime | None = None) -> Campaign:
     return campaign
 
 
-def cancel(campaign: Campaign, reason: str = "campaign cancelled") -> int:
+def cancel(campaign: Campaign, reason: str = "campaign_cancelled") -> int:
     """Stop a campaign: its queued messages are cancelled at once (a message already handed
     to the mail server cannot be called back). Returns how many were cancelled. Not committed."""
     if campaign.kind != "campaign":

@@ -20,7 +20,6 @@ cart's products, with ``quantity``) or ``viewed`` (the product looked at).
 from __future__ import annotations
 
 import functools
-
 import operator
 from dataclasses import dataclass
 from pathlib import Path
