@@ -5,7 +5,7 @@ import re
 
 import sqlalchemy as sa
 
-from shopcrm.admin.segments import csv_safe
+from shopcrm.customers.members import csv_safe
 from shopcrm.extensions import db
 from shopcrm.models import Membership, Run, Segment, User
 
@@ -112,7 +112,7 @@ def test_member_search_by_name_counts_every_matching_member(segmented_app, monke
     """A common first name matches many shop customers: every one of them who is in the
     segment is counted (not only those among a first page of shop matches), and when the
     search stops at its cap the page says so."""
-    from shopcrm.admin import segments as segments_module
+    from shopcrm.customers import members as segments_module
     from shopcrm.shop import connect_shop
 
     client = logged_in(segmented_app, role="viewer")
