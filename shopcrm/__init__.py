@@ -17,6 +17,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from . import config as config_module
 from .errors import ConfigError
+from .state import CRMState
 
 __all__ = ["create_app", "ShopCRM", "PROJECT_ROOT"]
 
@@ -61,7 +62,7 @@ class ShopCRM:
         app.register_blueprint(admin.bp, url_prefix=f"{url_prefix}/admin")
         app.register_blueprint(public.bp, url_prefix=url_prefix or None)
         app.cli.add_command(cli.shopcrm_group)
-        app.extensions["shopcrm"] = self
+        app.extensions["shopcrm"] = CRMState(extension=self)
         app.after_request(_security_headers)
         app.register_error_handler(500, _internal_error)
 

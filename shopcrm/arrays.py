@@ -8,7 +8,7 @@ import numpy as np
 
 def distinct(values: np.ndarray) -> np.ndarray:
     """Sorted distinct values. ``np.unique`` without other outputs takes a hash-table path in
-    NumPy 2.x that is ~50× slower than sorting for a million widely spread integers."""
+    NumPy 2.x that is far slower than sorting for a million widely spread integers."""
     values = np.sort(np.asarray(values).ravel())
     if len(values) == 0:
         return values

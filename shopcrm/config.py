@@ -1,4 +1,4 @@
-"""Configuration: defaults, the instance file, ``SHOPCRM_*`` variables, and validation.
+"""Configuration: every setting with its default, its environment variable and its check.
 
 Order of precedence (later wins): the defaults below, the instance file
 (``instance/shopcrm.cfg`` or the file named by ``SHOPCRM_SETTINGS``), environment
@@ -7,15 +7,17 @@ variables, and finally the mapping passed to ``create_app`` (tests).
 Environment variables are read from ``os.environ`` when the app is created. Under
 mod_wsgi Apache's ``SetEnv`` does not reach ``os.environ`` at import time, which is why
 the instance file is the recommended place for production settings.
+
+Each setting carries the check of its value (``check=``), written next to it; ``validate``
+runs them all and reports every problem at once.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from .errors import ConfigError
 from .vocab import ALGORITHMS, LEVELS
@@ -23,9 +25,14 @@ from .vocab import ALGORITHMS, LEVELS
 #: Secret keys that are obviously not secret; refused in production.
 PLACEHOLDER_SECRETS = {"", "dev", "development", "secret", "change-me", "changeme", "please-change-me", "test"}
 MIN_SECRET_LENGTH = 24
-
 ENVIRONMENTS = ("production", "development", "testing")
+#: Where a mapping's product views come from (``SHOPCRM_SHOP_VIEWS``).
+VIEW_SOURCES = ("preset", "shop", "beacon", "both")
+INSTANCE_FILE = "shopcrm.cfg"
+GENERATE_SECRET = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
 
+
+# --- parsing an environment variable ------------------------------------------------------------------
 
 def _parse_bool(raw: str) -> bool:
     value = raw.strip().lower()
@@ -43,30 +50,127 @@ def _parse_optional_int(raw: str) -> int | None:
     return int(raw)
 
 
-def _parse_json(raw: str) -> Any:
-    return json.loads(raw)
-
-
 def _parse_optional_list(raw: str) -> tuple[str, ...] | None:
     """A comma-separated list (``2,3,5``); empty means "not set"."""
     items = tuple(item.strip() for item in raw.split(",") if item.strip())
     return items or None
 
 
-#: Where a mapping's product views come from (``SHOPCRM_SHOP_VIEWS``).
-VIEW_SOURCES = ("preset", "shop", "beacon", "both")
+# --- checks: each returns what is wrong with the setting's value, or None ------------------------------
+
+Check = Callable[["Setting", Any, Mapping[str, Any]], "str | None"]
+
+
+def whole(minimum: int, maximum: int | None = None, empty: bool = False, empty_means: str = "",
+          zero_means: str = "", unit: str = "") -> Check:
+    """A whole number in a range (``empty``: or None)."""
+    def check(setting, value, config):
+        if value is None and empty:
+            return None
+        if not isinstance(value, bool) and isinstance(value, int) and value >= minimum and (
+                maximum is None or value <= maximum):
+            return None
+        kind = f"a whole number of {unit}" if unit else "a whole number"
+        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"≥ {minimum}"
+        text = f"{setting.key} must be {kind} {bounds}"
+        if empty:
+            text = f"{setting.key} must be empty{f' ({empty_means})' if empty_means else ''} or {kind} {bounds}"
+        return text + (f" (0 = {zero_means})" if zero_means else "")
+    return check
+
+
+def number(minimum: float, maximum: float | None = None, strict: bool = False) -> Check:
+    """A number (whole or not) above ``minimum`` (``strict``: and not equal), at most ``maximum``."""
+    def check(setting, value, config):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and (
+                value > minimum if strict else value >= minimum) and (maximum is None or value <= maximum):
+            return None
+        if maximum is not None:
+            return f"{setting.key} must be a number from {minimum} to {maximum}"
+        return f"{setting.key} must be a number {'>' if strict else '≥'} {minimum}"
+    return check
+
+
+def one_of(choices: tuple[str, ...]) -> Check:
+    def check(setting, value, config):
+        if value in choices:
+            return None
+        return f"{setting.key} must be one of {', '.join(choices)}, not {value!r}"
+    return check
+
+
+def is_production(config: Mapping[str, Any]) -> bool:
+    return config.get("SHOPCRM_ENV") == "production" and not config.get("TESTING") and not config.get("DEBUG")
+
+
+def weak_secret(value: Any) -> bool:
+    return not isinstance(value, str) or value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH
+
+
+def strong_secret(setting, value, config):
+    if is_production(config) and weak_secret(value):
+        return (f"SECRET_KEY is missing or too weak for production. Generate one with\n    {GENERATE_SECRET}\n"
+                f"and put it in the instance file ({INSTANCE_FILE}) as SECRET_KEY = '...' "
+                "or in the SHOPCRM_SECRET_KEY environment variable.")
+    return None
+
+
+def beacon_secret(setting, value, config):
+    """The beacon is on exactly when it has a secret; in production that secret must be real,
+    and it must differ from SECRET_KEY, because it is also written into the shop's PHP files."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        return "SHOPCRM_BEACON_SECRET must be a string"
+    if not is_production(config):
+        return None
+    if weak_secret(value):
+        return ("SHOPCRM_BEACON_SECRET is too weak for production (the view beacon is on because it is set). "
+                f"Generate one with\n    {GENERATE_SECRET}\nand put the same value in the shop's "
+                "shopcrm_beacon_config.php, or remove the setting to turn the beacon off.")
+    if value == config.get("SECRET_KEY"):
+        return ("SHOPCRM_BEACON_SECRET must differ from SECRET_KEY: the beacon secret is also stored in the shop's "
+                "PHP files")
+    return None
+
+
+def table_prefix(setting, value, config):
+    if value is None or (isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9_]{0,32}", value)):
+        return None
+    return "SHOPCRM_SHOP_TABLE_PREFIX may hold only letters, digits and _ (at most 32), e.g. oc_"
+
+
+def order_statuses(setting, value, config):
+    if value is None or (isinstance(value, (list, tuple)) and value and all(
+            isinstance(s, (str, int)) and not isinstance(s, bool) for s in value)):
+        return None
+    return "SHOPCRM_SHOP_ORDER_STATUSES must be empty or a list of statuses, e.g. 2,3,5"
+
+
+def k_range(setting, value, config):
+    k_min = config.get("SHOPCRM_K_MIN")
+    if isinstance(k_min, int) and isinstance(value, int) and 2 <= k_min <= value:
+        return None
+    return "SHOPCRM_K_MIN and SHOPCRM_K_MAX must be whole numbers with 2 ≤ K_MIN ≤ K_MAX"
+
+
+def mount_path(setting, value, config):
+    if not value or (value.startswith("/") and not value.endswith("/")):
+        return None
+    return "SHOPCRM_MOUNT must start with '/' and not end with '/' (e.g. /crm), or be empty"
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One configuration key: its default, how an environment string is parsed, and the
-    environment variable that sets it."""
+    """One configuration key: its default, how an environment string is parsed, the
+    environment variable that sets it, and the check of its value."""
 
     key: str
     default: Any
     parse: Callable[[str], Any] = str
     env: str | None = None
     help: str = ""
+    check: Check | None = None
 
     @property
     def env_name(self) -> str:
@@ -75,8 +179,8 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     # --- the application ---------------------------------------------------------------
-    Setting("SHOPCRM_ENV", "production", str, help="production, development or testing"),
-    Setting("SECRET_KEY", None, str, help="signs sessions, CSRF tokens and links in emails"),
+    Setting("SHOPCRM_ENV", "production", str, help="production, development or testing", check=one_of(ENVIRONMENTS)),
+    Setting("SECRET_KEY", None, str, help="signs sessions, CSRF tokens and links in emails", check=strong_secret),
     Setting("SQLALCHEMY_DATABASE_URI", None, str, env="SHOPCRM_DATABASE_URI",
             help="shopcrm's own database (crm_ tables); default: SQLite in the instance folder"),
     Setting("SHOPCRM_SHOP_DATABASE_URI", None, str,
@@ -84,113 +188,132 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOPCRM_SHOP_PRESET", "generic", str, help="mapping preset: generic, opencart, prestashop"),
     Setting("SHOPCRM_SHOP_MAPPING_FILE", None, str, help="a TOML mapping file for a custom shop schema"),
     Setting("SHOPCRM_SHOP_TABLE_PREFIX", None, str,
-            help="table prefix of the shop, e.g. oc_ or ps_; unset: the preset's (oc_, ps_, none for generic)"),
+            help="table prefix of the shop, e.g. oc_ or ps_; unset: the preset's (oc_, ps_, none for generic)",
+            check=table_prefix),
     Setting("SHOPCRM_SHOP_LANGUAGE_ID", None, _parse_optional_int,
-            help="language of product and category names (OpenCart language_id, PrestaShop id_lang); unset: 1"),
+            help="language of product and category names (OpenCart language_id, PrestaShop id_lang); unset: 1",
+            check=whole(0, empty=True)),
     Setting("SHOPCRM_SHOP_STORE_ID", None, _parse_optional_int,
-            help="PrestaShop: the shop (id_shop) whose product and category names are read; unset: 1"),
+            help="PrestaShop: the shop (id_shop) whose product and category names are read; unset: 1",
+            check=whole(0, empty=True)),
     Setting("SHOPCRM_SHOP_ORDER_STATUSES", None, _parse_optional_list,
             help="order statuses that count as sales (comma-separated); unset: the preset's "
-                 "(generic complete,processing; OpenCart 1,2,3,5,12); PrestaShop uses orders.valid instead"),
+                 "(generic complete,processing; OpenCart 1,2,3,5,12); PrestaShop uses orders.valid instead",
+            check=order_statuses),
     Setting("SHOPCRM_SHOP_VIEWS", "preset", str,
             help="where product views come from: preset (its default), shop (the shop's own table), "
-                 "beacon (shopcrm's crm_view), both"),
+                 "beacon (shopcrm's crm_view), both", check=one_of(VIEW_SOURCES)),
     # --- the view beacon -------------------------------------------------------------------
     Setting("SHOPCRM_BEACON_SECRET", None, str,
-            help="shared secret of the view beacon (HMAC-SHA256); unset or empty: the beacon is off"),
+            help="shared secret of the view beacon (HMAC-SHA256); unset or empty: the beacon is off",
+            check=beacon_secret),
     Setting("SHOPCRM_BEACON_WINDOW_SECONDS", 300, int,
-            help="a beacon older or further in the future than this is refused"),
+            help="a beacon older or further in the future than this is refused",
+            check=whole(10, 86400, unit='seconds')),
     Setting("SHOPCRM_BEACON_RATE_PER_MINUTE", 120, int,
-            help="beacon requests accepted per client address and minute, per process"),
+            help="beacon requests accepted per client address and minute, per process", check=whole(1)),
     Setting("SHOPCRM_SHOP_BASE_URL", "http://127.0.0.1:5000/", str,
             help="the shop's public address; product links in emails are built from it"),
     Setting("SHOPCRM_SHOP_NAME", "Demo Shop", str),
     Setting("SHOPCRM_MOUNT", "/crm", str,
             help="path prefix when shopcrm runs standalone (dev server, gunicorn); "
-                 "under mod_wsgi the WSGIScriptAlias sets it"),
+                 "under mod_wsgi the WSGIScriptAlias sets it", check=mount_path),
     Setting("SHOPCRM_PUBLIC_URL", "http://127.0.0.1:5000/crm/", str,
             help="shopcrm's public address, used for links in emails sent from the CLI"),
     # --- interest mining -----------------------------------------------------------------
-    Setting("SHOPCRM_WEIGHT_VIEW", 1.0, float),
-    Setting("SHOPCRM_WEIGHT_CART", 3.0, float),
-    Setting("SHOPCRM_WEIGHT_PURCHASE", 5.0, float),
-    Setting("SHOPCRM_HALF_LIFE_DAYS", 30.0, float),
+    Setting("SHOPCRM_WEIGHT_VIEW", 1.0, float, check=number(0)),
+    Setting("SHOPCRM_WEIGHT_CART", 3.0, float, check=number(0)),
+    Setting("SHOPCRM_WEIGHT_PURCHASE", 5.0, float, check=number(0)),
+    Setting("SHOPCRM_HALF_LIFE_DAYS", 30.0, float, check=number(0, strict=True)),
     Setting("SHOPCRM_INTEREST_HORIZON_DAYS", 365, int,
-            help="events older than this are ignored (their weight is negligible anyway)"),
-    Setting("SHOPCRM_N_CLUSTERS", None, _parse_optional_int, help="fixed k, or empty for automatic"),
-    Setting("SHOPCRM_K_MIN", 2, int),
-    Setting("SHOPCRM_K_MAX", 12, int),
+            help="events older than this are ignored (their weight is negligible anyway)", check=whole(1)),
+    Setting("SHOPCRM_N_CLUSTERS", None, _parse_optional_int, help="fixed k, or empty for automatic",
+            check=whole(1, empty=True, empty_means='automatic')),
+    Setting("SHOPCRM_K_MIN", 2, int, check=whole(2)),
+    Setting("SHOPCRM_K_MAX", 12, int, check=k_range),
     Setting("SHOPCRM_SILHOUETTE_SAMPLE", 2000, int,
-            help="customers sampled to choose k, score silhouettes and build the agglomerative tree"),
-    Setting("SHOPCRM_RANDOM_STATE", 0, int),
-    Setting("SHOPCRM_INTEREST_LEVEL", "category", str, help="segment on category, brand or both interests"),
-    Setting("SHOPCRM_CLUSTER_ALGORITHM", "kmeans", str, help="kmeans or agglomerative"),
-    Setting("SHOPCRM_MINIBATCH_THRESHOLD", 50_000, int, help="above this many customers k-means runs in mini-batches"),
-    Setting("SHOPCRM_STABILITY_RUNS", 3, int, help="reseeded refits that measure a run's stability (0: skip)"),
+            help="customers sampled to choose k, score silhouettes and build the agglomerative tree", check=whole(1)),
+    Setting("SHOPCRM_RANDOM_STATE", 0, int, check=whole(0)),
+    Setting("SHOPCRM_INTEREST_LEVEL", "category", str, help="segment on category, brand or both interests",
+            check=one_of(LEVELS)),
+    Setting("SHOPCRM_CLUSTER_ALGORITHM", "kmeans", str, help="kmeans or agglomerative", check=one_of(ALGORITHMS)),
+    Setting("SHOPCRM_MINIBATCH_THRESHOLD", 50_000, int, help="above this many customers k-means runs in mini-batches",
+            check=whole(1)),
+    Setting("SHOPCRM_STABILITY_RUNS", 3, int, help="reseeded refits that measure a run's stability (0: skip)",
+            check=whole(0, 20)),
     Setting("SHOPCRM_MINING_THREADS", 1, int,
             help="threads numpy/scikit-learn may use in a run (1 keeps a shared host responsive, and is "
-                 "faster on a busy 2-core machine, where OpenMP threads spin)"),
+                 "faster on a busy 2-core machine, where OpenMP threads spin)", check=whole(1)),
     # --- value types (seed 004) ------------------------------------------------------------
-    Setting("SHOPCRM_VALUE_WINDOW_DAYS", 365, int),
-    Setting("SHOPCRM_NEW_DAYS", 90, int),
-    Setting("SHOPCRM_GROWTH_DAYS", 90, int),
-    Setting("SHOPCRM_GROWTH_RATIO", 3.0, float),
+    Setting("SHOPCRM_VALUE_WINDOW_DAYS", 365, int, check=whole(1)),
+    Setting("SHOPCRM_NEW_DAYS", 90, int, check=whole(1)),
+    Setting("SHOPCRM_GROWTH_DAYS", 90, int, check=whole(1)),
+    Setting("SHOPCRM_GROWTH_RATIO", 3.0, float, check=number(0, strict=True)),
     # --- churn, actions, rules ---------------------------------------------------------
     Setting("SHOPCRM_CHURN_GAP_FACTOR", 3.0, float,
-            help="silence of this many usual gaps between orders scores 0.5 (churn risk)"),
-    Setting("SHOPCRM_CHURN_MIN_DAYS", 30, int, help="no churn risk before this many days without an order"),
-    Setting("SHOPCRM_ORDER_HISTORY_DAYS", 730, int, help="order lines read for rules, sequences and product figures"),
-    Setting("SHOPCRM_RULE_MIN_SUPPORT", 0.0, float),
-    Setting("SHOPCRM_RULE_MIN_CONFIDENCE", 0.05, float),
-    Setting("SHOPCRM_RULE_MIN_LIFT", 1.0, float),
-    Setting("SHOPCRM_RULE_MIN_COUNT", 5, int, help="baskets (or customers) a rule needs at least"),
-    Setting("SHOPCRM_RULE_MAX", 5000, int, help="rules kept per kind, strongest first"),
+            help="silence of this many usual gaps between orders scores 0.5 (churn risk)",
+            check=number(0, strict=True)),
+    Setting("SHOPCRM_CHURN_MIN_DAYS", 30, int, help="no churn risk before this many days without an order",
+            check=whole(0)),
+    Setting("SHOPCRM_ORDER_HISTORY_DAYS", 730, int, help="order lines read for rules, sequences and product figures",
+            check=whole(1)),
+    Setting("SHOPCRM_RULE_MIN_SUPPORT", 0.0, float, check=number(0, 1)),
+    Setting("SHOPCRM_RULE_MIN_CONFIDENCE", 0.05, float, check=number(0, 1)),
+    Setting("SHOPCRM_RULE_MIN_LIFT", 1.0, float, check=number(0)),
+    Setting("SHOPCRM_RULE_MIN_COUNT", 5, int, help="baskets (or customers) a rule needs at least", check=whole(1)),
+    Setting("SHOPCRM_RULE_MAX", 5000, int, help="rules kept per kind, strongest first", check=whole(1)),
     # --- runs --------------------------------------------------------------------------
-    Setting("SHOPCRM_RUN_HISTORY", 12, int, help="segmentation runs kept, the current one included"),
-    Setting("SHOPCRM_LOCK_TTL_SECONDS", 900, int),
+    Setting("SHOPCRM_RUN_HISTORY", 12, int, help="segmentation runs kept, the current one included", check=whole(1)),
+    Setting("SHOPCRM_LOCK_TTL_SECONDS", 900, int, check=whole(10)),
     # --- email -------------------------------------------------------------------------
     Setting("MAIL_SERVER", None, str, env="SHOPCRM_MAIL_SERVER",
             help="SMTP host; empty means write .eml files to the outbox folder"),
-    Setting("MAIL_PORT", 25, int, env="SHOPCRM_MAIL_PORT"),
+    Setting("MAIL_PORT", 25, int, env="SHOPCRM_MAIL_PORT", check=whole(1, 65535)),
     Setting("MAIL_USE_TLS", False, _parse_bool, env="SHOPCRM_MAIL_USE_TLS"),
     Setting("MAIL_USE_SSL", False, _parse_bool, env="SHOPCRM_MAIL_USE_SSL"),
     Setting("MAIL_USERNAME", None, str, env="SHOPCRM_MAIL_USERNAME"),
     Setting("MAIL_PASSWORD", None, str, env="SHOPCRM_MAIL_PASSWORD"),
     Setting("MAIL_MAX_EMAILS", None, _parse_optional_int, env="SHOPCRM_MAIL_MAX_EMAILS",
-            help="a new SMTP session after this many messages (relays that limit sessions); empty = one per batch"),
+            help="a new SMTP session after this many messages (relays that limit sessions); empty = one per batch",
+            check=whole(1, empty=True, empty_means='one SMTP session per batch')),
     Setting("MAIL_DEFAULT_SENDER", "Demo Shop <shop@example.com>", str, env="SHOPCRM_MAIL_DEFAULT_SENDER"),
     Setting("SHOPCRM_OUTBOX_DIR", None, str, help="where .eml files go without SMTP; default instance/outbox"),
     Setting("SHOPCRM_SEND_BATCH_SIZE", 500, int,
-            help="outbox rows a sender claims at a time; one SMTP session, unless MAIL_MAX_EMAILS says fewer"),
-    Setting("SHOPCRM_RECOMMENDATIONS", 4, int, help="products recommended per email"),
-    Setting("SHOPCRM_SEND_RATE", 0.0, float, help="messages per second per sender; 0 = as fast as the server takes them"),
+            help="outbox rows a sender claims at a time; one SMTP session, unless MAIL_MAX_EMAILS says fewer",
+            check=whole(1)),
+    Setting("SHOPCRM_RECOMMENDATIONS", 4, int, help="products recommended per email", check=whole(0)),
+    Setting("SHOPCRM_SEND_RATE", 0.0, float, check=number(0),
+            help="messages per second per sender; 0 = as fast as the server takes them"),
     Setting("SHOPCRM_SEND_LEASE_SECONDS", 300, int,
-            help="how long a sender's claim on outbox rows (and its cron lock) lasts without renewal"),
-    Setting("SHOPCRM_SMTP_TIMEOUT", 60.0, float, help="seconds to wait for the mail server before giving up"),
+            help="how long a sender's claim on outbox rows (and its cron lock) lasts without renewal", check=whole(2)),
+    Setting("SHOPCRM_SMTP_TIMEOUT", 60.0, float, help="seconds to wait for the mail server before giving up",
+            check=number(0)),
     Setting("SHOPCRM_SEND_CHECKS_MAX_AGE", 60.0, float,
             help="seconds a batch's checks before sending (consent, address, bought meanwhile, cap) stay valid; "
-                 "a batch that takes longer gives its rest back to be claimed and checked anew"),
+                 "a batch that takes longer gives its rest back to be claimed and checked anew", check=number(0)),
     Setting("SHOPCRM_UNSUBSCRIBE_MAILTO", None, str,
             help="address for the mailto: part of List-Unsubscribe; default: the sender address"),
     Setting("SHOPCRM_FREQUENCY_CAP", 3, int,
-            help="marketing emails per address within SHOPCRM_FREQUENCY_CAP_DAYS; 0 = no cap"),
-    Setting("SHOPCRM_FREQUENCY_CAP_DAYS", 7, int),
+            help="marketing emails per address within SHOPCRM_FREQUENCY_CAP_DAYS; 0 = no cap",
+            check=whole(0, zero_means='no cap')),
+    Setting("SHOPCRM_FREQUENCY_CAP_DAYS", 7, int, check=whole(1)),
     Setting("SHOPCRM_CAP_EXEMPT_REMINDERS", False, _parse_bool,
             help="abandoned-cart and browse reminders ignore the frequency cap"),
-    Setting("SHOPCRM_SOFT_BOUNCE_LIMIT", 7, int, help="consecutive temporary refusals before an address is suppressed"),
+    Setting("SHOPCRM_SOFT_BOUNCE_LIMIT", 7, int, help="consecutive temporary refusals before an address is suppressed",
+            check=whole(1)),
     Setting("SHOPCRM_TRACK_CLICKS", True, _parse_bool, help="rewrite shop links through a signed redirect"),
     Setting("SHOPCRM_TRACK_OPENS", False, _parse_bool, help="add an open-tracking image (off by default)"),
-    Setting("SHOPCRM_ATTRIBUTION_DAYS", 5, int, help="orders within this many days after a click count for the email"),
+    Setting("SHOPCRM_ATTRIBUTION_DAYS", 5, int, help="orders within this many days after a click count for the email",
+            check=whole(1)),
     # --- admin -------------------------------------------------------------------------
-    Setting("SHOPCRM_PAGE_SIZE", 50, int),
+    Setting("SHOPCRM_PAGE_SIZE", 50, int, check=whole(1)),
     Setting("SHOPCRM_RESULTS_MAX_AGE", 15, int,
-            help="seconds a large campaign's results page may reuse figures counted before (per process); 0 = never"),
+            help="seconds a large campaign's results page may reuse figures counted before (per process); 0 = never",
+            check=whole(0)),
     Setting("SHOPCRM_RESULTS_CACHE_FROM", 10000, int,
-            help="messages from which a campaign's figures are reused that way (smaller ones are counted every time)"),
+            help="messages from which a campaign's figures are reused that way (smaller ones are counted every time)",
+            check=whole(0)),
 )
-
-SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
-INSTANCE_FILE = "shopcrm.cfg"
 
 
 def defaults() -> dict[str, Any]:
@@ -207,7 +330,7 @@ def defaults() -> dict[str, Any]:
     return values
 
 
-def from_environ(environ: dict[str, str] | None = None) -> dict[str, Any]:
+def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read every known setting from ``SHOPCRM_*`` variables, parsed to its type.
 
     A value that does not parse is a :class:`ConfigError` naming the variable, rather than a
@@ -222,7 +345,7 @@ def from_environ(environ: dict[str, str] | None = None) -> dict[str, Any]:
             continue
         try:
             values[setting.key] = setting.parse(raw)
-        except (ValueError, json.JSONDecodeError) as exc:
+        except ValueError as exc:
             problems.append(f"{setting.env_name}={raw!r}: {exc}")
     if problems:
         raise ConfigError("invalid environment variable(s): " + "; ".join(problems))
@@ -250,137 +373,24 @@ def ensure_dev_secret(config: dict[str, Any]) -> None:
     (sessions and links then last until a restart; ``flask shopcrm init`` writes a lasting one)."""
     if not config.get("SECRET_KEY") and not is_production(config):
         config["SECRET_KEY"] = secrets.token_hex(32)
-        config["SHOPCRM_EPHEMERAL_SECRET"] = True
 
 
-def is_production(config: dict[str, Any]) -> bool:
-    return config.get("SHOPCRM_ENV") == "production" and not config.get("TESTING") and not config.get("DEBUG")
+def problems(config: Mapping[str, Any]) -> list[str]:
+    """What is wrong with the configuration, one line per problem (nothing: it is fine)."""
+    found = []
+    for setting in SETTINGS:
+        if setting.check is not None:
+            problem = setting.check(setting, config.get(setting.key), config)
+            if problem:
+                found.append(problem)
+    return found
 
 
-def _mining_problems(config: dict[str, Any]) -> list[str]:
-    """Settings of the analyses that are not plain positive whole numbers."""
-    problems = []
-    if config.get("SHOPCRM_INTEREST_LEVEL") not in LEVELS:
-        problems.append("SHOPCRM_INTEREST_LEVEL must be category, brand or both")
-    if config.get("SHOPCRM_CLUSTER_ALGORITHM") not in ALGORITHMS:
-        problems.append("SHOPCRM_CLUSTER_ALGORITHM must be kmeans or agglomerative")
-    if not isinstance(config.get("SHOPCRM_STABILITY_RUNS"), int) or not 0 <= config["SHOPCRM_STABILITY_RUNS"] <= 20:
-        problems.append("SHOPCRM_STABILITY_RUNS must be a whole number from 0 to 20")
-    if not isinstance(config.get("SHOPCRM_CHURN_MIN_DAYS"), int) or config["SHOPCRM_CHURN_MIN_DAYS"] < 0:
-        problems.append("SHOPCRM_CHURN_MIN_DAYS must be a whole number ≥ 0")
-    for key in ("SHOPCRM_CHURN_GAP_FACTOR", "SHOPCRM_GROWTH_RATIO"):
-        if not isinstance(config.get(key), (int, float)) or config[key] <= 0:
-            problems.append(f"{key} must be a number > 0")
-    for key in ("SHOPCRM_RULE_MIN_SUPPORT", "SHOPCRM_RULE_MIN_CONFIDENCE"):
-        if not isinstance(config.get(key), (int, float)) or not 0 <= config[key] <= 1:
-            problems.append(f"{key} must be a number from 0 to 1")
-    if not isinstance(config.get("SHOPCRM_RULE_MIN_LIFT"), (int, float)) or config["SHOPCRM_RULE_MIN_LIFT"] < 0:
-        problems.append("SHOPCRM_RULE_MIN_LIFT must be a number ≥ 0")
-    return problems
-
-
-def validate(config: dict[str, Any]) -> None:
+def validate(config: Mapping[str, Any]) -> None:
     """Refuse a configuration that would misbehave later; all problems in one message."""
-    problems: list[str] = []
-    if config.get("SHOPCRM_ENV") not in ENVIRONMENTS:
-        problems.append(f"SHOPCRM_ENV must be one of {', '.join(ENVIRONMENTS)}, not {config.get('SHOPCRM_ENV')!r}")
-    if is_production(config):
-        secret = config.get("SECRET_KEY") or ""
-        if secret.strip().lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
-            problems.append(
-                "SECRET_KEY is missing or too weak for production. Generate one with\n"
-                "    python3 -c 'import secrets; print(secrets.token_hex(32))'\n"
-                f"and put it in the instance file ({INSTANCE_FILE}) as SECRET_KEY = '...' "
-                "or in the SHOPCRM_SECRET_KEY environment variable."
-            )
-    for key in ("SHOPCRM_WEIGHT_VIEW", "SHOPCRM_WEIGHT_CART", "SHOPCRM_WEIGHT_PURCHASE"):
-        if not isinstance(config.get(key), (int, float)) or config[key] < 0:
-            problems.append(f"{key} must be a number ≥ 0")
-    if not isinstance(config.get("SHOPCRM_HALF_LIFE_DAYS"), (int, float)) or config["SHOPCRM_HALF_LIFE_DAYS"] <= 0:
-        problems.append("SHOPCRM_HALF_LIFE_DAYS must be a number > 0")
-    k_min, k_max, k = config.get("SHOPCRM_K_MIN"), config.get("SHOPCRM_K_MAX"), config.get("SHOPCRM_N_CLUSTERS")
-    if not (isinstance(k_min, int) and isinstance(k_max, int) and 2 <= k_min <= k_max):
-        problems.append("SHOPCRM_K_MIN and SHOPCRM_K_MAX must be whole numbers with 2 ≤ K_MIN ≤ K_MAX")
-    if k is not None and (not isinstance(k, int) or k < 1):
-        problems.append("SHOPCRM_N_CLUSTERS must be empty (automatic) or a whole number ≥ 1")
-    for key in ("SHOPCRM_NEW_DAYS", "SHOPCRM_GROWTH_DAYS", "SHOPCRM_VALUE_WINDOW_DAYS", "SHOPCRM_PAGE_SIZE",
-                "SHOPCRM_SEND_BATCH_SIZE", "SHOPCRM_RUN_HISTORY", "SHOPCRM_INTEREST_HORIZON_DAYS",
-                "SHOPCRM_SILHOUETTE_SAMPLE", "SHOPCRM_MINIBATCH_THRESHOLD", "SHOPCRM_ORDER_HISTORY_DAYS",
-                "SHOPCRM_RULE_MIN_COUNT", "SHOPCRM_RULE_MAX", "SHOPCRM_MINING_THREADS"):
-        if not isinstance(config.get(key), int) or config[key] < 1:
-            problems.append(f"{key} must be a whole number ≥ 1")
-    problems.extend(_shop_problems(config))
-    problems.extend(_beacon_problems(config))
-    for key in ("SHOPCRM_FREQUENCY_CAP_DAYS", "SHOPCRM_SOFT_BOUNCE_LIMIT", "SHOPCRM_ATTRIBUTION_DAYS"):
-        if not isinstance(config.get(key), int) or config[key] < 1:
-            problems.append(f"{key} must be a whole number ≥ 1")
-    for key in ("SHOPCRM_RESULTS_MAX_AGE", "SHOPCRM_RESULTS_CACHE_FROM"):
-        if not isinstance(config.get(key), int) or config[key] < 0:
-            problems.append(f"{key} must be a whole number ≥ 0")
-    if not isinstance(config.get("SHOPCRM_FREQUENCY_CAP"), int) or config["SHOPCRM_FREQUENCY_CAP"] < 0:
-        problems.append("SHOPCRM_FREQUENCY_CAP must be a whole number ≥ 0 (0 = no cap)")
-    per_session = config.get("MAIL_MAX_EMAILS")
-    if per_session is not None and (not isinstance(per_session, int) or isinstance(per_session, bool)
-                                    or per_session < 1):
-        problems.append("MAIL_MAX_EMAILS must be empty (one SMTP session per batch) or a whole number ≥ 1")
-    if not isinstance(config.get("SHOPCRM_SEND_LEASE_SECONDS"), int) or config["SHOPCRM_SEND_LEASE_SECONDS"] < 2:
-        problems.append("SHOPCRM_SEND_LEASE_SECONDS must be a whole number ≥ 2")
-    for key in ("SHOPCRM_SEND_RATE", "SHOPCRM_SMTP_TIMEOUT", "SHOPCRM_SEND_CHECKS_MAX_AGE"):
-        if not isinstance(config.get(key), (int, float)) or config[key] < 0:
-            problems.append(f"{key} must be a number ≥ 0")
-    problems.extend(_mining_problems(config))
-    mount = config.get("SHOPCRM_MOUNT") or ""
-    if mount and (not mount.startswith("/") or mount.endswith("/")):
-        problems.append("SHOPCRM_MOUNT must start with '/' and not end with '/' (e.g. /crm), or be empty")
-    if problems:
-        raise ConfigError("shopcrm cannot start:\n- " + "\n- ".join(problems))
-
-
-def _shop_problems(config: dict[str, Any]) -> list[str]:
-    """The shop-mapping settings; the mapping itself is checked when it is loaded (``doctor``)."""
-    problems = []
-    prefix = config.get("SHOPCRM_SHOP_TABLE_PREFIX")
-    if prefix is not None and (not isinstance(prefix, str) or not re.fullmatch(r"[A-Za-z0-9_]{0,32}", prefix)):
-        problems.append("SHOPCRM_SHOP_TABLE_PREFIX may hold only letters, digits and _ (at most 32), e.g. oc_")
-    for key in ("SHOPCRM_SHOP_LANGUAGE_ID", "SHOPCRM_SHOP_STORE_ID"):
-        value = config.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-            problems.append(f"{key} must be empty or a whole number ≥ 0")
-    statuses = config.get("SHOPCRM_SHOP_ORDER_STATUSES")
-    if statuses is not None and (not isinstance(statuses, (list, tuple)) or not statuses
-                                 or not all(isinstance(s, (str, int)) and not isinstance(s, bool) for s in statuses)):
-        problems.append("SHOPCRM_SHOP_ORDER_STATUSES must be empty or a list of statuses, e.g. 2,3,5")
-    if config.get("SHOPCRM_SHOP_VIEWS") not in VIEW_SOURCES:
-        problems.append(f"SHOPCRM_SHOP_VIEWS must be one of {', '.join(VIEW_SOURCES)}, "
-                        f"not {config.get('SHOPCRM_SHOP_VIEWS')!r}")
-    return problems
-
-
-def _beacon_problems(config: dict[str, Any]) -> list[str]:
-    """The beacon is on exactly when it has a secret; in production that secret must be real,
-    and it must differ from SECRET_KEY, because it is also written into the shop's PHP files."""
-    problems = []
-    window, rate = config.get("SHOPCRM_BEACON_WINDOW_SECONDS"), config.get("SHOPCRM_BEACON_RATE_PER_MINUTE")
-    if not isinstance(window, int) or not 10 <= window <= 86400:
-        problems.append("SHOPCRM_BEACON_WINDOW_SECONDS must be a whole number of seconds from 10 to 86400")
-    if not isinstance(rate, int) or rate < 1:
-        problems.append("SHOPCRM_BEACON_RATE_PER_MINUTE must be a whole number ≥ 1")
-    secret = config.get("SHOPCRM_BEACON_SECRET")
-    if secret is None or secret == "":
-        return problems
-    if not isinstance(secret, str):
-        problems.append("SHOPCRM_BEACON_SECRET must be a string")
-    elif is_production(config):
-        if secret.strip().lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
-            problems.append(
-                "SHOPCRM_BEACON_SECRET is too weak for production (the view beacon is on because it is set). "
-                "Generate one with\n    python3 -c 'import secrets; print(secrets.token_hex(32))'\n"
-                "and put the same value in the shop's shopcrm_beacon_config.php, or remove the setting "
-                "to turn the beacon off.")
-        elif secret == config.get("SECRET_KEY"):
-            problems.append("SHOPCRM_BEACON_SECRET must differ from SECRET_KEY: the beacon secret is also "
-                            "stored in the shop's PHP files")
-    return problems
+    found = problems(config)
+    if found:
+        raise ConfigError("shopcrm cannot start:\n- " + "\n- ".join(found))
 
 
 def write_instance_settings(instance_path: str) -> tuple[str, bool]:

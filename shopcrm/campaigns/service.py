@@ -29,6 +29,7 @@ from ..locks import job_lock
 from ..models import Campaign, Membership, Message, Run
 from ..shop import connect_shop, current_mapping
 from ..shop import queries as shopq
+from ..state import app_state
 from .outbox import CHUNK, Candidate, EnqueueReport, OutboxWriter
 from .targets import audience_count, audience_filter, check_target, target_run  # noqa: F401  (API)
 from .templating import Rendered, default_template, sample_context, validate_templates
@@ -171,11 +172,11 @@ def _popular_for_previews(shop) -> dict[int, list[dict]]:
     Reading a year of sales takes a second or more on a large shop: too long for a page an admin
     reloads while editing, and a few minutes' lag does not change what a preview shows. Sending
     reads them afresh."""
-    state = current_app.extensions.setdefault("shopcrm_state", {})
-    cached = state.get("preview_popular")
+    state = app_state()
+    cached = state.preview_popular
     if cached is None or time.monotonic() - cached[0] > PREVIEW_POPULAR_TTL:
-        cached = (time.monotonic(), shopq.popular_products(shop, current_mapping(), datetime.now()))
-        state["preview_popular"] = cached
+        cached = state.preview_popular = (time.monotonic(), shopq.popular_products(shop, current_mapping(),
+                                                                                      datetime.now()))
     return cached[1]
 
 

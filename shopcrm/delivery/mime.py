@@ -4,7 +4,7 @@ The SMTP connection is Flask-Mail's; the message is built here rather than by Fl
 ``Message`` for two reasons measured on this project (``bench/bench_send.py``):
 
 * speed: ``Message.as_bytes`` goes through the email package's header registry and costs
-  about 2.8 ms per message — more than the whole SMTP exchange with a local relay;
+  more per message than the whole SMTP exchange with a local relay (docs/BENCHMARKS.md);
 * safety: it leaves the bodies 8bit and unwrapped, so a template line longer than 998 bytes
   (a long product description, a minified HTML snippet) makes a strict server refuse the
   message with a 5xx — which would wrongly suppress the recipient.
@@ -44,8 +44,8 @@ _WORD_BYTES = 36  # base64: 48 characters; with "=?utf-8?b?…?=" 60, and "Subje
 
 def _header_text(value: str) -> str:
     """A header value: ASCII as it is, anything else as RFC 2047 encoded words ("B" encoding),
-    one per folded line, never splitting a character. (``email.header.Header`` does the same
-    at 0.15 ms per subject, a tenth of a message's whole cost with a local relay.)"""
+    one per folded line, never splitting a character. (``email.header.Header`` does the same,
+    at a cost per subject that shows in a send run with a local relay: docs/BENCHMARKS.md.)"""
     value = " ".join(value.split())  # no line break can reach a header
     if value.isascii():
         return value

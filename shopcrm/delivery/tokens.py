@@ -9,6 +9,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from ..errors import ShopCRMError
+from ..state import app_state
 
 # How long a link keeps working, per purpose (seconds).
 MAX_AGE = {
@@ -25,7 +26,7 @@ class TokenInvalid(ShopCRMError):
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
     """One serializer per app, key and purpose (building one costs more than signing)."""
-    cache = current_app.extensions.setdefault("shopcrm_token_serializers", {})
+    cache = app_state().token_serializers
     key = (current_app.secret_key, purpose)
     if key not in cache:
         cache[key] = URLSafeTimedSerializer(current_app.secret_key or "", salt=f"shopcrm.{purpose}")

@@ -14,15 +14,15 @@ from flask import abort, current_app, request
 from ..beacon.signing import BeaconRefused, RateLimiter, verify
 from ..beacon.store import record_view
 from ..extensions import db
+from ..state import app_state
 from . import bp
 
 
 def _limiter() -> RateLimiter:
-    state = current_app.extensions.setdefault("shopcrm_state", {})
-    limiter = state.get("beacon_limiter")
-    if limiter is None:
-        limiter = state["beacon_limiter"] = RateLimiter(current_app.config["SHOPCRM_BEACON_RATE_PER_MINUTE"])
-    return limiter
+    state = app_state()
+    if state.beacon_limiter is None:
+        state.beacon_limiter = RateLimiter(current_app.config["SHOPCRM_BEACON_RATE_PER_MINUTE"])
+    return state.beacon_limiter
 
 
 def _answer(status: int, text: str = ""):

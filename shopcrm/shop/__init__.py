@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 
 from ..errors import MappingError, ShopUnavailable
+from ..state import app_state
 from .dberrors import explain_errors
 from .mapping import ShopMapping
 from .readonly import install_guard
@@ -56,10 +57,10 @@ def load_mapping(config) -> ShopMapping:
 
 def current_mapping() -> ShopMapping:
     """The app's mapping, built once per app and kept."""
-    state = current_app.extensions.setdefault("shopcrm_state", {})
-    if "mapping" not in state:
-        state["mapping"] = load_mapping(current_app.config)
-    return state["mapping"]
+    state = app_state()
+    if state.mapping is None:
+        state.mapping = load_mapping(current_app.config)
+    return state.mapping
 
 
 def connect_shop() -> sa.Connection:
