@@ -16,14 +16,12 @@ from flask import Flask, has_request_context, redirect, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 
 from . import config as config_module
+from .config import PROJECT_ROOT, TEMPLATE_DIR
 from .errors import ConfigError
 from .state import CRMState
 
 __all__ = ["create_app", "ShopCRM", "PROJECT_ROOT"]
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE_DIR = PROJECT_ROOT / "templates"
-STATIC_DIR = PROJECT_ROOT / "static"
 
 
 class ShopCRM:

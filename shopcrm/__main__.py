@@ -5,9 +5,8 @@ run there yet; this creates ``shopcrm.cfg`` (mode 0600) without creating the app
 """
 import os
 import sys
-from pathlib import Path
 
-from .config import write_instance_settings
+from .config import PROJECT_ROOT, write_instance_settings
 
 USAGE = "usage: python -m shopcrm init [INSTANCE_FOLDER]   (default: $SHOPCRM_INSTANCE_PATH or ./instance)"
 
@@ -16,7 +15,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] != "init" or len(argv) > 2:
         print(USAGE, file=sys.stderr)
         return 2
-    default = os.environ.get("SHOPCRM_INSTANCE_PATH") or str(Path(__file__).resolve().parent.parent / "instance")
+    default = os.environ.get("SHOPCRM_INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
     path, written = write_instance_settings(argv[1] if len(argv) == 2 else default)
     print(f"wrote {path} with a new SECRET_KEY" if written else f"{path} exists; left as it is.")
     return 0

@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .errors import ConfigError
@@ -29,6 +30,10 @@ ENVIRONMENTS = ("production", "development", "testing")
 #: Where a mapping's product views come from (``SHOPCRM_SHOP_VIEWS``).
 VIEW_SOURCES = ("preset", "shop", "beacon", "both")
 INSTANCE_FILE = "shopcrm.cfg"
+#: The project's folders (templates and static files live beside the package, per the design card).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_DIR = PROJECT_ROOT / "templates"
+STATIC_DIR = PROJECT_ROOT / "static"
 GENERATE_SECRET = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
 
 

@@ -261,7 +261,7 @@ def test_settings_show_the_doctor_report_to_admins_only(segmented_app):
 def test_the_doctor_runs_once_and_every_visit_reads_its_stored_report(segmented_app, monkeypatch):
     """On a large shop the doctor takes seconds: page views read the stored report; only the
     first visit, "Check again" and the CLI run it, and never two at once."""
-    from shopcrm.shop import doctor_report as settings_module
+    from shopcrm import health as settings_module
     from shopcrm.locks import try_acquire
     from shopcrm.models import State
 

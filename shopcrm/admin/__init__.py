@@ -6,7 +6,7 @@ Each area has its own module; ``NAV`` lists the pages in the top bar with the ro
 from flask import Blueprint, current_app, url_for
 from flask_login import current_user
 
-from .. import TEMPLATE_DIR
+from ..config import TEMPLATE_DIR
 
 bp = Blueprint("crm_admin", __name__, template_folder=str(TEMPLATE_DIR))
 

@@ -9,7 +9,7 @@ from flask import current_app, flash, redirect, render_template, url_for
 
 from ..clock import to_shop
 from ..delivery.transport import make_channel
-from ..shop.doctor_report import check_shop, last_report
+from ..health import check_shop, last_report
 from . import bp
 from .auth import role_required
 from .forms import ConfirmForm

@@ -22,16 +22,16 @@ from __future__ import annotations
 import functools
 import operator
 from dataclasses import dataclass
-from pathlib import Path
 
 from jinja2 import StrictUndefined, TemplateSyntaxError
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
+from ..config import TEMPLATE_DIR
 from ..errors import TemplateError
 
-EMAIL_TEMPLATE_DIR = Path(__file__).resolve().parent.parent.parent / "templates" / "email"
+EMAIL_TEMPLATE_DIR = TEMPLATE_DIR / "email"
 MAX_REPEAT = 10_000  # the longest string or list `*` may build
 MAX_POWER = 1_000
 

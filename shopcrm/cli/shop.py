@@ -45,7 +45,7 @@ def doctor_command(as_json):
     report = report_for_app()
     click.echo(json.dumps(report.to_dict(), indent=2, default=str) if as_json else report.render())
     try:  # the settings page shows the latest report; before `init` there is nowhere to keep it
-        from ..shop.doctor_report import store_report
+        from ..health import store_report
 
         store_report(report)
     except sa.exc.SQLAlchemyError:

@@ -2,7 +2,7 @@
 static files."""
 from flask import Blueprint
 
-from .. import STATIC_DIR, TEMPLATE_DIR
+from ..config import STATIC_DIR, TEMPLATE_DIR
 
 bp = Blueprint("crm_public", __name__, template_folder=str(TEMPLATE_DIR), static_folder=str(STATIC_DIR),
                static_url_path="/static")

@@ -1,4 +1,5 @@
-"""The doctor's last report, kept for every process in ``crm_state``.
+"""Is shopcrm set up right? The mapping doctor's last report, kept for every process in
+``crm_state`` (the doctor itself reads the shop: ``shop.doctor``).
 
 The doctor reads the shop with bounded queries, but on a large shop they add up to seconds.
 So a page view never runs it: the last report is stored with its time and shown as it is,
@@ -11,10 +12,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from ..extensions import db
-from ..locks import try_acquire
-from ..models import State
-from .doctor import DoctorReport, report_for_app
+from .extensions import db
+from .locks import try_acquire
+from .models import State
+from .shop.doctor import DoctorReport, report_for_app
 
 STATE_NAME = "doctor"
 CHECK_TTL = 300  # seconds the check's lock lives if its process dies while checking
