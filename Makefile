@@ -11,12 +11,13 @@ DEMO_ENV := SHOPCRM_ENV=development SHOPCRM_PUBLIC_URL=http://$(HOST):$(PORT)/cr
             SHOPCRM_SHOP_BASE_URL=http://$(HOST):$(PORT)/
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: demo serve test install install-dev system-deps services clean bench help
+.PHONY: demo serve test test-fast install install-dev system-deps services clean bench help
 
 help:
 	@echo "make demo     - demo shop + segmentation + campaign to .eml files, then serve http://$(HOST):$(PORT)/crm/"
 	@echo "make test     - run the test suite (installs system packages and Python packages it needs)"
 	@echo "make serve    - serve the admin panel again (after make demo)"
+	@echo "make test-fast - the tests without the slow ones (processes, Apache, browsers, real shops)"
 
 $(VENV)/.runtime: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -49,6 +50,10 @@ services: system-deps
 
 test: install-dev services
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the quick loop while working: everything but the tests marked slow (processes, Apache, browsers, real shops)
+test-fast: install-dev services
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

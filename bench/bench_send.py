@@ -213,7 +213,7 @@ def run(args, tmp: Path, crm_url: str, sinks: list[Sink]) -> None:
     from shopcrm import create_app
     from shopcrm.campaigns.service import create_campaign, enqueue
     from shopcrm.delivery.mime import MailBuilder
-    from shopcrm.demo import generator as demo
+    from shopcrm import demo
     from shopcrm.extensions import db
     from shopcrm.models import Message
     from shopcrm.segmentation.run import run_segmentation

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from shopcrm import create_app
 from shopcrm.beacon.signing import sign
 from shopcrm.beacon.store import view_scores
-from shopcrm.demo import generator as demo
+from shopcrm import demo
 from shopcrm.extensions import db
 from shopcrm.models import ProductView
 from shopcrm.segmentation.extract import extract

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from shopcrm.demo import generator as demo
+from shopcrm import demo
 
 DB_PREFIX = "shopcrm_bench_"
 BENCH_NOW = datetime(2026, 11, 1)

@@ -269,7 +269,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOPCRM_RULE_MAX", 5000, int, help="rules kept per kind, strongest first", check=whole(1)),
     # --- runs --------------------------------------------------------------------------
     Setting("SHOPCRM_RUN_HISTORY", 12, int, help="segmentation runs kept, the current one included", check=whole(1)),
-    Setting("SHOPCRM_LOCK_TTL_SECONDS", 900, int, check=whole(10)),
+    Setting("SHOPCRM_LOCK_TTL_SECONDS", 900, int, check=whole(1)),
     # --- email -------------------------------------------------------------------------
     Setting("MAIL_SERVER", None, str, env="SHOPCRM_MAIL_SERVER",
             help="SMTP host; empty means write .eml files to the outbox folder"),

@@ -13,6 +13,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -106,24 +107,33 @@ def holder(name: str, engine: sa.Engine | None = None) -> dict | None:
     return dict(row) if row else None
 
 
+def describe_holder(name: str, info: dict | None) -> str:
+    """Who holds a lock and until when, in words."""
+    info = info or {}
+    return (f"another '{name}' job is running (held by {info.get('owner', '?')} since "
+            f"{info.get('acquired_at', '?')} UTC, lease until {info.get('expires_at', '?')} UTC)")
+
+
 @contextmanager
-def job_lock(name: str, ttl: float = 900, wait: float = 0, poll: float = 0.5, engine: sa.Engine | None = None):
+def job_lock(name: str, ttl: float = 900, wait: float = 0, poll: float = 0.5, engine: sa.Engine | None = None,
+             on_wait: Callable[[str], None] | None = None):
     """Hold the lock ``name`` for the duration of the block.
 
     With ``wait=0`` a held lock raises :class:`RunLocked` at once (what cron wants: the next
-    tick will try again); otherwise it polls for up to ``wait`` seconds.
+    tick will try again); otherwise it polls for up to ``wait`` seconds, after telling
+    ``on_wait`` (once) who holds it.
     """
     deadline = time.monotonic() + wait
+    told = False
     while True:
         lease = try_acquire(name, ttl, engine=engine)
         if lease is not None:
             break
         if time.monotonic() >= deadline:
-            info = holder(name, engine=engine) or {}
-            raise RunLocked(
-                f"another '{name}' job is running (held by {info.get('owner', '?')} since "
-                f"{info.get('acquired_at', '?')} UTC, lease until {info.get('expires_at', '?')} UTC); try again later"
-            )
+            raise RunLocked(describe_holder(name, holder(name, engine=engine)) + "; try again later")
+        if on_wait is not None and not told:
+            on_wait(describe_holder(name, holder(name, engine=engine)))
+            told = True
         time.sleep(poll)
     try:
         yield lease

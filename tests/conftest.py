@@ -6,26 +6,34 @@ the server is missing instead of being skipped, so CI can never pass without run
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import socket
-import sqlite3
-import threading
 import uuid
-from datetime import datetime
-from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from shopcrm import create_app
-from shopcrm.demo import generator as demo
+from shopcrm import create_app, demo
+from tests.support.apps import (
+    DEMO_CUSTOMERS,
+    DEMO_NOW,
+    REQUIRE_SERVICES,
+    base_config,
+    checkpoint,
+    database_url,
+    dispose,
+    migrate,
+    need_service,
+)
+from tests.support.campaigns import writable_shop
+from tests.support.smtp import RecordingHandler, free_port
 
-REQUIRE_SERVICES = os.environ.get("SHOPCRM_REQUIRE_SERVICES") == "1"
-DEMO_NOW = datetime(2026, 11, 1, 0, 0, 0)
-DEMO_CUSTOMERS = 3000
-TEST_SECRET = "test-secret-key-0123456789abcdef0123456789"
+
+def pytest_collection_modifyitems(items):
+    """Markers from what a test uses: ``-m "not mariadb"`` runs without the server."""
+    for item in items:
+        if {"mariadb_server_url", "mariadb_database"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.mariadb)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -37,57 +45,6 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped, but SHOPCRM_REQUIRE_SERVICES=1 forbids skips: {reason}"
-
-
-def need_service(what: str, why: str):
-    """Skip, or fail when services are required (CI)."""
-    message = f"{what} is not available: {why}"
-    if REQUIRE_SERVICES:
-        pytest.fail(message + " (SHOPCRM_REQUIRE_SERVICES=1: this must run in CI)")
-    pytest.skip(message)
-
-
-# --- configuration -----------------------------------------------------------------------------------
-
-def base_config(tmp_path: Path, **overrides) -> dict:
-    config = {
-        "TESTING": True,
-        "SHOPCRM_ENV": "testing",
-        "SECRET_KEY": TEST_SECRET,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(tmp_path / "crm.db"),
-        "SHOPCRM_SHOP_DATABASE_URI": "sqlite:///" + str(tmp_path / "shop.db"),
-        "SHOPCRM_PUBLIC_URL": "http://crm.test/crm/",
-        "SHOPCRM_SHOP_BASE_URL": "https://shop.test/",
-        "SHOPCRM_OUTBOX_DIR": str(tmp_path / "outbox"),
-        "MAIL_SERVER": None,
-        "MAIL_DEFAULT_SENDER": "Test Shop <shop@shop.test>",
-        "WTF_CSRF_ENABLED": True,
-    }
-    config.update(overrides)
-    return config
-
-
-def migrate(app) -> None:
-    from flask_migrate import upgrade
-
-    with app.app_context():
-        upgrade(directory=app.extensions["migrate"].directory)
-
-
-def dispose(app) -> None:
-    from shopcrm.extensions import db
-
-    with app.app_context():
-        for engine in db.engines.values():
-            engine.dispose()
-
-
-def checkpoint(path: Path) -> None:
-    """Fold a SQLite WAL into the main file so that copying the file copies everything."""
-    con = sqlite3.connect(path)
-    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    con.close()
 
 
 # --- the demo shop, built once per session --------------------------------------------------------
@@ -173,35 +130,6 @@ def client(app):
 
 # --- logging in -------------------------------------------------------------------------------------
 
-CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-def csrf_token(client, path: str) -> str:
-    response = client.get(path)
-    match = CSRF_RE.search(response.get_data(as_text=True))
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-def create_user(app, email="admin@shop.test", password="correct-horse-battery", role="admin"):
-    from shopcrm.extensions import db
-    from shopcrm.models import User
-
-    with app.app_context():
-        user = User(email=email, role=role)
-        user.set_password(password)
-        db.session.add(user)
-        db.session.commit()
-    return email, password
-
-
-def login(client, email, password, prefix="/crm"):
-    token = csrf_token(client, f"{prefix}/admin/login")
-    return client.post(f"{prefix}/admin/login", data={"email": email, "password": password, "csrf_token": token})
-
-
-# --- MariaDB ------------------------------------------------------------------------------------------
-
 def _mariadb_candidates():
     configured = os.environ.get("SHOPCRM_TEST_MARIADB_URL")
     if configured:
@@ -227,12 +155,6 @@ def mariadb_server_url():
     need_service("MariaDB", "; ".join(errors))
 
 
-def database_url(server_url: str, database: str) -> str:
-    base, _, query = server_url.partition("?")
-    base = base.rstrip("/")
-    return f"{base}/{database}" + (f"?{query}" if query else "")
-
-
 @pytest.fixture
 def mariadb_database(mariadb_server_url):
     """Factory: a fresh database on the MariaDB server, dropped after the test."""
@@ -255,34 +177,6 @@ def mariadb_database(mariadb_server_url):
 
 # --- SMTP ---------------------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RecordingHandler:
-    """An aiosmtpd handler that keeps every message, and can be told to refuse some."""
-
-    def __init__(self):
-        self.messages = []
-        self.lock = threading.Lock()
-        self.reject = {}  # address -> SMTP reply, e.g. "550 5.1.1 no such user"
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        reply = self.reject.get(address.lower())
-        if reply:
-            return reply
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        message = message_from_bytes(envelope.content, policy=policy.default)
-        with self.lock:
-            self.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "message": message})
-        return "250 Message accepted for delivery"
-
-
 @pytest.fixture
 def smtp_server():
     from aiosmtpd.controller import Controller
@@ -295,14 +189,25 @@ def smtp_server():
     controller.stop()
 
 
-def body_of(message, subtype: str) -> str:
-    part = message.get_body(preferencelist=(subtype,))
-    return part.get_content() if part is not None else ""
-
-
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
     """Settings of the shell running the tests must not leak into them."""
     for name in list(os.environ):
         if name.startswith("SHOPCRM_") and not name.startswith(("SHOPCRM_TEST_", "SHOPCRM_REQUIRE_")):
             monkeypatch.delenv(name)
+
+
+# --- a shop the test may change, and an outbox app reading it -------------------------------------
+
+@pytest.fixture
+def shop_file(tmp_path, demo_shop_file):
+    return writable_shop(tmp_path, demo_shop_file)
+
+
+@pytest.fixture
+def outbox_app(tmp_path, crm_template, shop_file):
+    """An empty migrated crm database (SQLite) reading a writable shop copy."""
+    shutil.copy(crm_template, tmp_path / "crm.db")
+    app = create_app(base_config(tmp_path, SHOPCRM_SHOP_DATABASE_URI=f"sqlite:///{shop_file}"))
+    yield app
+    dispose(app)

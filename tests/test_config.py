@@ -5,8 +5,7 @@ from flask import Flask
 from shopcrm import ShopCRM, create_app
 from shopcrm.config import from_environ
 from shopcrm.errors import ConfigError
-
-from .conftest import TEST_SECRET, base_config
+from tests.support.apps import TEST_SECRET, base_config
 
 
 def test_factory_builds_a_testing_app(tmp_path):

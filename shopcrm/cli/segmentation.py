@@ -25,15 +25,16 @@ def segment_command(n_clusters, algorithm, level, as_of_text, wait, quiet):
     from ..segmentation.run import RunParams, run_and_index
 
     params = RunParams.from_config(current_app.config, n_clusters=n_clusters, algorithm=algorithm, level=level)
-    as_of = parse_datetime(as_of_text)
+    options = {"params": params, "as_of": parse_datetime(as_of_text), "requested_by": "cli", "wait": wait,
+               "on_wait": lambda who: click.echo(f"{who}; waiting up to {wait:g} s", err=True)}
     if quiet:
-        run, index = run_and_index(params=params, as_of=as_of, requested_by="cli", wait=wait)
+        run, index = run_and_index(**options)
     else:
         with click.progressbar(length=100, label="segmentation", item_show_func=lambda stage: stage) as bar:
             def progress(stage: str, fraction: float) -> None:
                 bar.update(max(0, round(fraction * 100) - bar.pos), stage)
 
-            run, index = run_and_index(params=params, as_of=as_of, requested_by="cli", progress=progress, wait=wait)
+            run, index = run_and_index(progress=progress, **options)
     counts, quality = run.counts or {}, run.quality or {}
     stability = (quality.get("stability") or {}).get("mean_ari")
     click.echo(f"run #{run.id} succeeded: {counts.get('customers')} customers, "

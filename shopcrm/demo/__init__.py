@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from . import generator, schema
+from .generator import DemoShop, generate
+from .writer import ShopExists, append, write
+
+__all__ = ["DemoShop", "ShopExists", "append", "build", "generate", "generator", "schema", "write"]
+
 
 def build(url: str, customers: int = 3000, seed: int = 42, now: datetime | None = None,
           views_per_customer: float = 40.0, replace: bool = False) -> dict[str, int]:
@@ -14,11 +20,9 @@ def build(url: str, customers: int = 3000, seed: int = 42, now: datetime | None 
     """
     import sqlalchemy as sa
 
-    from . import generator
-
     engine = sa.create_engine(url, connect_args={"local_infile": True} if url.startswith("mysql") else {})
     try:
-        shop = generator.generate(seed=seed, customers=customers, now=now, views_per_customer=views_per_customer)
-        return generator.write(engine, shop, replace=replace)
+        return write(engine, generate(seed=seed, customers=customers, now=now, views_per_customer=views_per_customer),
+                     replace=replace)
     finally:
         engine.dispose()

@@ -102,17 +102,19 @@ def _names(ex: ShopExtract, result: MiningResult) -> dict:
 
 
 def run_segmentation(params: RunParams | None = None, as_of: datetime | None = None, requested_by: str = "cli",
-                     progress: Progress | None = None, run_id: int | None = None, wait: float = 0) -> Run:
+                     progress: Progress | None = None, run_id: int | None = None, wait: float = 0,
+                     on_wait: Callable[[str], None] | None = None) -> Run:
     """Run a full segmentation and make it current. Raises on failure (the run is kept as failed).
 
     ``progress(stage, fraction)`` is told the stage (extract, mine, store, done) and how much
-    of the run is done (0..1).
+    of the run is done (0..1); ``on_wait(who)``, when another run holds the lock and ``wait``
+    allows waiting for it.
     """
     config = current_app.config
     params = params or RunParams.from_config(config)
     as_of = (as_of or datetime.now()).replace(microsecond=0)
     report = _reporter(progress)
-    with job_lock(LOCK_NAME, ttl=config["SHOPCRM_LOCK_TTL_SECONDS"], wait=wait) as lease, \
+    with job_lock(LOCK_NAME, ttl=config["SHOPCRM_LOCK_TTL_SECONDS"], wait=wait, on_wait=on_wait) as lease, \
             threadpool_limits(limits=params.threads):
         mark_interrupted()
         previous_run = Run.current()

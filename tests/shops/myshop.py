@@ -6,10 +6,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from shopcrm.demo.generator import DemoShop
-
-from .common import create_tables, load
-from .opencart import _cols
+from shopcrm.demo import DemoShop
+from tests.shops.common import create_tables, load
+from tests.shops.opencart import _cols
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 MAPPING_FILE = EXAMPLES / "myshop.toml"

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from shopcrm.demo.generator import DemoShop
-
-from .common import create_tables, escaped, later, load, nonce, utc
+from shopcrm.demo import DemoShop
+from tests.shops.common import create_tables, escaped, later, load, nonce, utc
 
 HERE = Path(__file__).resolve().parent
 ROOT_CATEGORY = 100

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from shopcrm.demo.generator import DemoShop
-
-from .common import create_tables, later, load, nonce, utc
-from .opencart import _cols, locations
+from shopcrm.demo import DemoShop
+from tests.shops.common import create_tables, later, load, nonce, utc
+from tests.shops.opencart import _cols, locations
 
 HERE = Path(__file__).resolve().parent
 CATEGORY_OFFSET = 10  # PrestaShop's Root (1) and Home (2) come first

@@ -1,0 +1,2 @@
+"""Helpers the tests share: plain functions and classes, imported by tests and fixtures alike
+(no test module imports another)."""
