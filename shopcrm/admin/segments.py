@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import sqlalchemy as sa
 from flask import Response, abort, render_template, request, stream_with_context
@@ -119,10 +120,19 @@ def segment(segment_id: int):
                            is_current=current is not None and current.id == seg.run_id)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Where a spreadsheet may start a new cell inside one of ours: after a ";" (when it splits on
+# semicolons, as many locales do), a "," (when the file is read with the other delimiter) or a
+# line break (a reader that does not honour quotes). A formula character, or a quote that could
+# open a quoted formula, right after one of them is neutralised too.
+_CELL_STARTS = re.compile(r"([,;\r\n])(?=[=+\-@\t\r\"])")
+
+
 def csv_safe(value) -> str:
-    """Neutralise spreadsheet formulas: shop data may start with = + - @ (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """Neutralise spreadsheet formulas: shop data may start with = + - @ (CSV injection), and a
+    cell may be split into more cells by a reader using another delimiter (``x;=1+1``)."""
+    text = _CELL_STARTS.sub(r"\1'", "" if value is None else str(value))
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 @bp.route("/segments/<int:segment_id>/export.csv")
@@ -134,7 +144,7 @@ def segment_export(segment_id: int):
 
     def rows():
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)  # quoted: no "," or ";" in a cell splits it
         writer.writerow(EXPORT_COLUMNS)
         query = sa.select(Membership.customer_id, Membership.value_type, Membership.recency_days,
                           Membership.frequency, Membership.monetary, Membership.top_categories
