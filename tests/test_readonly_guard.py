@@ -39,6 +39,7 @@ BACKSLASH_TRICK = "WITH x AS (SELECT '\\') DELETE FROM customers -- '"
     "SELECT * FROM customers /*M!100000 INTO OUTFILE '/tmp/x' */",
     "SELECT * FROM customers #'\n INTO OUTFILE '/tmp/x' -- '",
     "SELECT * FROM customers -- '\n INTO OUTFILE '/tmp/x' -- '",
+    "SELECT 1--id FROM customers INTO OUTFILE '/tmp/x'",  # MySQL: 1 - -id, not a comment
     "SELECT * FROM customers WHERE email = '\\' INTO OUTFILE \\'/tmp/x' -- '",
     "SELECT * FROM customers INTO DUMPFILE '/tmp/x'",
     "SELECT id FROM customers INTO @stolen",
@@ -75,6 +76,7 @@ def test_mariadb_statement_tricks_are_refused(statement):
     BACKSLASH_TRICK,
     "WITH x AS (SELECT 1) DELETE FROM customers",
     "SELECT [a'b] FROM customers; DELETE FROM customers",
+    "SELECT [a'] FROM customers; DELETE FROM customers --']",  # [..] quotes an identifier on SQLite
     "SELECT 1 --'\n; DELETE FROM customers",
     "ATTACH DATABASE '/tmp/x.db' AS x",
     "VACUUM INTO '/tmp/x.db'",
@@ -230,6 +232,7 @@ def _outfile_disguises(path: str) -> list[str]:
         f"SELECT * FROM customers /*M!100000 INTO OUTFILE '{path}' */",
         f"SELECT * FROM customers #'\n INTO OUTFILE '{path}' -- '",
         f"SELECT * FROM customers -- '\n INTO OUTFILE '{path}' -- '",
+        f"SELECT 1--id FROM customers INTO OUTFILE '{path}'",
         f"SELECT * FROM customers INTO DUMPFILE '{path}'",
     ]
 
