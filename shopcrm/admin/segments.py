@@ -61,7 +61,7 @@ def segment_export(segment_id: int):
 
     def rows():
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)  # quoted: no "," or ";" in a cell splits it
         try:
             for n, row in enumerate(export_rows(seg, reader)):
                 writer.writerow(row)

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Mapping
 
-ID = re.compile(r"^[1-9][0-9]{0,17}$")  # a positive id that fits a signed 64-bit integer
-UNIX_TIME = re.compile(r"^[0-9]{1,12}$")
-NONCE = re.compile(r"^[0-9a-fA-F]{16,32}$")
-SIGNATURE = re.compile(r"^[0-9a-fA-F]{64}$")
+# Matched with fullmatch: "$" would also accept a final newline ("123\n").
+ID = re.compile(r"[1-9][0-9]{0,17}")  # a positive id that fits a signed 64-bit integer
+UNIX_TIME = re.compile(r"[0-9]{1,12}")
+NONCE = re.compile(r"[0-9a-fA-F]{16,32}")
+SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class BeaconRefused(Exception):
@@ -53,9 +54,9 @@ def verify(args: Mapping[str, str], secret: str, window: int, now: float | None 
     neither a database round trip nor more than one HMAC.
     """
     c, p, t, n, s = (args.get(key, "") for key in ("c", "p", "t", "n", "s"))
-    if not (ID.match(c) and ID.match(p)):
+    if not (ID.fullmatch(c) and ID.fullmatch(p)):
         raise BeaconRefused(400, "malformed customer or product id")
-    if not (UNIX_TIME.match(t) and NONCE.match(n) and SIGNATURE.match(s)):
+    if not (UNIX_TIME.fullmatch(t) and NONCE.fullmatch(n) and SIGNATURE.fullmatch(s)):
         raise BeaconRefused(400, "malformed time, nonce or signature")
     if not hmac.compare_digest(sign(secret, c, p, t, n), s.lower()):
         raise BeaconRefused(403, "bad signature")

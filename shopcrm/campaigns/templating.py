@@ -1,11 +1,12 @@
 """Email templates that admins edit, rendered in Jinja's sandbox.
 
 The sandbox refuses access to Python internals (``__class__``, ``__globals__``, ...) and the
-immutable variant refuses to modify the data it is given. On top of Jinja's own limits
-(``range`` is capped), string and list repetition and powers are capped here, so a template
-cannot exhaust the sender's memory either. HTML bodies are auto-escaped, so a product called
-``<script>...`` arrives as text. Subjects and text bodies are not HTML and are not escaped; a
-subject's line breaks are removed so it cannot inject headers.
+immutable variant refuses to modify the data it is given. Each message renders under the
+budgets of ``template_limits`` (time, output, loop iterations, value sizes, numbers), so a
+template cannot exhaust the sender's memory or time either; a template over a limit is refused
+when it is saved (it is rendered with sample data) and again for each message. HTML bodies are
+auto-escaped, so a product called ``<script>...`` arrives as text. Subjects and text bodies are
+not HTML and are not escaped; a subject's line breaks are removed so it cannot inject headers.
 
 Every message is wrapped in a fixed layout (``templates/email/layout.*``) that adds the
 visible unsubscribe link and the link to the shopper's own page; admins cannot remove them.
@@ -20,39 +21,21 @@ cart's products, with ``quantity``) or ``viewed`` (the product looked at).
 from __future__ import annotations
 
 import functools
-import operator
 from dataclasses import dataclass
 
 from jinja2 import StrictUndefined, TemplateSyntaxError
 from jinja2.exceptions import SecurityError, UndefinedError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from ..config import TEMPLATE_DIR
 from ..errors import TemplateError
+from .template_limits import LimitedSandbox, render_budget
 
 EMAIL_TEMPLATE_DIR = TEMPLATE_DIR / "email"
-MAX_REPEAT = 10_000  # the longest string or list `*` may build
-MAX_POWER = 1_000
 
 
-class EmailSandbox(ImmutableSandboxedEnvironment):
-    """Jinja's immutable sandbox with `*` and `**` bounded."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context, operator_name, left, right):
-        if operator_name == "**":
-            if isinstance(right, (int, float)) and abs(right) > MAX_POWER:
-                raise SecurityError(f"powers above {MAX_POWER} are not allowed in email templates")
-            return operator.pow(left, right)
-        if operator_name == "*":
-            for seq, times in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
-                    if len(seq) * max(times, 0) > MAX_REPEAT:
-                        raise SecurityError(f"repeating text or lists beyond {MAX_REPEAT} items is not allowed")
-            return operator.mul(left, right)
-        return super().call_binop(context, operator_name, left, right)
+class EmailSandbox(LimitedSandbox):
+    """Jinja's immutable sandbox with the budgets of ``template_limits``."""
 
 
 _OPTIONS = {"undefined": StrictUndefined, "trim_blocks": True, "lstrip_blocks": True}
@@ -106,15 +89,18 @@ class CompiledTemplates:
             self.text = _compile(False, text)
         except TemplateSyntaxError as exc:
             raise TemplateError(f"template error on line {exc.lineno}: {exc.message}") from exc
+        except SecurityError as exc:
+            raise TemplateError(f"the template tried something that is not allowed: {exc}") from exc
         self.layout_html = _layout(True, "layout.html")
         self.layout_text = _layout(False, "layout.txt")
 
     def render(self, context: dict, footer: dict) -> Rendered:
         """Render for one customer; ``footer`` carries the links the layout always shows."""
         try:
-            subject = " ".join(self.subject.render(context).split())
-            html_body = self.html.render(context)
-            text_body = self.text.render(context)
+            with render_budget():
+                subject = " ".join(self.subject.render(context).split())
+                html_body = self.html.render(context)
+                text_body = self.text.render(context)
         except SecurityError as exc:
             raise TemplateError(f"the template tried something that is not allowed: {exc}") from exc
         except UndefinedError as exc:
@@ -141,11 +127,11 @@ def sample_context(shop_name: str = "Shop", shop_url: str = "https://shop.exampl
         "customer": {"first_name": "Alex", "last_name": "Sample", "email": "alex@example.com"},
         "segment": {"name": "Sample segment"},
         "top_categories": ["Category A", "Category B"],
-        "products": [SAMPLE_PRODUCT, {**SAMPLE_PRODUCT, "name": "Another product"}],
+        "products": [dict(SAMPLE_PRODUCT), {**SAMPLE_PRODUCT, "name": "Another product"}],
         "coupon": "SAMPLE10",
         "shop": {"name": shop_name, "url": shop_url},
-        "cart": [SAMPLE_PRODUCT],
-        "viewed": SAMPLE_PRODUCT,
+        "cart": [dict(SAMPLE_PRODUCT)],  # copies: a caller may change its sample, not everyone's
+        "viewed": dict(SAMPLE_PRODUCT),
     }
 
 

@@ -1,6 +1,8 @@
 """A segment's members: a page of them, a search among them, and the whole segment as rows."""
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 
 from ..dbutil import keyset_chunks
@@ -75,11 +77,20 @@ def _member_page(conditions: list, asked: Page) -> tuple[Page, list[int]]:
     return Page(asked.number, asked.size, total), ids
 
 
-def csv_safe(value) -> str:
-    """Neutralise spreadsheet formulas: shop data may start with = + - @ (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Where a spreadsheet may start a new cell inside one of ours: after a ";" (when it splits on
+# semicolons, as many locales do), a "," (when the file is read with the other delimiter) or a
+# line break (a reader that does not honour quotes). A formula character, or a quote that could
+# open a quoted formula, right after one of them is neutralised too.
+_CELL_STARTS = re.compile(r"([,;\r\n])(?=[=+\-@\t\r\"])")
 
+
+def csv_safe(value) -> str:
+    """Neutralise spreadsheet formulas: shop data may start with = + - @ (CSV injection), and a
+    cell may be split into more cells by a reader using another delimiter (``x;=1+1``). Write
+    the rows with every field quoted (``csv.QUOTE_ALL``)."""
+    text = _CELL_STARTS.sub(r"\1'", "" if value is None else str(value))
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 def export_rows(seg: Segment, reader: ShopReader):
     """The segment's members as CSV rows (the header first), a chunk of customers at a time:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import binascii
 import os
+import re
 import time
 from dataclasses import dataclass
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
@@ -39,6 +40,10 @@ def _qp(body: str) -> bytes:
     return encoded.replace(b"\n", b"\r\n")
 
 
+# Control characters that are not white space (NUL, ESC, DEL, the C1 range …): shop data (a first
+# name typed into a shop form) can hold them, and a header must not (RFC 5322 allows none; a NUL
+# ends the header for some servers and clients). White-space controls become spaces below.
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 _WORD_BYTES = 36  # base64: 48 characters; with "=?utf-8?b?…?=" 60, and "Subject: " before the first, 69 ≤ 76 (RFC 2047)
 
 
@@ -46,7 +51,7 @@ def _header_text(value: str) -> str:
     """A header value: ASCII as it is, anything else as RFC 2047 encoded words ("B" encoding),
     one per folded line, never splitting a character. (``email.header.Header`` does the same,
     at a cost per subject that shows in a send run with a local relay: docs/BENCHMARKS.md.)"""
-    value = " ".join(value.split())  # no line break can reach a header
+    value = " ".join(_CONTROLS.sub("", value).split())  # no control character or line break reaches a header
     if value.isascii():
         return value
     words, chunk, size = [], [], 0

@@ -24,7 +24,7 @@ from typing import Any, Mapping
 import sqlalchemy as sa
 
 from ..errors import MappingError, ReadOnlyViolation
-from .readonly import bare_sql, check_statement
+from .readonly import check_statement, several_statements
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$")
 PREFIX = re.compile(r"^[A-Za-z0-9_]{0,32}$")
@@ -201,7 +201,7 @@ class EntityMap:
         text = self.select
         if not isinstance(text, str) or not text.strip().lower().startswith(("select", "(", "with")):
             raise MappingError(f"{where}, field 'select': must be a SELECT statement")
-        if ";" in bare_sql(text).rstrip().rstrip(";"):
+        if several_statements(text):
             raise MappingError(f"{where}, field 'select': must be one statement (no ';')")
         try:
             check_statement(text)

@@ -8,21 +8,7 @@ import sqlalchemy as sa
 from shopcrm.customers.members import csv_safe
 from shopcrm.extensions import db
 from shopcrm.models import Membership, Run, Segment, User
-from tests.support.apps import create_user, csrf_token, login
-
-
-def logged_in(app, role="admin", email=None):
-    email, password = create_user(app, email=email or f"{role}@shop.test", role=role)
-    client = app.test_client()
-    assert login(client, email, password).status_code == 302
-    return client
-
-
-def biggest(app):
-    with app.app_context():
-        seg = db.session.scalars(sa.select(Segment).order_by(Segment.size.desc())).first()
-        return seg.id, seg.size, seg.run_id
-
+from tests.support.apps import biggest, create_user, csrf_token, logged_in, login
 
 # --- users and roles -------------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
 
 from shopcrm import create_app
 from shopcrm.beacon.signing import RateLimiter, sign
@@ -25,27 +24,9 @@ from shopcrm.models import ProductView
 from shopcrm.segmentation.params import InterestParams
 from shopcrm.shop import connect_shop, current_mapping
 from tests.support.apps import DEMO_NOW, TEST_SECRET, base_config, dispose, migrate, need_service
+from tests.support.beacon import SECRET, query, stored
 
-SECRET = "beacon-secret-0123456789abcdef0123456789"
 SNIPPET = Path(__file__).resolve().parents[2] / "deploy" / "php" / "shopcrm_beacon.php"
-
-
-def query(c="107", p="1005", t=None, n="0123456789abcdef0123456789abcdef", secret=SECRET, **override) -> dict:
-    t = str(int(time.time()) if t is None else t)
-    args = {"c": str(c), "p": str(p), "t": t, "n": n, "s": sign(secret, c, p, t, n)}
-    args.update(override)
-    return args
-
-
-def stored(app) -> list:
-    with app.app_context():
-        return db.session.execute(sa.select(ProductView.customer_id, ProductView.product_id, ProductView.viewed_at,
-                                             ProductView.nonce)).all()
-
-
-@pytest.fixture
-def beacon_app(make_app):
-    return make_app(SHOPCRM_BEACON_SECRET=SECRET)
 
 
 def test_a_signed_view_is_stored_and_answered_204_without_a_session(beacon_app):

@@ -97,3 +97,22 @@ def database_url(server_url: str, database: str) -> str:
     base, _, query = server_url.partition("?")
     base = base.rstrip("/")
     return f"{base}/{database}" + (f"?{query}" if query else "")
+
+
+def logged_in(app, role="admin", email=None):
+    email, password = create_user(app, email=email or f"{role}@shop.test", role=role)
+    client = app.test_client()
+    assert login(client, email, password).status_code == 302
+    return client
+
+
+def biggest(app):
+    """The largest segment of the current data: (id, size, run id)."""
+    import sqlalchemy as sa
+
+    from shopcrm.extensions import db
+    from shopcrm.models import Segment
+
+    with app.app_context():
+        seg = db.session.scalars(sa.select(Segment).order_by(Segment.size.desc())).first()
+        return seg.id, seg.size, seg.run_id
