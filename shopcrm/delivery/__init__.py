@@ -1,0 +1,1 @@
+"""Delivery: from outbox rows to the shopper's inbox or phone."""
