@@ -256,12 +256,16 @@ class _Handler(BaseHTTPRequestHandler):
     fake: FakeTwilio
     protocol_version = "HTTP/1.1"  # keep-alive, as Twilio's API offers it
     server_version = "FakeTwilio/1.0"
+    # Headers and body leave in one write: written apart, the body would wait for the client's
+    # delayed ACK of the headers (Nagle's algorithm), and every call would take 40 ms longer.
+    wbufsize = 64 * 1024
 
     def log_message(self, format, *args):
         pass
 
     def setup(self):
         super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.fake._opened(self.connection)
 
     def finish(self):
@@ -283,6 +287,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
+            self.wfile.flush()
         except OSError:  # the client gave up waiting (a delayed answer): nothing left to tell it
             self.close_connection = True
 
