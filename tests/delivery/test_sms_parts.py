@@ -407,6 +407,13 @@ def test_a_lost_reply_is_in_doubt_although_the_message_arrived(fake, mode, delay
     assert provider.send(MOBILE_DE, "next").startswith("SM")  # the client recovers
 
 
+def test_a_gateway_timeout_is_in_doubt_not_temporary(fake):
+    fake.fail_next(504)
+    with pytest.raises(SmsInDoubt) as error:
+        provider_for(fake).send(MOBILE_DE, "offer")
+    assert error.value.status == 504
+
+
 def test_no_connection_is_temporary_and_not_sent():
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))

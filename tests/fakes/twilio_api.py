@@ -65,6 +65,10 @@ ERROR_MESSAGES = {
 }
 
 
+SERVER_ERRORS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
+                 504: "Gateway Timeout"}
+
+
 def new_account_sid() -> str:
     return "AC" + secrets.token_hex(16)
 
@@ -337,8 +341,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else None
             if status == 429:
                 return self._error(429, 20429, headers=headers)
-            return self._error(status, status, "Service Unavailable" if status == 503 else "Internal Server Error",
-                               headers)
+            return self._error(status, status, SERVER_ERRORS.get(status, "Server Error"), headers)
         form = {key: values[-1] for key, values in parse_qs(raw, keep_blank_values=True).items()}
         if not form.get("To"):
             return self._error(400, 21604)

@@ -7,7 +7,7 @@ the errors below. The outbox decides by class alone, so each class says what is 
   (429, 5xx, or no connection at all). ``retry_after`` is the provider's own wait when it gave
   one. ``request_sent`` is False when no connection could be made: nothing can have arrived.
 * :class:`SmsInDoubt` — the request went out and no answer came (a read timeout, the connection
-  dropped, a reply that cannot be read). The provider may have queued the message; sending it
+  dropped, a reply that cannot be read, a gateway timeout). The provider may have queued the message; sending it
   again may text the shopper twice. It must not be retried blindly.
 * :class:`SmsPermanentError` — this message will never be taken as it is (an invalid or
   unreachable number, a recipient who replied STOP, a body the provider refuses).

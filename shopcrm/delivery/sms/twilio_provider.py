@@ -15,7 +15,8 @@ response headers and with them ``Retry-After``.
 A failed send becomes one of :mod:`.provider`'s errors. The line between "temporary, not
 sent" and "in doubt" is whether the request can have reached Twilio: a refused or timed-out
 *connection* cannot have; a read timeout, a dropped connection or an unreadable answer after
-the request went out can. The client is built with no automatic retries (requests' default
+the request went out can, and so can an HTTP 504 (a gateway that stopped waiting for the API).
+The client is built with no automatic retries (requests' default
 for plain adapters, and Twilio's adapter is used without ``max_retries``), so one call is one
 request and a retry is always the caller's decision.
 """
@@ -65,6 +66,8 @@ SETUP_CODES = frozenset({
 })
 #: Rate limiting: Twilio answers HTTP 429 with this code.
 TOO_MANY_REQUESTS = 20429
+#: Other 5xx answers say the API did not take the message; a gateway timeout does not know.
+GATEWAY_TIMEOUT = 504
 
 
 class RoutedHttpClient(TwilioHttpClient):
@@ -134,6 +137,8 @@ def classify_refusal(status: int, code: int | None, message: str, retry_after: f
     """The :mod:`.provider` error for an HTTP error answer from Twilio."""
     reason = f"Twilio answered {status}" + (f" with error {code}" if code and code != status else "") \
         + (f": {message}" if message else "")
+    if status == GATEWAY_TIMEOUT:  # the front end gave up waiting for the API, which may have queued it
+        return SmsInDoubt(reason, code=code, status=status)
     if status == 429 or code == TOO_MANY_REQUESTS or status >= 500:
         return SmsTemporaryError(reason, code=code, status=status, retry_after=retry_after)
     if status in (401, 403, 404) or code in SETUP_CODES:
@@ -182,7 +187,7 @@ class TwilioProvider:
             if _connection_never_made(exc):
                 raise SmsTemporaryError(f"could not connect to Twilio: {exc}", request_sent=False) from exc
             raise SmsInDoubt(f"no answer from Twilio after the request was sent: {exc}") from exc
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        except json.JSONDecodeError as exc:
             raise SmsInDoubt(f"Twilio's answer could not be read: {exc}") from exc
         if not message.sid:
             raise SmsInDoubt("Twilio accepted the request but named no message id")
