@@ -407,6 +407,37 @@ def test_a_lost_reply_is_in_doubt_although_the_message_arrived(fake, mode, delay
     assert provider.send(MOBILE_DE, "next").startswith("SM")  # the client recovers
 
 
+def test_the_fake_stops_promptly_while_a_reply_is_held_back():
+    before = set(threading.enumerate())
+    fake = FakeTwilio().start()
+    provider = provider_for(fake, SHOPCRM_SMS_TIMEOUT=20.0)
+    fake.lose_reply("delay", seconds=30)
+    outcome: list = []
+
+    def send():
+        try:
+            outcome.append(provider.send(MOBILE_DE, "offer"))
+        except Exception as exc:  # noqa: BLE001 - the outcome is asserted below
+            outcome.append(exc)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    deadline = time_module.monotonic() + 5
+    while not fake.messages and time_module.monotonic() < deadline:
+        time_module.sleep(0.01)
+    port = int(fake.base_url.rsplit(":", 1)[1])
+    started = time_module.monotonic()
+    fake.stop()
+    sender.join(timeout=5)
+    assert time_module.monotonic() - started < 3
+    assert len(outcome) == 1 and isinstance(outcome[0], SmsInDoubt)
+    while set(threading.enumerate()) - before and time_module.monotonic() < deadline + 5:
+        time_module.sleep(0.01)
+    assert not set(threading.enumerate()) - before  # no server or handler thread left waiting
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
 def test_a_gateway_timeout_is_in_doubt_not_temporary(fake):
     fake.fail_next(504)
     with pytest.raises(SmsInDoubt) as error:

@@ -101,6 +101,7 @@ class FakeTwilio:
     # --- life cycle ------------------------------------------------------------------------------
 
     def start(self) -> FakeTwilio:
+        self._stopping.clear()
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
@@ -362,5 +363,8 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if lost is not None:
             fake._wait(lost[1])
+            if fake._stopping.is_set():  # stopped meanwhile: the answer is lost for good
+                self.close_connection = True
+                return None
         payload = {k: v for k, v in message.items() if k != "status_callback"}
         return self._json(201, payload)
