@@ -1,2 +1,2 @@
 """Delivery: from outbox rows to the shopper's inbox. Addresses, suppression, tokens and links,
-the MIME builder and the SMTP transport, the sender, and the shopper's own page."""
+the MIME builder and the SMTP transport, the sender, the SMS parts, and the shopper's own page."""

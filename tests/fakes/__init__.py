@@ -1,0 +1,1 @@
+"""Local stand-ins for external services (loopback only), shared by tests and benchmarks."""
