@@ -18,6 +18,7 @@ from flask.sessions import SecureCookieSessionInterface
 from . import config as config_module
 from .config import PROJECT_ROOT, TEMPLATE_DIR
 from .errors import ConfigError
+from .formatting import FILTERS
 from .state import CRMState
 
 __all__ = ["create_app", "ShopCRM", "PROJECT_ROOT"]
@@ -61,6 +62,7 @@ class ShopCRM:
         app.register_blueprint(public.bp, url_prefix=url_prefix or None)
         app.cli.add_command(cli.shopcrm_group)
         app.extensions["shopcrm"] = CRMState(extension=self)
+        app.jinja_env.filters.update(FILTERS)  # money, number, percent, when, day: shopcrm.formatting
         app.after_request(_security_headers)
         app.register_error_handler(500, _internal_error)
 

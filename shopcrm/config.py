@@ -152,6 +152,34 @@ def order_statuses(setting, value, config):
     return "SHOPCRM_SHOP_ORDER_STATUSES must be empty or a list of statuses, e.g. 2,3,5"
 
 
+def time_zone(setting, value, config):
+    from .clock import zone_named
+
+    try:
+        zone_named(value)
+    except ValueError as exc:
+        return f"{setting.key}: {exc}"
+    return None
+
+
+def currency(setting, value, config):
+    from babel.numbers import get_currency_name
+
+    if isinstance(value, str) and re.fullmatch(r"[A-Z]{3}", value) and get_currency_name(value) != value:
+        return None
+    return f"{setting.key} must be a three-letter currency code like EUR, GBP or USD, not {value!r}"
+
+
+def locale_name(setting, value, config):
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        Locale.parse(value)
+    except (UnknownLocaleError, ValueError, TypeError):
+        return f"{setting.key} must be a locale like en, en_GB, de_DE or fr_FR, not {value!r}"
+    return None
+
+
 def k_range(setting, value, config):
     k_min = config.get("SHOPCRM_K_MIN")
     if isinstance(k_min, int) and isinstance(value, int) and 2 <= k_min <= value:
@@ -220,6 +248,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOPCRM_SHOP_BASE_URL", "http://127.0.0.1:5000/", str,
             help="the shop's public address; product links in emails are built from it"),
     Setting("SHOPCRM_SHOP_NAME", "Demo Shop", str),
+    Setting("SHOPCRM_SHOP_TIMEZONE", None, str, check=time_zone,
+            help="the shop's time zone, for dates on pages and in e-mails (IANA name like Europe/Berlin); "
+                 "unset: this server's local zone"),
+    Setting("SHOPCRM_SHOP_DB_TIMEZONE", None, str, check=time_zone,
+            help="the zone of the times stored in the shop's tables: UTC for Magento; unset: the shop's zone"),
+    Setting("SHOPCRM_CURRENCY", "EUR", str, check=currency, help="the shop's currency (ISO 4217 code, e.g. EUR, GBP)"),
+    Setting("SHOPCRM_LOCALE", "en_GB", str, check=locale_name,
+            help="how numbers, money and dates are written (e.g. en, en_GB, de_DE, fr_FR)"),
     Setting("SHOPCRM_MOUNT", "/crm", str,
             help="path prefix when shopcrm runs standalone (dev server, gunicorn); "
                  "under mod_wsgi the WSGIScriptAlias sets it", check=mount_path),

@@ -17,7 +17,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "shopcrm"
 
 #: Shared by every layer: plain modules that import no package of shopcrm (only each other).
-CORE = {"errors", "vocab", "clock", "arrays", "paging", "state", "extensions", "config", "models", "dbutil", "locks"}
+CORE = {"errors", "vocab", "clock", "arrays", "paging", "state", "extensions", "config", "models", "dbutil", "locks",
+        "formatting"}
 #: The pure part of the core: what the mining may use beside numpy, SciPy and scikit-learn.
 PURE_CORE = {"errors", "vocab", "clock", "arrays"}
 

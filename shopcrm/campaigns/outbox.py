@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from ..clock import utcnow
+from ..clock import shop_now, utcnow
 from ..dbutil import insert_ignoring_duplicates
 from ..delivery.addresses import normalize
 from ..delivery.clicks import LinkTracker
@@ -109,7 +109,7 @@ class OutboxWriter:
         self.campaign, self.shop, self.run = campaign, shop, run
         self.mapping = current_mapping()
         self.templates = CompiledTemplates(campaign.subject, campaign.html_body, campaign.text_body)
-        self.as_of = as_of or datetime.now()
+        self.as_of = as_of or shop_now()
         self.send_at = send_at
         self.address_window = address_window
         self.category_names = shopq.category_names(shop, self.mapping)

@@ -18,7 +18,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import current_app
 
-from ..clock import utcnow
+from ..clock import shop_now, utcnow
 from ..dbutil import keyset_chunks
 from ..delivery.addresses import normalize
 from ..delivery.mime import MailBuilder
@@ -176,7 +176,7 @@ def _popular_for_previews(shop) -> dict[int, list[dict]]:
     cached = state.preview_popular
     if cached is None or time.monotonic() - cached[0] > PREVIEW_POPULAR_TTL:
         cached = state.preview_popular = (time.monotonic(), shopq.popular_products(shop, current_mapping(),
-                                                                                      datetime.now()))
+                                                                                      shop_now()))
     return cached[1]
 
 

@@ -25,7 +25,7 @@ from typing import Any, Callable
 import sqlalchemy as sa
 from flask import current_app
 
-from ..clock import utcnow
+from ..clock import shop_now, utcnow
 from ..dbutil import keyset_chunks
 from ..errors import CampaignError
 from ..extensions import db
@@ -149,7 +149,7 @@ def run_triggers(now: datetime | None = None, only: str | None = None) -> dict[s
     ``now`` is the shop's clock (default: the local time). Holds the ``triggers`` lock, so two
     cron runs never overlap. Returns a report per trigger.
     """
-    now = (now or datetime.now()).replace(microsecond=0)
+    now = (now or shop_now()).replace(microsecond=0)
     reports: dict[str, dict] = {}
     triggers = ensure_triggers()
     with job_lock(LOCK_NAME, ttl=current_app.config["SHOPCRM_LOCK_TTL_SECONDS"]) as lease:

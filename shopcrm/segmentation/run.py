@@ -21,7 +21,7 @@ from flask import current_app
 from threadpoolctl import threadpool_limits
 
 from ..beacon.store import beacon_view_scores
-from ..clock import utcnow
+from ..clock import shop_now, utcnow
 from ..errors import NotEnoughData, ShopCRMError
 from ..extensions import db
 from ..locks import job_lock
@@ -112,7 +112,7 @@ def run_segmentation(params: RunParams | None = None, as_of: datetime | None = N
     """
     config = current_app.config
     params = params or RunParams.from_config(config)
-    as_of = (as_of or datetime.now()).replace(microsecond=0)
+    as_of = (as_of or shop_now()).replace(microsecond=0)
     report = _reporter(progress)
     with job_lock(LOCK_NAME, ttl=config["SHOPCRM_LOCK_TTL_SECONDS"], wait=wait, on_wait=on_wait) as lease, \
             threadpool_limits(limits=params.threads):

@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..clock import shop_now
 from ..errors import MappingError, ShopCRMError
 from .mapping import ENTITIES, ShopMapping
 from .readers import missing_indexes
@@ -275,7 +276,7 @@ def _beacon_part(crm_conn: sa.Connection | None, beacon_on: bool, report: Entity
 def examine(conn: sa.Connection, mapping: ShopMapping, crm_conn: sa.Connection | None = None,
             beacon_on: bool = False, database: str = "", now: datetime | None = None) -> DoctorReport:
     """The full report for ``mapping`` on the shop connection ``conn``."""
-    now = (now or datetime.now()).replace(microsecond=0)
+    now = (now or shop_now()).replace(microsecond=0)
     report = DoctorReport(mapping.name, mapping.origin, database, prefix=mapping.prefix)
     for entity, spec in ENTITIES.items():
         emap = mapping.entities.get(entity)
