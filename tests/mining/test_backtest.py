@@ -61,7 +61,7 @@ def test_top_share_does_not_depend_on_row_order_and_ranks_nan_last():
     for _ in range(5):
         order = rng.permutation(200)
         assert top_share(score[order], revenue[order], 0.2) == pytest.approx(share, rel=1e-12)
-    assert top_share([NAN, 1.0, 0.0], [100.0, 1.0, 1.0], count=1) == pytest.approx(1 / 102)
+    assert top_share([NAN, -1.0, -2.0], [100.0, 1.0, 1.0], count=1) == pytest.approx(1 / 102)
 
 
 def test_capture_compares_with_the_ceiling():
@@ -128,10 +128,12 @@ def test_churn_rankings_point_the_same_way():
 def test_history_at_the_as_of_date_matches_the_runs_extraction():
     rng = np.random.default_rng(4)
     n, orders = 50, 600
+    params = OrderParams()
     customer = rng.integers(0, n - 5, orders)
     age = rng.uniform(0, 800, orders)
+    age[::3] = rng.integers(0, 800, len(age[::3]))  # whole days, and the window edges themselves
+    age[:2] = (params.window_days, params.growth_days)
     total = rng.exponential(40.0, orders).round(2)
-    params = OrderParams()
     expected = order_features(Orders(ids=np.arange(orders), customer=customer, age_days=age, total=total), n, params)
     got = history_at(customer, age, total, n, window_days=params.window_days, growth_days=params.growth_days)
     for name in ("orders_total", "recency_days", "first_order_days", "frequency", "monetary", "recent_spend"):

@@ -143,6 +143,23 @@ def test_same_day_orders_are_one_occasion_and_the_cutoff_hides_the_future():
     np.testing.assert_allclose(revenue, [99.0, 0, 0])
 
 
+def test_day_boundaries_at_midnight_and_at_a_cutoff_between_days():
+    # As of a midnight: 5.0 days back is 00:00 and 4.5 days back 12:00 of the same day (a day includes
+    # its first midnight); 6.0 days back is the day before.
+    inputs = lifetime_inputs([0, 0, 0], [6.0, 5.0, 4.5], [1.0, 2.0, 4.0], 1)
+    np.testing.assert_allclose(inputs.frequency, [1])
+    np.testing.assert_allclose(inputs.monetary_value, [6.0])
+    # A cutoff at noon of the day before does not move the calendar days: 10.2 and 10.7 days back stay together.
+    inputs = lifetime_inputs([0, 0, 0], [10.2, 10.7, 3.0], [1.0, 1.0, 1.0], 1, cutoff_days=0.5)
+    np.testing.assert_allclose(inputs.frequency, [1])
+    np.testing.assert_allclose(inputs.T, [10.2])
+    # An order exactly at the cutoff belongs to the past (age 0 as of the cutoff), not to the window after it.
+    inputs = lifetime_inputs([0, 0], [30.0, 10.0], [1.0, 5.0], 1, cutoff_days=10.0)
+    np.testing.assert_allclose((inputs.frequency, inputs.recency, inputs.T), ([1], [20.0], [20.0]))
+    count, revenue = future_activity([0, 0], [30.0, 10.0], [1.0, 5.0], 1, cutoff_days=10.0, horizon_days=10.0)
+    np.testing.assert_allclose((count, revenue), ([0], [0.0]))
+
+
 def test_inputs_reject_orders_of_unknown_customers_with_a_clear_message():
     with pytest.raises(ValueError, match=r"orders.customer: 5 is not a customer row \(0 to 2\)"):
         lifetime_inputs([0, 5], [1.0, 2.0], [1.0, 1.0], 3)
@@ -288,15 +305,15 @@ def test_predictions_where_the_hypergeometric_closed_form_breaks_down():
 def test_predictions_are_continuous_through_a_equal_to_one(cdnow_bgnbd):
     """The closed form is 0/0 at a = 1; values on either side must join up."""
     values = []
-    for a in (1 - 1e-3, 1 - 1e-7, 1.0, 1 + 1e-7, 1 + 1e-3):
+    for a in (1 - 1e-3, 1 - 1e-7, 1 - 1e-12, 1.0, 1 + 1e-12, 1 + 1e-7, 1 + 1e-3):
         model = BetaGeoModel()
         model.r_, model.alpha_, model.a_, model.b_ = cdnow_bgnbd.r_, cdnow_bgnbd.alpha_, a, cdnow_bgnbd.b_
         values.append(model.conditional_expected_purchases(39.0, [0, 3], [0.0, 20.0], [30.0, 30.0]))
     values = np.array(values)
     assert np.isfinite(values).all()
-    np.testing.assert_allclose(values[1:4], values[[2, 2, 2]], rtol=1e-7)
-    np.testing.assert_allclose(values[0], values[2], rtol=1e-2)
-    np.testing.assert_allclose(values[4], values[2], rtol=1e-2)
+    np.testing.assert_allclose(values[1:6], values[[3] * 5], rtol=1e-7)
+    np.testing.assert_allclose(values[0], values[3], rtol=1e-2)
+    np.testing.assert_allclose(values[6], values[3], rtol=1e-2)
 
 
 def posterior_mean_order_value(p, q, v, x, m):
