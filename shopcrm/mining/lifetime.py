@@ -39,6 +39,7 @@ from scipy.optimize import minimize
 from scipy.special import digamma, expit, gammaln
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from ..errors import NotEnoughData
 from .alive_purchases import purchases_if_alive
@@ -120,9 +121,15 @@ class _Fitted(BaseEstimator):
 
 
 def _minimize(objective, n_params: int, max_iter: int):
-    result = minimize(objective, np.zeros(n_params), jac=True, method="L-BFGS-B",
-                      bounds=[(-LOG_BOUND, LOG_BOUND)] * n_params,
-                      options={"maxiter": max_iter, "ftol": 1e-13, "gtol": 1e-9})
+    """L-BFGS-B from the scaled start (all log parameters 0) within ±LOG_BOUND.
+
+    The optimiser's own linear algebra is on 3- or 4-vectors; BLAS threads only add
+    synchronisation to every step (badly so on a busy machine), so they are held to one.
+    """
+    with threadpool_limits(1, user_api="blas"):
+        result = minimize(objective, np.zeros(n_params), jac=True, method="L-BFGS-B",
+                          bounds=[(-LOG_BOUND, LOG_BOUND)] * n_params,
+                          options={"maxiter": max_iter, "ftol": 1e-13, "gtol": 1e-9})
     if not np.all(np.isfinite(result.x)) or not np.isfinite(result.fun):
         raise FloatingPointError(f"the likelihood could not be maximised ({result.message})")
     return result
@@ -155,34 +162,36 @@ class BetaGeoModel(_Fitted):
     # --- likelihood -------------------------------------------------------------------------------
 
     @staticmethod
-    def _log_likelihood(params, ux, counts, inverse, t_x, T, grad: bool):
+    def _log_likelihood(params, ux, counts, T_once, x_rep, t_rep, T_rep, grad: bool):
         """Sum of log L over customers and, if asked, its gradient in (r, α, a, b).
 
         L = A1·A2·(A3 + [x>0]·A4) in the notation of Fader, Hardie & Lee (2005), eq. 6. A1·A2
-        depends on x only (summed per distinct x); the bracket is a log-sum-exp per customer.
+        depends on x only (summed per distinct x, with ``counts`` customers each). One-time buyers
+        (``T_once``) have L = A1·A2·A3; for repeat buyers (``x_rep``, ``t_rep``, ``T_rep``) the
+        bracket is a log-sum-exp of the "still alive" and "dropped out after the last purchase"
+        branches.
         """
         r, alpha, a, b = params
-        # ln A1 + ln A2 per distinct x
         per_x = (gammaln(r + ux) - gammaln(r) + r * np.log(alpha)
                  + gammaln(a + b) + gammaln(b + ux) - gammaln(b) - gammaln(a + b + ux))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_a_term = np.where(ux > 0, np.log(a) - np.log(b + ux - 1), -np.inf)
-        rx = (r + ux)[inverse]
-        log_T, log_tx = np.log(alpha + T), np.log(alpha + t_x)
-        l3 = -rx * log_T
-        l4 = log_a_term[inverse] - rx * log_tx
-        bracket = np.logaddexp(l3, l4)
-        total = float(counts @ per_x + bracket.sum())
+        log_once = np.log(alpha + T_once)
+        rx = r + x_rep
+        log_T, log_tx = np.log(alpha + T_rep), np.log(alpha + t_rep)
+        # ln A4 − ln A3: the log odds of the "dropped out" branch
+        odds = np.log(a) - np.log(b + x_rep - 1.0) + rx * (log_T - log_tx)
+        bracket = -rx * log_T + np.logaddexp(0.0, odds)
+        total = float(counts @ per_x - r * log_once.sum() + bracket.sum())
         if not grad:
             return total, None
-        w4 = np.exp(l4 - bracket)  # share of the "dropped out after the last purchase" branch
-        w3 = 1.0 - w4
-        d_r = counts @ (digamma(r + ux) - digamma(r) + np.log(alpha)) - (w3 * log_T + w4 * log_tx).sum()
-        d_alpha = counts.sum() * r / alpha - (rx * (w3 / (alpha + T) + w4 / (alpha + t_x))).sum()
-        d_a = counts @ (digamma(a + b) - digamma(a + b + ux)) + w4.sum() / a
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inv_b = np.where(ux > 0, 1.0 / (b + ux - 1), 0.0)
-        d_b = counts @ (digamma(a + b) + digamma(b + ux) - digamma(b) - digamma(a + b + ux)) - (w4 * inv_b[inverse]).sum()
+        dropped = expit(odds)  # share of the "dropped out" branch
+        n = counts.sum()
+        d_r = (counts @ (digamma(r + ux) - digamma(r)) + n * np.log(alpha) - log_once.sum()
+               - (log_T - dropped * (log_T - log_tx)).sum())
+        d_alpha = (n * r / alpha - r * (1.0 / (alpha + T_once)).sum()
+                   - (rx * ((1.0 - dropped) / (alpha + T_rep) + dropped / (alpha + t_rep))).sum())
+        d_a = counts @ (digamma(a + b) - digamma(a + b + ux)) + dropped.sum() / a
+        d_b = (counts @ (digamma(a + b) + digamma(b + ux) - digamma(b) - digamma(a + b + ux))
+               - (dropped / (b + x_rep - 1.0)).sum())
         return total, np.array([d_r, d_alpha, d_a, d_b])
 
     def fit(self, frequency, recency, T, y=None) -> BetaGeoModel:
@@ -194,19 +203,25 @@ class BetaGeoModel(_Fitted):
         if repeat < max(self.min_repeat_buyers, 1):
             raise TooFewRepeatBuyers("BG/NBD", repeat, max(self.min_repeat_buyers, 1))
         scale = float(T.mean()) or 1.0
-        ux, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+        ux, counts = np.unique(x, return_counts=True)
         counts = counts.astype(np.float64)
-        ts, Ts, n = t_x / scale, T / scale, len(x)
+        once, rep = x == 0, x > 0
+        n = len(x)
+
+        def data(unit):
+            return T[once] / unit, x[rep], t_x[rep] / unit, T[rep] / unit
+
+        scaled = data(scale)
 
         def objective(log_params):
-            value, gradient = self._log_likelihood(np.exp(log_params), ux, counts, inverse, ts, Ts, True)
+            value, gradient = self._log_likelihood(np.exp(log_params), ux, counts, *scaled, True)
             return -value / n, -gradient * np.exp(log_params) / n
 
         result = _minimize(objective, 4, self.max_iter)
         r, alpha, a, b = np.exp(result.x)
         self.r_, self.alpha_, self.a_, self.b_ = float(r), float(alpha * scale), float(a), float(b)
         self.log_likelihood_, _ = self._log_likelihood(
-            (self.r_, self.alpha_, self.a_, self.b_), ux, counts, inverse, t_x, T, False)
+            (self.r_, self.alpha_, self.a_, self.b_), ux, counts, *data(1.0), False)
         self.n_customers_, self.n_repeat_buyers_ = int(n), repeat
         self.converged_ = bool(result.success)
         return self
@@ -279,19 +294,26 @@ class GammaGammaModel(_Fitted):
         self.max_iter = max_iter
 
     @staticmethod
-    def _log_likelihood(params, ux, counts, inverse, x, m, grad: bool):
-        """Sum over repeat buyers of ln f(m | x): Fader & Hardie (2013), eq. 3."""
+    def _log_likelihood(params, ux, counts, x, xm, sum_log_m, sum_x_log_m, grad: bool):
+        """Sum over repeat buyers of ln f(m | x): Fader & Hardie (2013), eq. 3.
+
+        Terms in x alone are summed per distinct x; the sums of ln m and x·ln m do not depend on
+        the parameters and are passed in, so a step costs one logarithm per customer. (Products
+        are summed rather than taken with ``@``: a long BLAS dot may start threads, which costs
+        more than it saves on a busy machine.)
+        """
         p, q, v = params
         px = p * ux
-        log_xm = np.log(v + x * m)
         per_x = gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v) + px * np.log(ux)
-        pxi = p * x
-        total = float(counts @ per_x + ((pxi - 1.0) * np.log(m) - (pxi + q) * log_xm).sum())
+        log_xm = np.log(v + xm)
+        x_log_xm, sum_log_xm = (x * log_xm).sum(), log_xm.sum()
+        total = float(counts @ per_x + p * sum_x_log_m - sum_log_m - p * x_log_xm - q * sum_log_xm)
         if not grad:
             return total, None
-        d_p = counts @ (ux * (digamma(px + q) - digamma(px) + np.log(ux))) + (x * (np.log(m) - log_xm)).sum()
-        d_q = counts @ (digamma(px + q) - digamma(q) + np.log(v)) - log_xm.sum()
-        d_v = counts.sum() * q / v - ((pxi + q) / (v + x * m)).sum()
+        inv_xm = 1.0 / (v + xm)
+        d_p = counts @ (ux * (digamma(px + q) - digamma(px) + np.log(ux))) + sum_x_log_m - x_log_xm
+        d_q = counts @ (digamma(px + q) - digamma(q) + np.log(v)) - sum_log_xm
+        d_v = counts.sum() * q / v - p * (x * inv_xm).sum() - q * inv_xm.sum()
         return total, np.array([d_p, d_q, d_v])
 
     def fit(self, frequency, monetary_value, y=None) -> GammaGammaModel:
@@ -308,18 +330,23 @@ class GammaGammaModel(_Fitted):
             raise TooFewRepeatBuyers("Gamma-Gamma", n, max(self.min_repeat_buyers, 1))
         x, m = x[positive], m[positive]
         scale = float(m.mean())
-        ux, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+        ux, counts = np.unique(x, return_counts=True)
         counts = counts.astype(np.float64)
-        ms = m / scale
+
+        def data(unit):
+            log_m = np.log(m / unit)
+            return x, x * (m / unit), log_m.sum(), (x * log_m).sum()
+
+        scaled = data(scale)
 
         def objective(log_params):
-            value, gradient = self._log_likelihood(np.exp(log_params), ux, counts, inverse, x, ms, True)
+            value, gradient = self._log_likelihood(np.exp(log_params), ux, counts, *scaled, True)
             return -value / n, -gradient * np.exp(log_params) / n
 
         result = _minimize(objective, 3, self.max_iter)
         p, q, v = np.exp(result.x)
         self.p_, self.q_, self.v_ = float(p), float(q), float(v * scale)
-        self.log_likelihood_, _ = self._log_likelihood((self.p_, self.q_, self.v_), ux, counts, inverse, x, m, False)
+        self.log_likelihood_, _ = self._log_likelihood((self.p_, self.q_, self.v_), ux, counts, *data(1.0), False)
         self.mean_value_ = self.p_ * self.v_ / (self.q_ - 1.0) if self.q_ > 1.0 else float("inf")
         self.n_customers_, self.n_skipped_ = n, int(repeat.sum()) - n
         self.frequency_value_correlation_ = (float(np.corrcoef(x, m)[0, 1])
