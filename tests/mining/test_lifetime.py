@@ -13,6 +13,7 @@ from scipy.special import betaln, gammaln
 from sklearn.base import clone
 
 from shopcrm.errors import NotEnoughData
+from shopcrm.mining.alive_purchases import _closed_form, _quadrature
 from shopcrm.mining.lifetime import (
     MIN_REPEAT_BUYERS,
     BetaGeoModel,
@@ -300,6 +301,19 @@ def test_predictions_where_the_hypergeometric_closed_form_breaks_down():
     got = model.conditional_expected_purchases(t, [x, x], [t_x, t_x], [T, np.nan])
     assert got[0] == pytest.approx(purchases, rel=1e-6)
     assert np.isnan(got[1])  # never bought: no prediction
+
+
+@pytest.mark.parametrize("a, b", [(0.007, 0.007), (0.02, 5.0), (0.79, 2.4), (3.0, 0.01), (400.0, 1200.0),
+                                  (1e4, 3e4)])
+def test_the_quadrature_fallback_agrees_with_the_closed_form_where_that_holds(a, b):
+    """Two independent evaluations of the same expectation: SciPy's ₂F₁ and the tanh-sinh rule,
+    over U-shaped, skewed and very narrow Beta densities."""
+    x = np.array([0, 0, 1, 3, 10, 10, 30])
+    c = np.array([0.003, 1.0, 0.3, 3.0, 0.05, 2.0, 0.5])
+    k = 0.24 + x
+    closed = _closed_form(a, b + x, c, k)
+    assert np.isfinite(closed).all()
+    np.testing.assert_allclose(_quadrature(np.full(len(x), a), b + x, c, k), closed, rtol=1e-7)
 
 
 def test_predictions_are_continuous_through_a_equal_to_one(cdnow_bgnbd):
