@@ -165,7 +165,7 @@ class BetaGeoModel(_Fitted):
     def _log_likelihood(params, ux, counts, T_once, x_rep, t_rep, T_rep, grad: bool):
         """Sum of log L over customers and, if asked, its gradient in (r, α, a, b).
 
-        L = A1·A2·(A3 + [x>0]·A4) in the notation of Fader, Hardie & Lee (2005), eq. 6. A1·A2
+        L = A1·A2·(A3 + [x>0]·A4) in the notation of Fader, Hardie & Lee (2005). A1·A2
         depends on x only (summed per distinct x, with ``counts`` customers each). One-time buyers
         (``T_once``) have L = A1·A2·A3; for repeat buyers (``x_rep``, ``t_rep``, ``T_rep``) the
         bracket is a log-sum-exp of the "still alive" and "dropped out after the last purchase"
@@ -295,7 +295,8 @@ class GammaGammaModel(_Fitted):
 
     @staticmethod
     def _log_likelihood(params, ux, counts, x, xm, sum_log_m, sum_x_log_m, grad: bool):
-        """Sum over repeat buyers of ln f(m | x): Fader & Hardie (2013), eq. 3.
+        """Sum over repeat buyers of ln f(m | x): the density of the mean m of x Gamma(p, ν) order
+        values, with ν ~ Gamma(q, γ).
 
         Terms in x alone are summed per distinct x; the sums of ln m and x·ln m do not depend on
         the parameters and are passed in, so a step costs one logarithm per customer. (Products

@@ -171,7 +171,7 @@ def test_inputs_reject_orders_of_unknown_customers_with_a_clear_message():
 # --- parameter recovery ----------------------------------------------------------------------------
 
 def bgnbd_log_likelihood(log_params, x, t_x, T):
-    """FHL (2005) eq. 6, written out per customer (independently of the model's vectorised sums)."""
+    """FHL (2005)'s likelihood, written out per customer (independently of the model's vectorised sums)."""
     r, alpha, a, b = np.exp(log_params)
     log_a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
     log_a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
