@@ -49,11 +49,11 @@ def top_share(score, revenue, fraction: float = 0.2, *, count: int | None = None
     """Share of the total ``revenue`` bought by the top ``fraction`` of customers by ``score``.
 
     The top is ``round(fraction · n)`` customers (or exactly ``count``, to compare with a group of
-    a given size), highest score first; NaN scores rank last. A
-    group of equal scores that straddles the cut counts with the share of its members that fit
-    (slots left / group size) of its revenue: the result is what a random order among equals
-    gives on average, so it depends neither on row order nor on luck, and a ranking that scores
-    everyone alike captures exactly ``fraction``'s share. NaN when the total revenue is 0.
+    a given size), highest score first; NaN scores rank last. A group of equal scores that
+    straddles the cut counts with the share of its members that fit (places left / group size)
+    of its revenue: the result is what a random order among equals gives on average, so it
+    depends neither on row order nor on luck, and a ranking that scores everyone alike captures
+    exactly ``fraction`` of the revenue. NaN when the total revenue is 0.
     """
     score = np.asarray(score, dtype=np.float64)
     revenue = np.asarray(revenue, dtype=np.float64)
