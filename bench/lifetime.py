@@ -25,7 +25,12 @@ import tracemalloc
 import numpy as np
 
 from shopcrm.mining.backtest import churn_backtest, value_backtest
-from shopcrm.mining.lifetime import LOG_BOUND, BetaGeoModel, GammaGammaModel, expected_value
+from shopcrm.mining.lifetime import (
+    LOG_BOUND,
+    BetaGeoModel,
+    GammaGammaModel,
+    expected_value,
+)
 from tests.mining import cdnow
 from tests.mining.simulate import simulate_bgnbd, simulate_gamma_gamma
 
