@@ -218,7 +218,7 @@ SETTINGS: tuple[Setting, ...] = (
             help="shopcrm's own database (crm_ tables); default: SQLite in the instance folder"),
     Setting("SHOPCRM_SHOP_DATABASE_URI", None, str,
             help="the shop's database, read-only; default: the demo shop in the instance folder"),
-    Setting("SHOPCRM_SHOP_PRESET", "generic", str, help="mapping preset: generic, opencart, prestashop"),
+    Setting("SHOPCRM_SHOP_PRESET", "generic", str, help="mapping preset: generic, opencart, opencart40, opencart3, prestashop"),
     Setting("SHOPCRM_SHOP_MAPPING_FILE", None, str, help="a TOML mapping file for a custom shop schema"),
     Setting("SHOPCRM_SHOP_TABLE_PREFIX", None, str,
             help="table prefix of the shop, e.g. oc_ or ps_; unset: the preset's (oc_, ps_, none for generic)",
@@ -458,6 +458,6 @@ def write_instance_settings(instance_path: str) -> tuple[str, bool]:
         return path, False
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("# shopcrm settings (Python syntax). See README.md and deploy/shopcrm.cfg.example.\n"
+        fh.write("# shopcrm settings (Python syntax). See docs/CONFIGURATION.md and deploy/shopcrm.cfg.example.\n"
                  f"SECRET_KEY = {secrets.token_hex(32)!r}\n")
     return path, True
