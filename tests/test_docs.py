@@ -178,10 +178,10 @@ def test_every_setting_is_in_the_table():
     assert [s.key for s in SETTINGS if f"| `{s.key}` | `{s.env_name}` |" not in text] == []
 
 
-def registered_commands() -> list[str]:
-    from shopcrm.cli import shopcrm_group
-
+def registered_commands() -> list[tuple[str, object]]:
     import click
+
+    from shopcrm.cli import shopcrm_group
 
     def walk(group, path):
         ctx = click.Context(group)
