@@ -2,7 +2,7 @@
 
 mod_wsgi looks for ``application``; ``flask --app wsgi`` and gunicorn (``wsgi:app``) use ``app``.
 Settings come from the instance file (``SHOPCRM_SETTINGS`` or ``instance/shopcrm.cfg``) and
-``SHOPCRM_*`` environment variables; see README.md.
+``SHOPCRM_*`` environment variables; see docs/CONFIGURATION.md.
 """
 from shopcrm import create_app
 

@@ -7,9 +7,9 @@ set -euo pipefail
 # command-or-path-to-check  debian-package(s)   (a path may be a glob)
 REQUIREMENTS=(
   "/usr/sbin/mariadbd mariadb-server"
-  # admin panel browser test (tests/test_browser.py): Debian's Chromium driven by Playwright
+  # admin panel browser test (tests/admin/test_browser.py): Debian's Chromium driven by Playwright
   "chromium chromium"
-  # deployment test (tests/test_deploy_apache.py): Apache + mod_wsgi + mod_php + mysqli, a venv
+  # deployment test (tests/deploy/test_apache.py): Apache + mod_wsgi + mod_php + mysqli, a venv
   # from Debian's python3 (the Python mod_wsgi is built for), logrotate for the shipped rules
   "/usr/sbin/apache2 apache2"
   "/usr/lib/apache2/modules/mod_wsgi.so libapache2-mod-wsgi-py3"

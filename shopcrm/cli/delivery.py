@@ -47,6 +47,7 @@ def outbox_group():
 @outbox_group.command("status")
 @friendly_errors
 def outbox_status_command():
+    """How many messages are in each state, and how many are in doubt."""
     from ..campaigns.results import outbox_counts
     from ..delivery.sender import count_in_doubt
 
@@ -75,6 +76,7 @@ def outbox_in_doubt_command():
 @click.option("--requeue", "outcome", flag_value="requeue", help="Send it again (it may then arrive twice).")
 @friendly_errors
 def outbox_resolve_command(message_id, outcome):
+    """Settle one message in doubt: it arrived (--sent), or send it again (--requeue)."""
     from ..delivery.sender import resolve_in_doubt
 
     if outcome is None:

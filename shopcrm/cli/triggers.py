@@ -35,6 +35,7 @@ def triggers_run_command(now_text, only):
 @triggers_group.command("list")
 @friendly_errors
 def triggers_list_command():
+    """Every trigger: on or off, its campaign, coupon and parameters (all start disabled)."""
     from ..campaigns.triggers import ensure_triggers
 
     for trigger in ensure_triggers():

@@ -46,7 +46,7 @@ def _tsv(value) -> str:
 
 def bulk_loadable(conn: sa.Connection) -> bool:
     """Whether this MariaDB/MySQL connection may send a local file (PyMySQL with
-    ``local_infile=1`` in the database URL; see the README before enabling it)."""
+    ``local_infile=1`` in the database URL; see docs/CONFIGURATION.md before enabling it)."""
     from pymysql.constants import CLIENT
 
     raw = conn.connection.dbapi_connection

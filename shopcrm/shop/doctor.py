@@ -358,7 +358,8 @@ def write_access(conn: sa.Connection) -> tuple[bool | None, list[str], str]:
         if found:
             return True, found, (f"the database user {user} can write to the shop database ({', '.join(found)}). "
                                  "shopcrm never writes there (every statement is checked and the session is "
-                                 "read-only), but a user with SELECT only is safer: see README, 'Two databases'")
+                                 "read-only), but a user with SELECT only is safer: see docs/CONFIGURATION.md, "
+                                 "'The two databases'")
         return False, [], f"the database user {user} can only read the shop database"
     if dialect == "sqlite":
         path = conn.engine.url.database

@@ -12,8 +12,8 @@ Three layers, so that no single mistake writes to a shop:
    query_only``, which is set as well), on MariaDB/MySQL ``SET SESSION TRANSACTION READ ONLY``
    (which a ``SET`` could undo: layer 1 refuses every ``SET`` but the two shopcrm issues), on
    PostgreSQL ``default_transaction_read_only``;
-3. in production the shop is read through a database user with SELECT grants only (README;
-   the doctor warns when the user can write).
+3. in production the shop is read through a database user with SELECT grants only
+   (docs/CONFIGURATION.md; the doctor warns when the user can write).
 
 What a read may be, after the lexer: one statement (a trailing ``;`` is fine) that is
 
