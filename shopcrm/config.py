@@ -346,6 +346,8 @@ def _shop_problems(config: dict[str, Any]) -> list[str]:
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             problems.append(f"{key} must be empty or a whole number ≥ 0")
     statuses = config.get("SHOPCRM_SHOP_ORDER_STATUSES")
+    if isinstance(statuses, str):  # the settings file may spell it as the environment does: '5,1,2'
+        statuses = config["SHOPCRM_SHOP_ORDER_STATUSES"] = _parse_optional_list(statuses)
     if statuses is not None and (not isinstance(statuses, (list, tuple)) or not statuses
                                  or not all(isinstance(s, (str, int)) and not isinstance(s, bool) for s in statuses)):
         problems.append("SHOPCRM_SHOP_ORDER_STATUSES must be empty or a list of statuses, e.g. 2,3,5")

@@ -1,0 +1,507 @@
+"""Shoppers who use a real OpenCart through its own pages, forms and AJAX routes.
+
+Three interest personas over OpenCart's demo catalogue. Every shopper registers (some tick the
+newsletter box), logs out and in again, views products of their persona (the product page's
+view beacon fires: the HTTP shoppers fetch its image as a browser does), fills a cart and checks
+out with cash on delivery and flat-rate shipping; some leave their cart, one only browses, and a
+few guests check out without an account. A few shoppers do all of it in Chromium, clicking
+through the checkout; the others send the same requests the shop's pages send, with a cookie jar.
+"""
+from __future__ import annotations
+
+import html
+import json
+import random
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..browser_helpers import ARTIFACTS
+from ..deploy_helpers import Browser, Response
+from .harness import OpenCart, Release
+
+#: Products by persona, by their names in OpenCart's demo data. ``buy`` lists those a checkout
+#: with flat-rate shipping accepts as they are: in stock, shipped (the demo's MacBook and iPod
+#: Nano are not) and without required options.
+PERSONAS = {
+    "computers": {"view": ["MacBook", "MacBook Air", "MacBook Pro", "Sony VAIO", "iMac",
+                           "Samsung SyncMaster 941BW", "HP LP3065"],
+                  "buy": ["MacBook Air", "MacBook Pro", "Sony VAIO", "iMac", "Samsung SyncMaster 941BW"]},
+    "phones & cameras": {"view": ["iPhone", "HTC Touch HD", "Palm Treo Pro", "Nikon D300", "Canon EOS 5D"],
+                         "buy": ["iPhone", "HTC Touch HD", "Palm Treo Pro", "Nikon D300"]},
+    "audio & tablets": {"view": ["iPod Touch", "iPod Nano", "iPod Shuffle", "iPod Classic",
+                                 "Samsung Galaxy Tab 10.1"],
+                        "buy": ["iPod Touch", "iPod Shuffle", "iPod Classic"]},
+}
+#: What each shopper of a persona does, in order: buy once, buy twice, leave the cart, only
+#: browse, or buy once and have the order cancelled by the shop.
+BEHAVIOURS = ["buy", "buy", "buy", "buy", "buy", "repeat", "abandon", "abandon", "browse", "cancel"]
+PASSWORD = "shopper-pass-1"
+ADDRESS = {"address_1": "1 High Street", "city": "Leeds", "postcode": "LS1 4AP", "country_id": "222",
+           "zone_id": "3563"}  # United Kingdom / Greater London: OpenCart's own default country and zone
+
+
+@dataclass
+class Shopper:
+    number: int
+    persona: str
+    behaviour: str  # buy, repeat, abandon, browse, cancel; "guest" for guest checkouts
+    newsletter: bool
+    chromium: bool
+    views: list[int]
+    orders: list[list[int]]  # the products of each checkout
+    cart_left: list[int]  # what stays in the cart
+    email: str = ""
+    first_name: str = ""
+    last_name: str = "Shopper"
+    beacons: int = 0  # beacon requests answered 204
+    seconds: float = 0.0
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def guest(self) -> bool:
+        return self.behaviour == "guest"
+
+
+def plan(catalog: dict[str, int], tag: str, per_persona: int = 10, guests: int = 3, chromium: int = 3,
+         seed: int = 7) -> list[Shopper]:
+    """Who does what: ``per_persona`` customers of each persona, ``chromium`` of them (one per
+    persona first) in a real browser, and ``guests`` guest checkouts."""
+    rnd = random.Random(seed)
+    shoppers: list[Shopper] = []
+    number = 0
+    personas = list(PERSONAS)
+    for i in range(per_persona):
+        for persona in personas:
+            behaviour = BEHAVIOURS[i % len(BEHAVIOURS)]
+            products = PERSONAS[persona]
+            views = rnd.sample(products["view"], k=rnd.randint(3, 4))
+            buys = [catalog[n] for n in rnd.sample(products["buy"], k=rnd.randint(1, 2))]
+            orders, cart_left = [], []
+            if behaviour in ("buy", "cancel"):
+                orders = [buys]
+            elif behaviour == "repeat":
+                orders = [buys, [catalog[rnd.choice(products["buy"])]]]
+            elif behaviour == "abandon":
+                cart_left = buys
+            number += 1
+            shoppers.append(Shopper(number, persona, behaviour, newsletter=number % 3 != 0,
+                                    chromium=False, views=[catalog[n] for n in views], orders=orders,
+                                    cart_left=cart_left, email=f"shopper{number}.{tag}@mail.test",
+                                    first_name=f"Shopper{number}"))
+    for persona, shopper in zip(personas, [s for s in shoppers if s.behaviour == "buy"][:chromium]):
+        shopper.chromium = True
+    for g in range(guests):
+        persona = personas[g % len(personas)]
+        number += 1
+        shoppers.append(Shopper(number, persona, "guest", newsletter=False, chromium=False,
+                                views=[catalog[PERSONAS[persona]["view"][0]]],
+                                orders=[[catalog[PERSONAS[persona]["buy"][g % 2]]]], cart_left=[],
+                                email=f"guest{number}.{tag}@mail.test", first_name=f"Guest{number}"))
+    return shoppers
+
+
+class ShopError(AssertionError):
+    """OpenCart answered a step with an error (its JSON error, or an unexpected page)."""
+
+
+# --- over HTTP, with a cookie jar ------------------------------------------------------------------
+
+class HttpShopper:
+    """One shopper's visit over HTTP: the requests OpenCart's pages send, nothing else."""
+
+    def __init__(self, shop: OpenCart, shopper: Shopper):
+        self.shop, self.release, self.s = shop, shop.release, shopper
+        self.web = Browser(shop.url.rstrip("/"), timeout=60)
+        self.lang = "&language=en-gb" if self.release.major >= 4 else ""
+
+    # helpers
+    def page(self, route: str, query: str = "") -> Response:
+        """A page, following the shop's redirects as a browser does."""
+        answer = self.web.get(f"/index.php?route={self.release.route(route)}{self.lang}{query}")
+        for _ in range(3):
+            if answer.status not in (301, 302, 303) or not answer.header("Location"):
+                break
+            answer = self.web.get(_path(answer.header("Location")))
+        if answer.status != 200:
+            raise ShopError(f"{self.s.email}: GET {route}{query} answered {answer.status}: {answer.body[:800]}")
+        return answer
+
+    def call(self, route: str, data: dict | None = None, query: str = "", expect: str | None = None) -> dict:
+        """An AJAX route: JSON back, and no ``error`` in it."""
+        path = f"/index.php?route={self.release.route(route)}{self.lang}{query}"
+        answer = self.web.post(path, data) if data is not None else self.web.get(path)
+        try:
+            reply = json.loads(answer.body)
+        except ValueError:
+            raise ShopError(f"{self.s.email}: {route} did not answer JSON ({answer.status}): {answer.body[:800]}")
+        if not isinstance(reply, dict) or reply.get("error") or (expect and expect not in reply) or \
+                (reply.get("redirect") and expect != "redirect"):
+            raise ShopError(f"{self.s.email}: {route} answered {reply!r}")
+        return reply
+
+    def post_form(self, route: str, data: dict, query: str = "") -> Response:
+        """A classic form (OpenCart 3): answered with a redirect when it was accepted."""
+        answer = self.web.post(f"/index.php?route={self.release.route(route)}{query}", data)
+        if answer.status != 302:
+            errors = re.findall(r'class="text-danger">([^<]+)<|alert-danger[^>]*>(?:<i[^>]*></i>)?\s*([^<]+)<',
+                                answer.body)
+            raise ShopError(f"{self.s.email}: {route} was not accepted ({answer.status}): {errors}")
+        return answer
+
+    # the visit
+    def run(self) -> Shopper:
+        started = time.monotonic()
+        s = self.s
+        if s.guest:
+            for product_id in s.views:
+                self.view(product_id)
+            self.fill_cart(s.orders[0])
+            self.checkout_guest()
+        else:
+            self.register()
+            self.log_out()
+            self.log_in()
+            for product_id in s.views:
+                self.view(product_id)
+            for products in s.orders:
+                self.fill_cart(products)
+                self.checkout()
+            if s.cart_left:
+                self.fill_cart(s.cart_left)
+        s.seconds = time.monotonic() - started
+        return s
+
+    def register(self) -> None:
+        s = self.s
+        fields = {"firstname": s.first_name, "lastname": s.last_name, "email": s.email, "telephone": "0113 496 0000",
+                  "password": PASSWORD, "newsletter": "1" if s.newsletter else "0", "agree": "1"}
+        form = self.page("account/register")
+        if self.release.major >= 4:
+            action = re.search(r'id="form-register" action="([^"]+)"', form.body)
+            if not action:
+                raise ShopError(f"{s.email}: the register page has no form")
+            reply = self.web.post(_path(action.group(1)), {"customer_group_id": "1", **fields})
+            redirect = json.loads(reply.body).get("redirect", "")
+            if "account/success" not in redirect:
+                raise ShopError(f"{s.email}: registration failed: {reply.body[:800]}")
+        else:
+            self.post_form("account/register", {"customer_group_id": "1", **fields, "confirm": PASSWORD})
+        s.log.append("registered")
+
+    def log_out(self) -> None:
+        """The logout link: OpenCart logs out and redirects to a "you are logged out" page."""
+        answer = self.web.get(f"/index.php?route=account/logout{self.lang}")
+        if answer.status not in (200, 302):
+            raise ShopError(f"{self.s.email}: logout answered {answer.status}")
+
+    def log_in(self) -> None:
+        s = self.s
+        if self.release.major >= 4:
+            form = self.page("account/login")
+            action = re.search(r'id="form-login" action="([^"]+)"', form.body)
+            reply = json.loads(self.web.post(_path(action.group(1)), {"email": s.email, "password": PASSWORD}).body)
+            if "redirect" not in reply or reply.get("error"):
+                raise ShopError(f"{s.email}: login failed: {reply}")
+        else:
+            self.page("account/login")
+            answer = self.post_form("account/login", {"email": s.email, "password": PASSWORD})
+            if "account/account" not in (answer.header("Location") or ""):
+                raise ShopError(f"{s.email}: login went to {answer.header('Location')}")
+        s.log.append("logged in")
+
+    def view(self, product_id: int) -> None:
+        """The product page, then its images as a browser loads them: the beacon among them."""
+        body = self.page("product/product", f"&product_id={product_id}").body
+        beacon = re.search(r'<img src="([^"]*/crm/beacon\?[^"]+)"', body)
+        if self.s.guest:
+            if beacon:
+                raise ShopError(f"{self.s.email}: a guest's product page carries the view beacon")
+            return
+        if not beacon:
+            raise ShopError(f"{self.s.email}: product {product_id}: the page has no view beacon")
+        answer = self.web.get(_path(html.unescape(beacon.group(1))))
+        if answer.status != 204:
+            raise ShopError(f"{self.s.email}: the beacon answered {answer.status}: {answer.body[:300]}")
+        self.s.beacons += 1
+
+    def fill_cart(self, products: list[int]) -> None:
+        for product_id in products:
+            self.call("checkout/cart.add", {"product_id": str(product_id), "quantity": "1"}, expect="success")
+
+    def checkout(self) -> None:
+        if self.release.major >= 4:
+            self._checkout_4()
+        else:
+            self._checkout_3()
+        self.s.log.append("ordered")
+
+    def checkout_guest(self) -> None:
+        s = self.s
+        self.page("checkout/checkout")
+        if self.release.major >= 4:
+            self.call("checkout/register.save", {
+                "account": "0", "customer_group_id": "1", "firstname": s.first_name, "lastname": s.last_name,
+                "email": s.email, "password": "", **{f"shipping_{k}": v for k, v in ADDRESS.items()},
+                "shipping_company": "", "shipping_address_2": ""}, expect="success")
+            self._methods_and_confirm_4()
+        else:
+            self.page("checkout/guest")
+            self.call("checkout/guest.save", {
+                "customer_group_id": "1", "firstname": s.first_name, "lastname": s.last_name, "email": s.email,
+                "telephone": "0113 496 0000", "company": "", "address_2": "", **ADDRESS, "shipping_address": "1"})
+            self._methods_and_confirm_3()
+        s.log.append("ordered as a guest")
+
+    def _checkout_4(self) -> None:
+        s = self.s
+        page = self.page("checkout/checkout")
+        existing = re.search(r'<select name="address_id" id="input-shipping-address"[^>]*>\s*'
+                             r'(?:<option value="">[^<]*</option>\s*)?<option value="(\d+)"', page.body)
+        if existing:
+            self.call("checkout/shipping_address.address", query=f"&address_id={existing.group(1)}", expect="success")
+        else:
+            self.call("checkout/shipping_address.save", {"firstname": s.first_name, "lastname": s.last_name,
+                                                         "company": "", "address_2": "", **ADDRESS}, expect="success")
+        self._methods_and_confirm_4()
+
+    def _methods_and_confirm_4(self) -> None:
+        quote = self.call("checkout/shipping_method.quote", expect="shipping_methods")
+        if "flat" not in quote["shipping_methods"]:
+            raise ShopError(f"{self.s.email}: no flat-rate shipping offered: {quote}")
+        self.call("checkout/shipping_method.save", {"shipping_method": "flat.flat"}, expect="success")
+        methods = self.call("checkout/payment_method.getMethods", expect="payment_methods")
+        if "cod" not in methods["payment_methods"]:
+            raise ShopError(f"{self.s.email}: no cash on delivery offered: {methods}")
+        self.call("checkout/payment_method.save", {"payment_method": "cod.cod"}, expect="success")
+        self.page("checkout/confirm.confirm")  # writes the order (status 0 until the payment confirms it)
+        reply = self.call("extension/opencart/payment/cod.confirm", expect="redirect")
+        if "checkout/success" not in reply["redirect"]:
+            raise ShopError(f"{self.s.email}: cash on delivery went to {reply['redirect']}")
+        self.page("checkout/success")
+
+    def _checkout_3(self) -> None:
+        s = self.s
+        self.page("checkout/checkout")
+        form = self.page("checkout/payment_address").body
+        existing = re.search(r'<select name="address_id"[^>]*>\s*<option value="(\d+)"', form)
+        if existing:
+            self.call("checkout/payment_address.save", {"payment_address": "existing",
+                                                        "address_id": existing.group(1)})
+        else:
+            self.call("checkout/payment_address.save", {"firstname": s.first_name, "lastname": s.last_name,
+                                                        "company": "", "address_2": "", **ADDRESS})
+        form = self.page("checkout/shipping_address").body
+        address = re.search(r'<select name="address_id"[^>]*>\s*<option value="(\d+)"', form)
+        if not address:
+            raise ShopError(f"{s.email}: the shipping address step offers no address")
+        self.call("checkout/shipping_address.save", {"shipping_address": "existing", "address_id": address.group(1)})
+        self._methods_and_confirm_3()
+
+    def _methods_and_confirm_3(self) -> None:
+        if 'value="flat.flat"' not in self.page("checkout/shipping_method").body:
+            raise ShopError(f"{self.s.email}: no flat-rate shipping offered")
+        self.call("checkout/shipping_method.save", {"shipping_method": "flat.flat", "comment": ""})
+        if 'value="cod"' not in self.page("checkout/payment_method").body:
+            raise ShopError(f"{self.s.email}: no cash on delivery offered")
+        self.call("checkout/payment_method.save", {"payment_method": "cod", "comment": "", "agree": "1"})
+        self.page("checkout/confirm")  # writes the order (status 0 until the payment confirms it)
+        reply = self.call("extension/payment/cod.confirm", expect="redirect")
+        if "checkout/success" not in reply["redirect"]:
+            raise ShopError(f"{self.s.email}: cash on delivery went to {reply['redirect']}")
+        self.page("checkout/success")
+
+
+def _path(url: str) -> str:
+    """A full shop URL (as OpenCart writes them) as the path Browser wants."""
+    return re.sub(r"^https?://[^/]+", "", html.unescape(url))
+
+
+# --- in Chromium --------------------------------------------------------------------------------
+
+class ChromiumShopper:
+    """The same visit in a real browser: forms filled and buttons clicked, the checkout's AJAX
+    and the beacon image left to the shop's own pages."""
+
+    def __init__(self, shop: OpenCart, shopper: Shopper, context, artifacts: Path | None = None):
+        self.shop, self.release, self.s = shop, shop.release, shopper
+        self.page = context.new_page()
+        self.lang = "&language=en-gb" if self.release.major >= 4 else ""
+        self.artifacts = artifacts
+        self.page.on("response", self._count_beacon)
+        self.page.on("console", lambda m: self.s.log.append(f"console: {m.text[:200]}") if m.type in ("error", "warning") else None)
+        self.page.on("dialog", lambda dialog: (self.s.log.append(f"dialog: {dialog.message[:300]}"), dialog.accept()))
+
+    def _count_beacon(self, response) -> None:
+        if "/crm/beacon?" in response.url and response.status == 204:
+            self.s.beacons += 1
+
+    def go(self, route: str, query: str = "") -> None:
+        self.page.goto(f"{self.shop.url}index.php?route={self.release.route(route)}{self.lang}{query}")
+
+    def shot(self, name: str) -> None:
+        if self.artifacts is not None:
+            self.artifacts.mkdir(exist_ok=True)
+            self.page.screenshot(path=str(self.artifacts / f"realshop-oc{self.release.major}-{name}.png"),
+                                 full_page=True)
+
+    def run(self) -> Shopper:
+        """The visit; on a failure, a screenshot and the page's alerts go with the error."""
+        try:
+            return self._visit()
+        except Exception as exc:
+            name = f"realshop-oc{self.release.major}-failed-shopper{self.s.number}.png"
+            ARTIFACTS.mkdir(exist_ok=True)
+            self.page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+            alerts = self.page.locator(".alert, .invalid-feedback:visible, .text-danger").all_inner_texts()
+            raise ShopError(f"{self.s.email} in Chromium at {self.page.url}: {exc}\nalerts: {alerts}\n"
+                            f"steps: {self.s.log}\n"
+                            f"screenshot: test-artifacts/{name}") from exc
+
+    def _visit(self) -> Shopper:
+        started = time.monotonic()
+        s, p = self.s, self.page
+        self.go("account/register")
+        p.fill("#input-firstname", s.first_name)
+        p.fill("#input-lastname", s.last_name)
+        p.fill("#input-email", s.email)
+        if p.locator("#input-telephone").count():
+            p.fill("#input-telephone", "0113 496 0000")
+        p.fill("#input-password", PASSWORD)
+        if self.release.major >= 4:
+            if s.newsletter:
+                p.check("#input-newsletter")
+            p.check("input[name=agree]")
+            p.click("#form-register button[type=submit]")
+        else:
+            p.fill("#input-confirm", PASSWORD)
+            p.check(f"input[name=newsletter][value='{1 if s.newsletter else 0}']")
+            p.check("input[name=agree]")
+            p.click("input[type=submit][value=Continue]")
+        p.wait_for_url("**account/success**", timeout=30000)
+        s.log.append("registered")
+        self.go("account/logout")
+        self.go("account/login")
+        p.fill("#input-email", s.email)
+        p.fill("#input-password", PASSWORD)
+        p.click("#form-login button[type=submit]" if self.release.major >= 4 else "input[type=submit][value=Login]")
+        p.wait_for_url("**account/account**", timeout=30000)
+        s.log.append("logged in")
+        for i, product_id in enumerate(s.views):
+            with p.expect_response(lambda r: "/crm/beacon?" in r.url, timeout=30000):
+                self.go("product/product", f"&product_id={product_id}")
+            if i == 0:
+                self.shot("product")
+        for products in s.orders:
+            for product_id in products:
+                self.go("product/product", f"&product_id={product_id}")
+                with p.expect_response(lambda r: "cart" in r.url and "add" in r.url and r.request.method == "POST"):
+                    p.click("#button-cart")
+                p.wait_for_selector(".alert-success", timeout=30000)
+            self.go("checkout/checkout")
+            if self.release.major >= 4:
+                self._checkout_4()
+            else:
+                self._checkout_3()
+            p.wait_for_url("**checkout/success**", timeout=30000)
+            self.shot("success")
+            s.log.append("ordered")
+        s.seconds = time.monotonic() - started
+        self.page.close()
+        return s
+
+    def _checkout_4(self) -> None:
+        p = self.page
+        p.fill("#input-shipping-firstname", self.s.first_name)
+        p.fill("#input-shipping-lastname", self.s.last_name)
+        p.fill("#input-shipping-address-1", ADDRESS["address_1"])
+        p.fill("#input-shipping-city", ADDRESS["city"])
+        p.fill("#input-shipping-postcode", ADDRESS["postcode"])
+        with p.expect_response(lambda r: "localisation/country" in r.url):
+            p.select_option("#input-shipping-country", ADDRESS["country_id"])
+        p.wait_for_selector(f"#input-shipping-zone option[value='{ADDRESS['zone_id']}']", state="attached")
+        p.select_option("#input-shipping-zone", ADDRESS["zone_id"])
+        self._step("#button-shipping-address", "shipping_address.save")
+        self.shot("checkout")
+        p.click("#button-shipping-methods")
+        p.check("#modal-shipping input[value='flat.flat']")
+        self._step("#button-shipping-method", "shipping_method.save")
+        p.wait_for_selector("#modal-shipping", state="hidden")
+        p.click("#button-payment-methods")
+        p.check("#modal-payment input[value='cod.cod']")
+        self._step("#button-payment-method", "payment_method.save")
+        p.wait_for_selector("#modal-payment", state="hidden")
+        p.wait_for_selector("#checkout-payment #button-confirm")
+        p.click("#button-confirm")
+
+    def _step(self, button: str, route: str) -> None:
+        """Click a checkout step's button and wait until the page has also reloaded the order
+        summary it reloads after the step. OpenCart 4 keeps its session in one row that every
+        request writes back whole when it ends: a step started while that reload is still
+        running can lose what the step stored (the shop then answers "Payment method
+        required!"), so a shopper, like the checkout's own chain, waits for it."""
+        p = self.page
+        with p.expect_response(lambda r: "checkout/confirm.confirm" in r.url) as summary:
+            with p.expect_response(lambda r: route in r.url) as saved:
+                p.click(button)
+            self.s.log.append(f"{route}: {saved.value.status} {saved.value.text()[:200]}")
+        summary.value.finished()
+
+    def _checkout_3(self) -> None:
+        p = self.page
+        p.wait_for_selector("#input-payment-firstname", state="visible")
+        p.fill("#input-payment-firstname", self.s.first_name)
+        p.fill("#input-payment-lastname", self.s.last_name)
+        p.fill("#input-payment-address-1", ADDRESS["address_1"])
+        p.fill("#input-payment-city", ADDRESS["city"])
+        p.fill("#input-payment-postcode", ADDRESS["postcode"])
+        with p.expect_response(lambda r: "checkout/checkout/country" in r.url):
+            p.select_option("#input-payment-country", ADDRESS["country_id"])
+        p.wait_for_selector(f"#input-payment-zone option[value='{ADDRESS['zone_id']}']", state="attached")
+        p.select_option("#input-payment-zone", ADDRESS["zone_id"])
+        self.shot("checkout")
+        with p.expect_response(lambda r: "checkout/shipping_address" in r.url and "save" not in r.url):
+            p.click("#button-payment-address")
+        p.wait_for_selector("#button-shipping-address", state="visible")
+        with p.expect_response(lambda r: "checkout/shipping_method" in r.url and "save" not in r.url):
+            p.click("#button-shipping-address")
+        p.wait_for_selector("#button-shipping-method", state="visible")
+        p.check("input[name=shipping_method][value='flat.flat']")
+        with p.expect_response(lambda r: "checkout/payment_method" in r.url and "save" not in r.url):
+            p.click("#button-shipping-method")
+        p.wait_for_selector("#button-payment-method", state="visible")
+        p.check("input[name=payment_method][value='cod']")
+        p.check("#collapse-payment-method input[name=agree]")
+        with p.expect_response(lambda r: "checkout/confirm" in r.url):
+            p.click("#button-payment-method")
+        p.wait_for_selector("#button-confirm", state="visible")
+        p.click("#button-confirm")
+
+
+# --- all of them --------------------------------------------------------------------------------
+
+def run_all(shop: OpenCart, shoppers: list[Shopper], browser_factory, artifacts: Path, workers: int = 4) -> dict:
+    """The HTTP shoppers in a few threads while the Chromium shoppers run here, one after the
+    other (Playwright's sync API stays in one thread). Raises the first shopper's failure."""
+    started = time.monotonic()
+    http = [s for s in shoppers if not s.chromium]
+    browser_ones = [s for s in shoppers if s.chromium]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shopper") as pool:
+        futures = [pool.submit(HttpShopper(shop, s).run) for s in http]
+        chromium_started = time.monotonic()
+        with browser_factory() as browser:
+            for s in browser_ones:
+                # Reduced motion, as some shoppers set it: Bootstrap's modals then open without a
+                # fade, during which they ignore the checkout's request to close them.
+                context = browser.new_context(viewport={"width": 1366, "height": 900}, reduced_motion="reduce")
+                try:
+                    ChromiumShopper(shop, s, context, artifacts if s is browser_ones[0] else None).run()
+                finally:
+                    context.close()
+        chromium_seconds = time.monotonic() - chromium_started
+        for future in futures:
+            future.result()
+    return {"seconds": time.monotonic() - started, "chromium_seconds": chromium_seconds,
+            "http_shoppers": len(http), "chromium_shoppers": len(browser_ones)}
