@@ -104,6 +104,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOPCRM_SHOP_BASE_URL", "http://127.0.0.1:5000/", str,
             help="the shop's public address; product links in emails are built from it"),
     Setting("SHOPCRM_SHOP_NAME", "Demo Shop", str),
+    Setting("SHOPCRM_CURRENCY", "€", str, help="the symbol e-mails put before prices: the shop's currency, e.g. $"),
     Setting("SHOPCRM_MOUNT", "/crm", str,
             help="path prefix when shopcrm runs standalone (dev server, gunicorn); "
                  "under mod_wsgi the WSGIScriptAlias sets it"),
@@ -200,6 +201,7 @@ def defaults() -> dict[str, Any]:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_NAME="shopcrm_remember",
         WTF_CSRF_TIME_LIMIT=None,
         MAIL_SUPPRESS_SEND=False,
     )
