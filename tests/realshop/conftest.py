@@ -137,7 +137,8 @@ def site(release, smtp, mariadb_server_url) -> Site:
         plan = shoppers.plan(catalog, dbs.tag)
         with _timed(timings, "shoppers"):
             ran = shoppers.run_all(shop, plan, browser, ARTIFACTS)
-        timings["shoppers: chromium"] = round(ran["chromium_seconds"], 2)
+        timings["shoppers: http"] = round(ran["http_seconds"], 2)
+        timings["shoppers: chromium (slowest)"] = round(ran["chromium_seconds"], 2)
         site = Site(release, shop, deployment, apache, dbs, smtp, settings, catalog, plan, beacon_edit, timings)
         with _timed(timings, "order statuses"):
             _set_statuses(site)
