@@ -95,8 +95,18 @@ def _timed(timings: dict, name: str):
         timings[name] = round(time.monotonic() - started, 2)
 
 
+@pytest.fixture(autouse=True)
+def _timed_test(request):
+    """Each test's time goes into its site's timings (printed when the site is taken down)."""
+    started = time.monotonic()
+    yield
+    if "site" in request.fixturenames:
+        site = request.getfixturevalue("site")
+        site.timings[f"test {request.node.originalname}"] = round(time.monotonic() - started, 2)
+
+
 @pytest.fixture(scope="module")
-def site(release, smtp, mariadb_server_url) -> Site:
+def site(release, smtp, mariadb_server_url, request) -> Site:
     """OpenCart installed, shopcrm deployed beside it under one Apache, the shoppers' visits
     done and the shop admin's order statuses set."""
     missing = missing_prerequisites() + [f"PHP's {name} for Apache (Debian package php-{name})"
@@ -144,6 +154,11 @@ def site(release, smtp, mariadb_server_url) -> Site:
             _set_statuses(site)
         timings["setup total"] = round(time.monotonic() - started, 2)
         yield site
+        timings["all"] = round(time.monotonic() - started, 2)
+        capture = request.config.pluginmanager.get_plugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            print(f"\n[realshop OpenCart {release.version}] timings (s): "
+                  + ", ".join(f"{k} {v}" for k, v in timings.items()))
     finally:
         if apache is not None:
             apache.stop()

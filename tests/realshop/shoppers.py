@@ -1,10 +1,11 @@
 """Shoppers who use a real OpenCart through its own pages, forms and AJAX routes.
 
 Three interest personas over OpenCart's demo catalogue. Every shopper registers (some tick the
-newsletter box), logs out and in again, views products of their persona (the product page's
-view beacon fires: the HTTP shoppers fetch its image as a browser does), fills a cart and checks
-out with cash on delivery and flat-rate shipping; some leave their cart, one only browses, and a
-few guests check out without an account. A few shoppers do all of it in Chromium, clicking
+newsletter box; OpenCart logs them in), a third of them log out and come back through the login
+form, they view products of their persona (the product page's view beacon fires: the HTTP
+shoppers fetch its image as a browser does), fill a cart and check out with cash on delivery and
+flat-rate shipping; some leave their cart, some only browse, and a few guests check out without
+an account. A few shoppers do all of it in Chromium, clicking
 through the checkout; the others send the same requests the shop's pages send, with a cookie jar.
 """
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Shopper:
     behaviour: str  # buy, repeat, abandon, browse, cancel; "guest" for guest checkouts
     newsletter: bool
     chromium: bool
+    returning: bool  # logs out after registering and comes back through the login form
     views: list[int]
     orders: list[list[int]]  # the products of each checkout
     cart_left: list[int]  # what stays in the cart
@@ -78,7 +80,7 @@ def plan(catalog: dict[str, int], tag: str, per_persona: int = 10, guests: int =
         for persona in personas:
             behaviour = BEHAVIOURS[i % len(BEHAVIOURS)]
             products = PERSONAS[persona]
-            views = rnd.sample(products["view"], k=rnd.randint(3, 4))
+            views = rnd.sample(products["view"], k=3)
             buys = [catalog[n] for n in rnd.sample(products["buy"], k=rnd.randint(1, 2))]
             orders, cart_left = [], []
             if behaviour in ("buy", "cancel"):
@@ -88,16 +90,17 @@ def plan(catalog: dict[str, int], tag: str, per_persona: int = 10, guests: int =
             elif behaviour == "abandon":
                 cart_left = buys
             number += 1
-            shoppers.append(Shopper(number, persona, behaviour, newsletter=i % 3 != 1,
-                                    chromium=False, views=[catalog[n] for n in views], orders=orders,
+            shoppers.append(Shopper(number, persona, behaviour, newsletter=i % 3 != 1, chromium=False,
+                                    returning=i % 3 == 0 or behaviour == "repeat",
+                                    views=[catalog[n] for n in views], orders=orders,
                                     cart_left=cart_left, email=f"shopper{number}.{tag}@mail.test",
                                     first_name=f"Shopper{number}"))
     for persona, shopper in zip(personas, [s for s in shoppers if s.behaviour == "buy"][:chromium]):
-        shopper.chromium = True
+        shopper.chromium = shopper.returning = True
     for g in range(guests):
         persona = personas[g % len(personas)]
         number += 1
-        shoppers.append(Shopper(number, persona, "guest", newsletter=False, chromium=False,
+        shoppers.append(Shopper(number, persona, "guest", newsletter=False, chromium=False, returning=False,
                                 views=[catalog[PERSONAS[persona]["view"][0]]],
                                 orders=[[catalog[PERSONAS[persona]["buy"][g % 2]]]], cart_left=[],
                                 email=f"guest{number}.{tag}@mail.test", first_name=f"Guest{number}"))
@@ -162,9 +165,10 @@ class HttpShopper:
             self.fill_cart(s.orders[0])
             self.checkout_guest()
         else:
-            self.register()
-            self.log_out()
-            self.log_in()
+            self.register()  # OpenCart logs a new customer in at once
+            if s.returning:
+                self.log_out()
+                self.log_in()
             for product_id in s.views:
                 self.view(product_id)
             for products in s.orders:

@@ -144,6 +144,7 @@ def test_every_row_was_written_by_opencart(site: Site, capsys):
         views = dict(conn.exec_driver_sql("SELECT customer_id, COUNT(*) FROM crm_view GROUP BY customer_id").all())
     assert views == {customers[s.email]: s.beacons for s in registered}
     assert all(s.beacons >= len(s.views) for s in registered)
+    assert all("logged in" in s.log for s in registered if s.returning)
     if product_report is not None:
         assert product_report == 0, "OpenCart 4's product report is off by default and holds no customer anyway"
 
