@@ -59,9 +59,14 @@ class Shopper:
     email: str = ""
     first_name: str = ""
     last_name: str = "Shopper"
-    beacons: int = 0  # beacon requests answered 204
+    viewed: list[int] = field(default_factory=list)  # the product pages whose beacon was answered 204
+    deadlocks: int = 0  # requests OpenCart refused with a database deadlock (and were sent again)
     seconds: float = 0.0
     log: list[str] = field(default_factory=list)
+
+    @property
+    def beacons(self) -> int:
+        return len(self.viewed)
 
     @property
     def guest(self) -> bool:
@@ -107,6 +112,15 @@ def plan(catalog: dict[str, int], tag: str, per_persona: int = 10, guests: int =
     return shoppers
 
 
+#: OpenCart starts every request by tidying its cart table (a DELETE that scans it, then an
+#: UPDATE of the logged-in customer's lines, system/library/cart/cart.php). Two shoppers at the
+#: same moment can deadlock there; MariaDB then rolls the DELETE back and OpenCart answers with
+#: PHP's warning. Nothing of the request has happened yet, and a shopper would reload the page:
+#: the shoppers here send it again.
+DEADLOCK = "Deadlock found when trying to get lock"
+DEADLOCK_TRIES = 4
+
+
 class ShopError(AssertionError):
     """OpenCart answered a step with an error (its JSON error, or an unexpected page)."""
 
@@ -122,13 +136,24 @@ class HttpShopper:
         self.lang = "&language=en-gb" if self.release.major >= 4 else ""
 
     # helpers
+    def send(self, path: str, data: dict | None = None) -> Response:
+        """One request to the shop; sent again when OpenCart answers with a database deadlock,
+        as a shopper reloads an error page (see DEADLOCK)."""
+        for attempt in range(DEADLOCK_TRIES):
+            answer = self.web.post(path, data) if data is not None else self.web.get(path)
+            if DEADLOCK not in answer.body:
+                break
+            self.s.deadlocks += 1
+            time.sleep(0.05 * (attempt + 1))
+        return answer
+
     def page(self, route: str, query: str = "") -> Response:
         """A page, following the shop's redirects as a browser does."""
-        answer = self.web.get(f"/index.php?route={self.release.route(route)}{self.lang}{query}")
+        answer = self.send(f"/index.php?route={self.release.route(route)}{self.lang}{query}")
         for _ in range(3):
             if answer.status not in (301, 302, 303) or not answer.header("Location"):
                 break
-            answer = self.web.get(_path(answer.header("Location")))
+            answer = self.send(_path(answer.header("Location")))
         if answer.status != 200:
             raise ShopError(f"{self.s.email}: GET {route}{query} answered {answer.status}: {answer.body[:800]}")
         return answer
@@ -136,7 +161,7 @@ class HttpShopper:
     def call(self, route: str, data: dict | None = None, query: str = "", expect: str | None = None) -> dict:
         """An AJAX route: JSON back, and no ``error`` in it."""
         path = f"/index.php?route={self.release.route(route)}{self.lang}{query}"
-        answer = self.web.post(path, data) if data is not None else self.web.get(path)
+        answer = self.send(path, data)
         try:
             reply = json.loads(answer.body) or {}  # OpenCart 3 answers a step that went through with []
         except ValueError:
@@ -148,7 +173,7 @@ class HttpShopper:
 
     def post_form(self, route: str, data: dict, query: str = "") -> Response:
         """A classic form (OpenCart 3): answered with a redirect when it was accepted."""
-        answer = self.web.post(f"/index.php?route={self.release.route(route)}{query}", data)
+        answer = self.send(f"/index.php?route={self.release.route(route)}{query}", data)
         if answer.status != 302:
             errors = re.findall(r'class="text-danger">([^<]+)<|alert-danger[^>]*>(?:<i[^>]*></i>)?\s*([^<]+)<',
                                 answer.body)
@@ -188,7 +213,7 @@ class HttpShopper:
             action = re.search(r'id="form-register" action="([^"]+)"', form.body)
             if not action:
                 raise ShopError(f"{s.email}: the register page has no form")
-            reply = self.web.post(_path(action.group(1)), {"customer_group_id": "1", **fields})
+            reply = self.send(_path(action.group(1)), {"customer_group_id": "1", **fields})
             redirect = json.loads(reply.body).get("redirect", "")
             if "account/success" not in redirect:
                 raise ShopError(f"{s.email}: registration failed: {reply.body[:800]}")
@@ -198,7 +223,7 @@ class HttpShopper:
 
     def log_out(self) -> None:
         """The logout link: OpenCart logs out and redirects to a "you are logged out" page."""
-        answer = self.web.get(f"/index.php?route=account/logout{self.lang}")
+        answer = self.send(f"/index.php?route=account/logout{self.lang}")
         if answer.status not in (200, 302):
             raise ShopError(f"{self.s.email}: logout answered {answer.status}")
 
@@ -207,7 +232,7 @@ class HttpShopper:
         if self.release.major >= 4:
             form = self.page("account/login")
             action = re.search(r'id="form-login" action="([^"]+)"', form.body)
-            reply = json.loads(self.web.post(_path(action.group(1)), {"email": s.email, "password": PASSWORD}).body)
+            reply = json.loads(self.send(_path(action.group(1)), {"email": s.email, "password": PASSWORD}).body)
             if "redirect" not in reply or reply.get("error"):
                 raise ShopError(f"{s.email}: login failed: {reply}")
         else:
@@ -230,7 +255,7 @@ class HttpShopper:
         answer = self.web.get(_path(html.unescape(beacon.group(1))))
         if answer.status != 204:
             raise ShopError(f"{self.s.email}: the beacon answered {answer.status}: {answer.body[:300]}")
-        self.s.beacons += 1
+        self.s.viewed.append(product_id)
 
     def fill_cart(self, products: list[int]) -> None:
         for product_id in products:
@@ -340,8 +365,11 @@ class ChromiumShopper:
         self.page.on("dialog", lambda dialog: (self.s.log.append(f"dialog: {dialog.message[:300]}"), dialog.accept()))
 
     def _count_beacon(self, response) -> None:
+        """A beacon answered 204: note the product of the page that loaded it (not the product
+        the beacon names, so a snippet reporting the wrong product is caught)."""
         if "/crm/beacon?" in response.url and response.status == 204:
-            self.s.beacons += 1
+            page = re.search(r"[?&]product_id=(\d+)", response.frame.url)
+            self.s.viewed.append(int(page.group(1)) if page else 0)
 
     def go(self, route: str, query: str = "") -> None:
         self.page.goto(f"{self.shop.url}index.php?route={self.release.route(route)}{self.lang}{query}")
@@ -501,7 +529,7 @@ def run_all(shop: OpenCart, shoppers: list[Shopper], browser_factory, artifacts:
             # Reduced motion, as some shoppers set it: Bootstrap's modals then open without a
             # fade, during which they ignore the checkout's request to close them.
             context = browser.new_context(viewport={"width": 1366, "height": 900}, reduced_motion="reduce")
-            context.route("**/*", _loopback_only)
+            context.route("**/*", lambda route: _route(route, shopper))
             try:
                 ChromiumShopper(shop, shopper, context, artifacts if shopper is in_browser[0] else None).run()
             finally:
@@ -520,11 +548,22 @@ def run_all(shop: OpenCart, shoppers: list[Shopper], browser_factory, artifacts:
             "http_shoppers": len(http), "chromium_shoppers": len(in_browser)}
 
 
-def _loopback_only(route) -> None:
-    """The shop's pages name a few outside addresses (web fonts, a CDN): the test machine
-    sends nothing off the loopback."""
-    host = re.match(r"^\w+://([^/:]+)", route.request.url)
+def _route(route, shopper: Shopper) -> None:
+    """The browser's requests: nothing leaves the loopback (the shop's pages name web fonts and
+    a CDN), and a shop request OpenCart refuses with a database deadlock is sent again, as the
+    HTTP shoppers do (see DEADLOCK)."""
+    request = route.request
+    host = re.match(r"^\w+://([^/:]+)", request.url)
     if host and host.group(1) not in ("127.0.0.1", "localhost"):
         route.abort()
-    else:
+        return
+    if "/index.php" not in request.url:
         route.continue_()
+        return
+    for attempt in range(DEADLOCK_TRIES):
+        response = route.fetch(max_redirects=0)
+        if response.status < 500 or DEADLOCK.encode() not in response.body():
+            break
+        shopper.deadlocks += 1
+        time.sleep(0.05 * (attempt + 1))
+    route.fulfill(response=response)
