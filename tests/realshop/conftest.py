@@ -61,7 +61,8 @@ class Site:
     def customers(self) -> dict[str, int]:
         """email -> customer_id, as OpenCart stored them."""
         with self.shop_engine().connect() as conn:
-            return {email: cid for cid, email in conn.exec_driver_sql(f"SELECT customer_id, email FROM {PREFIX}customer")}
+            rows = conn.exec_driver_sql(f"SELECT customer_id, email FROM {PREFIX}customer")
+            return {email: cid for cid, email in rows}
 
 
 def _missing_php_extensions() -> list[str]:

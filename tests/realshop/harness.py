@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -31,13 +30,9 @@ from ..conftest import database_url, free_port
 from ..deploy_helpers import (
     APACHE_MODULES,
     PROJECT_ROOT,
-    RUN_AS,
     Apache,
     Browser,
     Deployment,
-    make_deployment,
-    php_string,
-    port_open,
     run_as,
     user_ids,
     write_private,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..browser_helpers import ARTIFACTS
 from ..deploy_helpers import Browser, Response
-from .harness import OpenCart, Release
+from .harness import OpenCart
 
 #: Products by persona, by their names in OpenCart's demo data. ``buy`` lists those a checkout
 #: with flat-rate shipping accepts as they are: in stock, shipped (the demo's MacBook and iPod
@@ -361,8 +361,12 @@ class ChromiumShopper:
         self.lang = "&language=en-gb" if self.release.major >= 4 else ""
         self.artifacts = artifacts
         self.page.on("response", self._count_beacon)
-        self.page.on("console", lambda m: self.s.log.append(f"console: {m.text[:200]}") if m.type in ("error", "warning") else None)
+        self.page.on("console", self._console)
         self.page.on("dialog", lambda dialog: (self.s.log.append(f"dialog: {dialog.message[:300]}"), dialog.accept()))
+
+    def _console(self, message) -> None:
+        if message.type in ("error", "warning"):
+            self.s.log.append(f"console: {message.text[:200]}")
 
     def _count_beacon(self, response) -> None:
         """A beacon answered 204: note the product of the page that loaded it (not the product

@@ -152,8 +152,9 @@ def test_every_row_was_written_by_opencart(site: Site, capsys):
     if product_report is not None:
         assert product_report == 0, "OpenCart 4's product report is off by default and holds no customer anyway"
 
+    personas = ", ".join(f"{n} {p}" for p, n in Counter(s.persona for s in registered).items())
     tell(capsys, site,
-         f"{len(registered)} customers ({', '.join(f'{n} {p}' for p, n in Counter(s.persona for s in registered).items())}), "
+         f"{len(registered)} customers ({personas}), "
          f"{sum(s.guest for s in site.shoppers)} guests, {sum(s.chromium for s in site.shoppers)} in Chromium; "
          f"{len(orders)} orders ({dict(Counter(site.statuses.values()))} by status id), {len(carts)} cart lines left, "
          f"{len(rows)} beacon views; requests refused by an OpenCart deadlock and sent again: "
@@ -303,30 +304,32 @@ def test_campaign_mail_shows_opencart_products_and_its_links_lead_into_the_shop(
 
     products, web = _product_rows(site), Browser(site.apache.url.rstrip("/"))
     currency = site.settings["SHOPCRM_CURRENCY"]
-    checked_links, checked_images = 0, 0
+    checked_links, checked_images, landed_on = 0, 0, {}
     for address, mail in mails.items():
         page = body_of(mail, "html")
-        rows = re.findall(r'<tr>\s*(?:<td[^>]*><img src="([^"]+)"[^>]*></td>)?\s*<td[^>]*><a href="([^"]+)"[^>]*>([^<]+)</a>'
-                          r'</td>\s*<td[^>]*>([^<]+)</td>', page)
+        rows = re.findall(r'<tr>\s*(?:<td[^>]*><img src="([^"]+)"[^>]*></td>)?\s*'
+                          r'<td[^>]*><a href="([^"]+)"[^>]*>([^<]+)</a></td>\s*<td[^>]*>([^<]+)</td>', page)
         assert rows, f"no products in the mail to {address}:\n{page[:3000]}"
         for image, link, name, price in rows:
             product = products.get(html.unescape(name))
             assert product, f"{name!r} is not an OpenCart product"
             assert html.unescape(price) == f"{currency}{float(product['price']):,.2f}"
             assert html.unescape(image) == f"{site.shop.url}image/{product['image']}"
-            answer = web.get(urlsplit(html.unescape(image)).path)
-            assert answer.status == 200 and answer.header("Content-Type") == "image/jpeg", image
+            if image not in landed_on:
+                answer = web.get(urlsplit(html.unescape(image)).path)
+                assert answer.status == 200 and answer.header("Content-Type") == "image/jpeg", image
+                landed_on[image] = answer
             checked_images += 1
-            landed = _follow_click(site, web, html.unescape(link))
+            landed = _follow_click(site, web, html.unescape(link), landed_on)
             assert f"product_id={product['product_id']}" in landed.url and html.escape(name, quote=False) in landed.body
             checked_links += 1
         shop_link = re.search(r'<a href="([^"]+)"[^>]*>Visit ', page)
         assert shop_link, page[-2000:]
-        home = _follow_click(site, web, html.unescape(shop_link.group(1)))
+        home = _follow_click(site, web, html.unescape(shop_link.group(1)), landed_on)
         assert home.url.rstrip("/") == site.shop.url.rstrip("/") or "common/home" in home.url
 
     # The unsubscribe link (List-Unsubscribe, as mail clients use it) stops further mail.
-    leaver = sorted(mails)[0]
+    leaver = min(mails)
     unsubscribe = re.search(r"<(https?://[^>]+/crm/u/[^>]+)>", mails[leaver]["List-Unsubscribe"]).group(1)
     page = web.get(urlsplit(unsubscribe).path)
     assert page.status == 200 and "<form" in page.body
@@ -339,17 +342,20 @@ def test_campaign_mail_shows_opencart_products_and_its_links_lead_into_the_shop(
                        f"after {leaver} unsubscribed, the next campaign went to {len(again)}")
 
 
-def _follow_click(site: Site, web: Browser, link: str):
-    """A link in a mail: shopcrm's click redirect, then the shop's page (which must answer 200)."""
+def _follow_click(site: Site, web: Browser, link: str, landed: dict):
+    """A link in a mail: shopcrm's click redirect, then the shop's page (which must answer 200;
+    each shop page is fetched once, ``landed`` keeps them)."""
     path = urlsplit(link)
     assert link.startswith(site.shop.url + "crm/c/"), f"not a tracked shop link: {link}"
     redirect = web.get(path.path + (f"?{path.query}" if path.query else ""))
     assert redirect.status == 302, (link, redirect.status)
     target = redirect.header("Location")
     assert target.startswith(site.shop.url), f"the click redirect leaves the shop: {target}"
-    landed = web.get(target[len(site.shop.url.rstrip("/")):])
-    assert landed.status == 200, (target, landed.status)
-    return type(landed)(landed.status, landed.headers, landed.body, target)
+    if target not in landed:
+        page = web.get(target[len(site.shop.url.rstrip("/")):])
+        assert page.status == 200, (target, page.status)
+        landed[target] = type(page)(page.status, page.headers, page.body, target)
+    return landed[target]
 
 
 def test_abandoned_cart_reminder_for_the_cart_left_in_opencart(site: Site, segmented: dict, capsys):
@@ -438,26 +444,29 @@ def test_admin_panel_and_the_shop_share_one_site(site: Site, segmented: dict, ca
 
 
 def test_admin_pages_in_chromium(site: Site, segmented: dict, capsys):
-    """The owner's view of it, as screenshots at desktop and phone width (test-artifacts/)."""
+    """The owner's view of it, as screenshots at desktop and phone width (test-artifacts/), and
+    the shop's home page in the same browser afterwards."""
     shots = []
+    names = [seg["name"] for seg in segments(site, current_run(site)).values()]
     with browser() as chromium:
+        context = chromium.new_context(viewport={"width": 1366, "height": 900})
+        page = context.new_page()
+        page.goto(f"{site.apache.url}/crm/admin/login")
+        page.fill("input[name=email]", CRM_ADMIN_EMAIL)
+        page.fill("input[name=password]", CRM_ADMIN_PASSWORD)
+        with page.expect_navigation():
+            page.click("input[type=submit]")
+        assert page.url.rstrip("/").endswith("/crm/admin"), page.url
         for width, height in ((1366, 900), (390, 844)):
-            context = chromium.new_context(viewport={"width": width, "height": height})
-            page = context.new_page()
-            page.goto(f"{site.apache.url}/crm/admin/login")
-            page.fill("input[name=email]", CRM_ADMIN_EMAIL)
-            page.fill("input[name=password]", CRM_ADMIN_PASSWORD)
-            with page.expect_navigation():
-                page.click("button[type=submit], input[type=submit]")
-            assert page.url.rstrip("/").endswith("/crm/admin"), page.url
+            page.set_viewport_size({"width": width, "height": height})
+            page.reload()
             text = page.inner_text("body")
-            for seg in segments(site, current_run(site)).values():
-                assert seg["name"] in text, f"{seg['name']!r} not shown at {width} px"
+            assert all(name in text for name in names), f"segments missing at {width} px: {names}"
             name = f"realshop-oc{site.release.major}-crm-dashboard-{width}"
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
             shots.append(f"test-artifacts/{name}.png")
-            shop = page.goto(f"{site.apache.url}/index.php?route=common/home")
-            assert shop.status == 200 and page.locator("#logo").count() == 1, "the shop's home page after /crm"
-            context.close()
+        shop = page.goto(f"{site.apache.url}/index.php?route=common/home")
+        assert shop.status == 200 and page.locator("#logo").count() == 1, "the shop's home page after /crm"
+        context.close()
     tell(capsys, site, "screenshots: " + ", ".join(shots))
