@@ -78,8 +78,8 @@ def missing_vendor(release: Release) -> str | None:
     if release.tarball.is_file():
         return None
     return (f"{release.tarball} is missing: put the unmodified OpenCart release archives "
-            f"(opencart-4.1.0.4.tar.gz, opencart-3.0.5.0.tar.gz, the upload/ tree of the tag) into {VENDOR} "
-            "(or point SHOPCRM_TEST_VENDOR at their folder); see its README.md")
+            "(opencart-4.1.0.4.tar.gz and opencart-3.0.5.0.tar.gz: the upload/ tree and LICENSE.md of "
+            f"OpenCart's tags 4.1.0.4 and 3.0.5.0) into {VENDOR}, or point SHOPCRM_TEST_VENDOR at their folder")
 
 
 # --- the databases and their users ----------------------------------------------------------------
