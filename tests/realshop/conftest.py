@@ -1,5 +1,9 @@
 """One real OpenCart with shopcrm beside it, per release, built once per test module.
 
+The sites are built one after the other in a background thread: while the tests of one release
+run (mostly single commands, one core), the next release's site is installed and shopped in,
+so the two cores of a test machine both work.
+
 Missing Apache/mod_wsgi/mod_php, PHP modules or the OpenCart archives make the tests skip with
 the reason (and fail under ``SHOPCRM_REQUIRE_SERVICES=1``, as in CI).
 """
@@ -8,8 +12,10 @@ from __future__ import annotations
 import glob
 import shutil
 import tempfile
+import threading
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +25,16 @@ import sqlalchemy as sa
 
 from ..browser_helpers import ARTIFACTS, browser
 from ..conftest import RecordingHandler, free_port, need_service
-from ..deploy_helpers import Apache, Browser, Deployment, deploy_venv, flask_cli, make_deployment, missing_prerequisites
+from ..deploy_helpers import (
+    Apache,
+    Browser,
+    Deployment,
+    alive,
+    deploy_venv,
+    flask_cli,
+    make_deployment,
+    missing_prerequisites,
+)
 from . import harness, shoppers
 from .harness import CRM_ADMIN_EMAIL, CRM_ADMIN_PASSWORD, PREFIX, RELEASES, Databases, OpenCart, Release, ShopAdmin
 
@@ -44,16 +59,19 @@ class Site:
     beacon_edit: dict[str, str]
     timings: dict[str, float] = field(default_factory=dict)
     statuses: dict[int, int] = field(default_factory=dict)  # order_id -> the status the admin gave it
+    engines: dict[str, sa.Engine] = field(default_factory=dict)
+
+    def _engine(self, database: str) -> sa.Engine:
+        if database not in self.engines:
+            self.engines[database] = self.dbs.root_engine(database)
+        return self.engines[database]
 
     def shop_engine(self) -> sa.Engine:
         """Root's view of OpenCart's tables, for reading what OpenCart wrote (never for writing)."""
-        return self.dbs.root_engine(self.dbs.shop)
+        return self._engine(self.dbs.shop)
 
     def crm_engine(self) -> sa.Engine:
-        return self.dbs.root_engine(self.dbs.crm)
-
-    def web(self) -> Browser:
-        return Browser(self.apache.url)
+        return self._engine(self.dbs.crm)
 
     def flask(self, *args: str, timeout: float = 300) -> str:
         return flask_cli(self.deployment, *args, timeout=timeout)
@@ -70,21 +88,14 @@ def _missing_php_extensions() -> list[str]:
     return [name for name in PHP_EXTENSIONS if name not in loaded]
 
 
-@pytest.fixture(scope="module", params=list(RELEASES), ids=lambda v: f"opencart-{v}")
-def release(request) -> Release:
-    return RELEASES[request.param]
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    from aiosmtpd.controller import Controller
-
-    handler = RecordingHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    handler.port = controller.port
-    yield handler
-    controller.stop()
+def missing(release: Release) -> tuple[str, str] | None:
+    """(what, why) this machine lacks to build the release's site, or None."""
+    absent = missing_prerequisites() + [f"PHP's {name} for Apache (Debian package php-{name})"
+                                        for name in _missing_php_extensions()]
+    if absent:
+        return "Apache with mod_wsgi, mod_php and OpenCart's PHP extensions", "missing " + "; ".join(absent)
+    vendor = harness.missing_vendor(release)
+    return (f"OpenCart {release.version}", vendor) if vendor else None
 
 
 @contextmanager
@@ -96,78 +107,91 @@ def _timed(timings: dict, name: str):
         timings[name] = round(time.monotonic() - started, 2)
 
 
-@pytest.fixture(autouse=True)
-def _timed_test(request):
-    """Each test's time goes into its site's timings (printed when the site is taken down)."""
-    started = time.monotonic()
-    yield
-    if "site" in request.fixturenames:
-        site = request.getfixturevalue("site")
-        site.timings[f"test {request.node.originalname}"] = round(time.monotonic() - started, 2)
+# --- building and taking down a site -----------------------------------------------------------
+
+class Teardown:
+    """What a build made, undone in reverse order (also after a build that failed half-way)."""
+
+    def __init__(self):
+        self.steps: list = []
+        self.lock = threading.Lock()
+
+    def add(self, step) -> None:
+        self.steps.append(step)
+
+    def run(self) -> list[str]:
+        problems = []
+        with self.lock:
+            while self.steps:
+                try:
+                    left = self.steps.pop()()
+                    if left:
+                        problems.append(f"left behind: {left}")
+                except Exception as exc:  # noqa: BLE001 - every step runs; the problems are reported together
+                    problems.append(repr(exc))
+        return problems
 
 
-@pytest.fixture(scope="module")
-def site(release, smtp, mariadb_server_url, request) -> Site:
+def build_site(release: Release, server_url: str, teardown: Teardown) -> Site:
     """OpenCart installed, shopcrm deployed beside it under one Apache, the shoppers' visits
     done and the shop admin's order statuses set."""
-    missing = missing_prerequisites() + [f"PHP's {name} for Apache (Debian package php-{name})"
-                                         for name in _missing_php_extensions()]
-    if missing:
-        need_service("Apache with mod_wsgi, mod_php and OpenCart's PHP extensions", "missing " + "; ".join(missing))
-    vendor = harness.missing_vendor(release)
-    if vendor:
-        need_service(f"OpenCart {release.version}", vendor)
-
     timings: dict[str, float] = {}
     started = time.monotonic()
+    from aiosmtpd.controller import Controller
+
+    smtp = RecordingHandler()
+    controller = Controller(smtp, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    smtp.port = controller.port
+    teardown.add(controller.stop)
     workdir = Path(tempfile.mkdtemp(prefix=f"shopcrm-oc{release.major}-", dir="/tmp"))
-    dbs = deployment = apache = None
-    try:
-        with _timed(timings, "venv"):
-            venv = deploy_venv()
-        with _timed(timings, "databases"):
-            dbs = harness.create_databases(mariadb_server_url)
-        with _timed(timings, "opencart install"):
-            shop = harness.unpack_and_install(release, workdir, dbs, free_port())
-        with _timed(timings, "shopcrm deploy"):
-            deployment = make_deployment(venv.path)
-            beacon_secret = uuid.uuid4().hex + uuid.uuid4().hex
-            beacon_edit = harness.install_beacon(shop, deployment, beacon_secret)
-            harness.hand_to_web_server(shop)
-            settings = harness.configure_shopcrm(deployment, shop, dbs, smtp.port, beacon_secret)
-            flask_cli(deployment, "migrate")
-            flask_cli(deployment, "create-user", "--email", CRM_ADMIN_EMAIL, "--role", "admin",
-                      "--password", CRM_ADMIN_PASSWORD)
-        with _timed(timings, "apache start"):
-            apache = harness.start_apache(workdir / "apache", shop, deployment)
-            Browser(apache.url).wait_for("/crm/admin/login", timeout=120)
-            Browser(apache.url).wait_for("/index.php?route=common/home", timeout=60)
-        with dbs.root_engine(dbs.shop).connect() as conn:
-            catalog = {name: pid for pid, name in conn.exec_driver_sql(
-                f"SELECT product_id, name FROM {PREFIX}product_description WHERE language_id = 1")}
-        plan = shoppers.plan(catalog, dbs.tag)
-        with _timed(timings, "shoppers"):
-            ran = shoppers.run_all(shop, plan, browser, ARTIFACTS)
-        timings["shoppers: http"] = round(ran["http_seconds"], 2)
-        timings["shoppers: chromium (slowest)"] = round(ran["chromium_seconds"], 2)
-        site = Site(release, shop, deployment, apache, dbs, smtp, settings, catalog, plan, beacon_edit, timings)
-        with _timed(timings, "order statuses"):
-            _set_statuses(site)
-        timings["setup total"] = round(time.monotonic() - started, 2)
-        yield site
-        timings["all"] = round(time.monotonic() - started, 2)
-        capture = request.config.pluginmanager.get_plugin("capturemanager")
-        with capture.global_and_fixture_disabled():
-            print(f"\n[realshop OpenCart {release.version}] timings (s): "
-                  + ", ".join(f"{k} {v}" for k, v in timings.items()))
-    finally:
-        if apache is not None:
-            apache.stop()
-        left = harness.drop_databases(dbs) if dbs is not None else []
-        if deployment is not None:
-            shutil.rmtree(deployment.base, ignore_errors=True)
-        shutil.rmtree(workdir, ignore_errors=True)
-        assert not left, f"the real-shop test left databases or users behind: {left}"
+    teardown.add(lambda: shutil.rmtree(workdir, ignore_errors=True))
+    with _timed(timings, "venv"):
+        venv = deploy_venv()
+    with _timed(timings, "databases"):
+        dbs = harness.create_databases(server_url)
+    teardown.add(lambda: harness.drop_databases(dbs))
+    with _timed(timings, "opencart install"):
+        shop = harness.unpack_and_install(release, workdir, dbs, free_port())
+    with _timed(timings, "shopcrm deploy"):
+        deployment = make_deployment(venv.path)
+        teardown.add(lambda: shutil.rmtree(deployment.base, ignore_errors=True))
+        beacon_secret = uuid.uuid4().hex + uuid.uuid4().hex
+        beacon_edit = harness.install_beacon(shop, deployment, beacon_secret)
+        harness.hand_to_web_server(shop)
+        settings = harness.configure_shopcrm(deployment, shop, dbs, smtp.port, beacon_secret)
+        flask_cli(deployment, "migrate")
+        flask_cli(deployment, "create-user", "--email", CRM_ADMIN_EMAIL, "--role", "admin",
+                  "--password", CRM_ADMIN_PASSWORD)
+    with _timed(timings, "apache start"):
+        apache = harness.start_apache(workdir / "apache", shop, deployment)
+        teardown.add(lambda: _stop(apache))
+        Browser(apache.url).wait_for("/crm/admin/login", timeout=120)
+        Browser(apache.url).wait_for("/index.php?route=common/home", timeout=60)
+    site = Site(release, shop, deployment, apache, dbs, smtp, settings, {}, [], beacon_edit, timings)
+    teardown.add(lambda: _dispose(site))
+    with site.shop_engine().connect() as conn:
+        site.catalog = {name: pid for pid, name in conn.exec_driver_sql(
+            f"SELECT product_id, name FROM {PREFIX}product_description WHERE language_id = 1")}
+    site.shoppers = shoppers.plan(site.catalog, dbs.tag)
+    with _timed(timings, "shoppers"):
+        ran = shoppers.run_all(shop, site.shoppers, browser, ARTIFACTS)
+    timings["shoppers: http"] = round(ran["http_seconds"], 2)
+    timings["shoppers: chromium (slowest)"] = round(ran["chromium_seconds"], 2)
+    with _timed(timings, "order statuses"):
+        _set_statuses(site)
+    timings["setup total"] = round(time.monotonic() - started, 2)
+    return site
+
+
+def _stop(apache: Apache) -> list[int]:
+    """Stop Apache; the processes of it still alive afterwards (should be none)."""
+    return [pid for pid in apache.stop() if alive(pid)]
+
+
+def _dispose(site: Site) -> None:
+    for engine in site.engines.values():
+        engine.dispose()
 
 
 def _set_statuses(site: Site) -> None:
@@ -191,3 +215,83 @@ def _set_statuses(site: Site) -> None:
     for order_id, status in wanted.items():
         admin.set_status(order_id, status, comment="changed by the shop owner")
     site.statuses = {order_id: wanted.get(order_id, PENDING) for order_id, _, _ in orders}
+
+
+class Builds:
+    """The sites this session's tests want, built one at a time in a background thread."""
+
+    def __init__(self, wanted: list[str], server_url: str):
+        self.wanted, self.server_url = wanted, server_url
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="realshop-build")
+        self.futures: dict[str, Future] = {}
+        self.teardowns: dict[str, Teardown] = {}
+
+    def start(self, version: str) -> Future:
+        if version not in self.futures:
+            self.teardowns[version] = Teardown()
+            self.futures[version] = self.pool.submit(build_site, RELEASES[version], self.server_url,
+                                                     self.teardowns[version])
+        return self.futures[version]
+
+    def start_next(self, version: str) -> None:
+        """Begin the next wanted release's site (when this machine can build it)."""
+        later = self.wanted[self.wanted.index(version) + 1:] if version in self.wanted else []
+        if later and missing(RELEASES[later[0]]) is None:
+            self.start(later[0])
+
+    def take_down(self, version: str) -> list[str]:
+        teardown = self.teardowns.get(version)
+        return teardown.run() if teardown else []
+
+    def close(self) -> list[str]:
+        for future in self.futures.values():
+            future.cancel()
+        self.pool.shutdown(wait=True)
+        return [problem for version in list(self.teardowns) for problem in self.take_down(version)]
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module", params=list(RELEASES), ids=lambda v: f"opencart-{v}")
+def release(request) -> Release:
+    return RELEASES[request.param]
+
+
+@pytest.fixture(scope="session")
+def builds(request, mariadb_server_url):
+    wanted = [v for v in RELEASES if any(getattr(item, "callspec", None) and item.callspec.params.get("release") == v
+                                         for item in request.session.items)]
+    builds = Builds(wanted, mariadb_server_url)
+    yield builds
+    problems = builds.close()
+    assert not problems, f"taking the real-shop sites down: {problems}"
+
+
+@pytest.fixture(scope="module")
+def site(release, builds, request) -> Site:
+    lacking = missing(release)
+    if lacking:
+        need_service(*lacking)
+    started = time.monotonic()
+    try:
+        site = builds.start(release.version).result()
+    finally:
+        builds.start_next(release.version)
+    site.timings["waited for the site"] = round(time.monotonic() - started, 2)
+    yield site
+    problems = builds.take_down(release.version)
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(f"\n[realshop OpenCart {release.version}] timings (s): "
+              + ", ".join(f"{k} {v}" for k, v in site.timings.items()))
+    assert not problems, f"taking the OpenCart {release.version} site down: {problems}"
+
+
+@pytest.fixture(autouse=True)
+def _timed_test(request):
+    """Each test's time goes into its site's timings (printed when the site is taken down)."""
+    started = time.monotonic()
+    yield
+    if "site" in request.fixturenames:
+        site = request.getfixturevalue("site")
+        site.timings[f"test {request.node.originalname}"] = round(time.monotonic() - started, 2)

@@ -490,6 +490,18 @@ class ChromiumShopper:
         self.page.wait_for_timeout(100)
         self.settle()
 
+    def choose_place(self, country: str, zone: str) -> None:
+        """Country, then region: the page fills the region list from the shop once the country
+        is chosen (and once when it loads), so the region is chosen after those answers."""
+        p = self.page
+        p.select_option(country, ADDRESS["country_id"])
+        self.settle()
+        p.wait_for_selector(f"{zone} option[value='{ADDRESS['zone_id']}']", state="attached")
+        p.select_option(zone, ADDRESS["zone_id"])
+        self.settle()
+        if p.input_value(zone) != ADDRESS["zone_id"]:
+            raise ShopError(f"{self.s.email}: the region list was filled again after the choice")
+
     def _checkout_4(self) -> None:
         p = self.page
         p.fill("#input-shipping-firstname", self.s.first_name)
@@ -497,9 +509,7 @@ class ChromiumShopper:
         p.fill("#input-shipping-address-1", ADDRESS["address_1"])
         p.fill("#input-shipping-city", ADDRESS["city"])
         p.fill("#input-shipping-postcode", ADDRESS["postcode"])
-        p.select_option("#input-shipping-country", ADDRESS["country_id"])
-        p.wait_for_selector(f"#input-shipping-zone option[value='{ADDRESS['zone_id']}']", state="attached")
-        p.select_option("#input-shipping-zone", ADDRESS["zone_id"])
+        self.choose_place("#input-shipping-country", "#input-shipping-zone")
         self.step("#button-shipping-address")
         self.shot("checkout")
         self.step("#button-shipping-methods")
@@ -521,9 +531,7 @@ class ChromiumShopper:
         p.fill("#input-payment-address-1", ADDRESS["address_1"])
         p.fill("#input-payment-city", ADDRESS["city"])
         p.fill("#input-payment-postcode", ADDRESS["postcode"])
-        p.select_option("#input-payment-country", ADDRESS["country_id"])
-        p.wait_for_selector(f"#input-payment-zone option[value='{ADDRESS['zone_id']}']", state="attached")
-        p.select_option("#input-payment-zone", ADDRESS["zone_id"])
+        self.choose_place("#input-payment-country", "#input-payment-zone")
         self.shot("checkout")
         self.step("#button-payment-address")
         p.wait_for_selector("#button-shipping-address", state="visible")
