@@ -19,6 +19,13 @@ REQUIREMENTS=(
   "/usr/sbin/logrotate logrotate"
   # shop mapping / view beacon: the tests run the PHP beacon snippet with the real php
   "php php-cli"
+  # real-shop test (tests/realshop/): OpenCart's installer refuses to run without gd, curl, zip,
+  # mbstring; its pages need xml
+  "/usr/lib/php/*/gd.so php-gd"
+  "/usr/lib/php/*/curl.so php-curl"
+  "/usr/lib/php/*/zip.so php-zip"
+  "/usr/lib/php/*/mbstring.so php-mbstring"
+  "/usr/lib/php/*/dom.so php-xml"
 )
 
 missing=()

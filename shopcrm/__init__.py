@@ -98,6 +98,17 @@ class HttpsAwareSessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app) -> bool:
         return bool(app.config.get("SESSION_COOKIE_SECURE")) or (has_request_context() and request.is_secure)
 
+    def get_cookie_path(self, app) -> str:
+        """shopcrm's own path (``/crm``), not the whole site: the shop beside it at ``/`` must
+        never receive the admin's session cookie (its PHP code, extensions and logs could read
+        it). ``SESSION_COOKIE_PATH`` still wins when set."""
+        configured = app.config.get("SESSION_COOKIE_PATH")
+        if configured:
+            return configured
+        if has_request_context() and request.script_root:
+            return request.script_root
+        return super().get_cookie_path(app)
+
 
 class PrefixMiddleware:
     """Serve the app under ``prefix`` when no front server has mounted it already.
@@ -155,6 +166,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     ShopCRM(app)
     app.session_interface = HttpsAwareSessionInterface()
+    # Flask-Login's cookie likewise stays under shopcrm's path, with a name no shop uses.
+    app.config.setdefault("REMEMBER_COOKIE_PATH", (app.config.get("SHOPCRM_MOUNT") or "").rstrip("/") or "/")
 
     @app.route("/")
     def index():

@@ -378,6 +378,7 @@ def defaults() -> dict[str, Any]:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_NAME="shopcrm_remember",  # a name no shop beside it uses (Flask-Login's default is generic)
         WTF_CSRF_TIME_LIMIT=None,
         MAIL_SUPPRESS_SEND=False,
     )
@@ -429,6 +430,21 @@ def ensure_dev_secret(config: dict[str, Any]) -> None:
         config["SECRET_KEY"] = secrets.token_hex(32)
 
 
+def coerce_strings(config: dict[str, Any]) -> list[str]:
+    """A settings file may write a typed value as the environment does (``'5,1,2'``, ``'587'``,
+    ``'yes'``): such strings are parsed like the environment variable would be. Returns what
+    could not be parsed, as problems."""
+    found = []
+    for setting in SETTINGS:
+        value = config.get(setting.key)
+        if isinstance(value, str) and setting.parse is not str:
+            try:
+                config[setting.key] = setting.parse(value)
+            except ValueError as exc:
+                found.append(f"{setting.key}={value!r}: {exc}")
+    return found
+
+
 def problems(config: Mapping[str, Any]) -> list[str]:
     """What is wrong with the configuration, one line per problem (nothing: it is fine)."""
     found = []
@@ -440,9 +456,9 @@ def problems(config: Mapping[str, Any]) -> list[str]:
     return found
 
 
-def validate(config: Mapping[str, Any]) -> None:
+def validate(config: dict[str, Any]) -> None:
     """Refuse a configuration that would misbehave later; all problems in one message."""
-    found = problems(config)
+    found = coerce_strings(config) + problems(config)
     if found:
         raise ConfigError("shopcrm cannot start:\n- " + "\n- ".join(found))
 

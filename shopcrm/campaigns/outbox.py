@@ -94,7 +94,8 @@ def customer_context(customer: dict, categories: list[str], products: list[dict]
 
 
 def present_product(product: dict, base_url: str, quantity: int = 1) -> dict:
-    return {"name": str(product.get("name") or ""), "price": format_price(product.get("price")),
+    return {"name": str(product.get("name") or ""),
+            "price": format_price(product.get("price")),
             "url": product_url(base_url, product.get("url")), "image_url": image_url(base_url, product.get("image_url")),
             "quantity": int(quantity or 1)}
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from urllib.parse import urljoin, urlsplit
 
+from ..formatting import money
+
 
 def product_url(base_url: str, url: object) -> str:
     """An absolute http(s) link into the shop; anything else falls back to the shop's home."""
@@ -26,9 +28,10 @@ def image_url(base_url: str, url: object) -> str | None:
     return absolute if urlsplit(absolute).scheme in ("http", "https") else None
 
 
-def format_price(value: object, currency: str = "€") -> str:
+def format_price(value: object) -> str:
+    """A product price in the shop's currency and locale (``formatting.money``); empty when unknown."""
     try:
-        return f"{currency}{float(value):,.2f}"
+        return money(float(value))
     except (TypeError, ValueError):
         return ""
 

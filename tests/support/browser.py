@@ -10,6 +10,7 @@ import shutil
 import threading
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from werkzeug.serving import make_server
 
@@ -57,6 +58,26 @@ def browser():
             yield instance
         finally:
             instance.close()
+
+
+#: A transparent 1x1 GIF: what an image from outside the loopback shows in a test browser.
+PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+         b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+
+
+def loopback_only(page_or_context) -> None:
+    """Nothing leaves the loopback: images from other hosts (a shop's product images in an
+    email preview) get a blank pixel, anything else from them is refused."""
+    def handle(route):
+        host = urlsplit(route.request.url).hostname
+        if host in ("127.0.0.1", "localhost", "::1") or route.request.url.startswith(("data:", "blob:")):
+            route.continue_()
+        elif route.request.resource_type == "image":
+            route.fulfill(status=200, content_type="image/gif", body=PIXEL)
+        else:
+            route.abort()
+
+    page_or_context.route("**/*", handle)
 
 
 def screenshot(page, name: str) -> Path:

@@ -76,7 +76,9 @@ SELECT p.product_id AS id, {_decoded('pd.name')} AS name, p.price AS price,
           FROM {{prefix}}product_to_category p2c
           LEFT JOIN {{prefix}}category_path cp ON cp.category_id = p2c.category_id AND cp.path_id = p2c.category_id
          WHERE p2c.product_id = p.product_id
-         ORDER BY cp.level DESC, p2c.category_id
+         ORDER BY cp.level DESC,
+                  (SELECT COUNT(*) FROM {{prefix}}product_to_category n WHERE n.category_id = p2c.category_id),
+                  p2c.category_id
          LIMIT 1) AS category_id,
        NULLIF(p.manufacturer_id, 0) AS brand_id,
        CONCAT('index.php?route=product/product&product_id=', p.product_id) AS url,
@@ -118,7 +120,8 @@ NOTES = {
                 "acquisition source per customer (source stays empty). City, region and country come from "
                 "the customer's default address.",
     "product": "A product linked to several categories gets one: the deepest (category_path.level), then the "
-               "lowest category_id. product_to_store is not read: products of every store are read. Links are "
+               "one with the fewest products (the most specific: OpenCart's demo lists its phones under "
+               "'Desktops' too), then the lowest category_id. product_to_store is not read: products of every store are read. Links are "
                "the plain index.php?route=product/product&product_id=… address (SEO URLs are not read).",
     "view": "OpenCart keeps no per-customer product views: product_report (4.x, off by default) holds only the "
             "visitor's IP address and product.viewed (3.x) is a shop-wide counter. Views come from shopcrm's "
