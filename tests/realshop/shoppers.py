@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from playwright.sync_api import Error as PlaywrightError
+
 from tests.support.browser import ARTIFACTS
 from tests.support.deploy import Browser, Response
 
@@ -62,6 +64,7 @@ class Shopper:
     last_name: str = "Shopper"
     viewed: list[int] = field(default_factory=list)  # the product pages whose beacon was answered 204
     deadlocks: int = 0  # requests OpenCart refused with a database deadlock (and were sent again)
+    resets: int = 0  # page loads whose connection the server reset before answering (and were asked again)
     seconds: float = 0.0
     log: list[str] = field(default_factory=list)
 
@@ -596,7 +599,16 @@ def _route(route, shopper: Shopper) -> None:
         route.continue_()
         return
     for attempt in range(DEADLOCK_TRIES):
-        response = route.fetch(max_redirects=0)
+        try:
+            response = route.fetch(max_redirects=0)
+        except PlaywrightError as exc:
+            # A loaded Apache may reset a connection before it answers; a page load (GET) is then
+            # simply asked again, as a shopper reloads. A form post is not: it may have arrived.
+            if request.method != "GET" or "ECONNRESET" not in str(exc) or attempt == DEADLOCK_TRIES - 1:
+                raise
+            shopper.resets += 1
+            time.sleep(0.1 * (attempt + 1))
+            continue
         if response.status < 500 or DEADLOCK.encode() not in response.body():
             break
         shopper.deadlocks += 1
