@@ -199,15 +199,21 @@ ROW_WORDS = {"order_line": (("order_id", "order"), ("product_id", "product")),
 def _whole_numbers(conn: sa.Connection, mapping: ShopMapping, entity: str, check: EntityCheck,
                    report: "EntityReport") -> None:
     """Every value of a column that must be whole but whose type allows fractions (decimals, or
-    a SELECT's column of unknown type): an error naming the entity, the column, a value and the
-    fix when one is not whole; a note when all are (they are read as whole numbers)."""
+    a SELECT's column of unknown type) or anything (text): an error naming the entity, the
+    column, a value and the fix when one is not whole; a note when all are (they are read as
+    whole numbers)."""
     wanted = check.maybe_not_whole()
     if "quantity" in check.columns and "quantity" not in wanted:
         wanted.append("quantity")  # always: SQLite keeps 2.5 even in an INTEGER column
-    for canonical in wanted:
+    texts = [c for c, kind in check.columns.items()
+             if kind == "text" and c not in wanted and expected_class(entity, c) == "int"]
+    for canonical in wanted + texts:
         src = mapping.source(entity)
         column = src.c[canonical]
-        not_whole = sa.and_(column.is_not(None), column != sa.func.round(column))
+        if canonical in texts:  # digits only, as the readers parse them
+            not_whole = sa.and_(column.is_not(None), sa.not_(sa.cast(column, sa.String).regexp_match(r"^-?[0-9]+$")))
+        else:
+            not_whole = sa.and_(column.is_not(None), column != sa.func.round(column))
         count = _count(conn, src, not_whole)
         where = mapping.column_text(entity, canonical)
         if not count:
