@@ -67,7 +67,8 @@ def mapping_identity(config=None) -> dict:
     else:
         name = config.get("SHOPCRM_SHOP_PRESET") or "generic"
         identity = {"kind": "preset", "name": name, "label": f"the preset “{name}”"}
-    settings = {key: config.get(key) for key in MAPPING_SETTINGS if config.get(key) not in (None, "", "preset")}
+    settings = {key: config.get(key) for key in MAPPING_SETTINGS  # an empty prefix is a setting; "preset" is none
+                if config.get(key) is not None and (key, config.get(key)) != ("SHOPCRM_SHOP_VIEWS", "preset")}
     settings = json.loads(json.dumps(settings, default=str))  # lists and tuples alike, as stored
     if settings:
         identity["label"] += " with " + ", ".join(f"{key} = {value!r}" for key, value in settings.items())
@@ -98,18 +99,37 @@ def check_shop() -> dict | None:
         lease.release()
 
 
+def mapping_change(checked: dict | None, current: dict) -> str | None:
+    """What differs between the mapping a report checked and the one configured now, in a
+    sentence for the settings page; None when they are the same."""
+    if checked and checked.get("fingerprint") == current["fingerprint"]:
+        return None
+    if not checked:
+        return f"it does not say which mapping it checked; shopcrm is now set to {current['label']}"
+    if (checked.get("kind"), checked.get("name")) != (current["kind"], current["name"]):
+        return f"shopcrm is now set to {current['label']}"
+    if checked.get("sha256") != current.get("sha256"):
+        return f"the mapping file has been changed since ({current['label']})"
+    if checked.get("settings") != current["settings"]:
+        changed = sorted(k for k in {*checked.get("settings", {}), *current["settings"]}
+                         if checked.get("settings", {}).get(k) != current["settings"].get(k))
+        return f"the setting(s) {', '.join(changed)} changed since"
+    return f"the shop database is now {current['database']}"
+
+
 def _annotated(data: dict, updated_at: datetime | None) -> dict:
     """The stored report with, for showing it (not stored): ``checked_at`` (naive UTC),
-    ``is_current_mapping`` and ``current_mapping`` (the label of the mapping configured now)."""
+    ``is_current_mapping``, ``current_mapping`` (the label of the mapping configured now) and
+    ``mapping_change`` (what changed since the check, in a sentence; None if nothing)."""
     current = mapping_identity()
     checked = data.get("checked") or {}
-    stored = (checked.get("mapping") or {}).get("fingerprint")
+    change = mapping_change(checked.get("mapping"), current)
     try:
         at = datetime.fromisoformat(checked["at"]) if checked.get("at") else updated_at
     except ValueError:
         at = updated_at
-    return {**data, "checked_at": at, "is_current_mapping": stored == current["fingerprint"],
-            "current_mapping": current["label"]}
+    return {**data, "checked_at": at, "is_current_mapping": change is None, "current_mapping": current["label"],
+            "mapping_change": change}
 
 
 def last_report() -> tuple[dict | None, datetime | None]:
