@@ -36,8 +36,9 @@ WORKS_UNCONFIGURED = {"init"}
 PAGE_STYLE = ("body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;color:#1f2933;background:#f5f7fa;"
               "margin:0;padding:1.5rem;line-height:1.5}main{max-width:40rem;margin:3rem auto;background:#fff;"
               "border:1px solid #d9e2ec;border-radius:8px;padding:1.5rem 2rem}h1{font-size:1.4rem;margin-top:0}"
-              "code{background:#f0f4f8;padding:0 .25rem;border-radius:3px;word-break:break-all}"
-              ".muted{color:#52606d;font-size:.95rem}")
+              "code{background:#f0f4f8;padding:0 .25rem;border-radius:3px;overflow-wrap:anywhere}"
+              ".muted{color:#52606d;font-size:.95rem}"
+              "@media (max-width:480px){body{padding:.75rem}main{margin:1rem auto;padding:1rem 1.25rem}}")
 _logged = False
 
 

@@ -181,6 +181,7 @@ def test_mod_wsgi_serves_the_problem_page_then_starts_once_configured(tmp_path):
     """Apache with mod_wsgi in daemon mode, deploy/apache/shopcrm.conf as shipped, a deployment
     without its settings file: 503 and one line per daemon process in Apache's error log; once
     the settings file is there (and wsgi.py touched, which mod_wsgi reloads on), shopcrm answers."""
+    from tests.support.apps import need_service
     from tests.support.deploy import (
         APACHE_MODULES,
         Apache,
@@ -190,7 +191,6 @@ def test_mod_wsgi_serves_the_problem_page_then_starts_once_configured(tmp_path):
         user_ids,
         write_private,
     )
-    from tests.support.apps import need_service
 
     missing = missing_prerequisites()
     if missing:
@@ -239,3 +239,23 @@ def test_mod_wsgi_serves_the_problem_page_then_starts_once_configured(tmp_path):
         if apache is not None:
             apache.stop()
         shutil.rmtree(d.base, ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1366, 390])
+def test_the_problem_page_reads_well_in_a_real_browser(tmp_path, width):
+    from tests.support.browser import browser, live_server, screenshot
+
+    app = unconfigured_app(ConfigError("shopcrm cannot start:\n- SECRET_KEY is missing or too weak for production."),
+                           str(tmp_path / "instance"))
+    with live_server(app) as base, browser() as chromium:
+        page = chromium.new_page(viewport={"width": width, "height": 800})
+        errors = []
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        response = page.goto(f"{base}/admin/")
+        assert response.status == 503 and page.locator("h1").inner_text() == "shopcrm is not set up yet"
+        assert page.evaluate("getComputedStyle(document.querySelector('main')).borderRadius") == "8px"  # CSP let it in
+        assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing wider than a phone
+        screenshot(page, f"not-set-up-{width}")
+        assert not [e for e in errors if "503" not in e], errors  # the status itself is the only complaint

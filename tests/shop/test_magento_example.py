@@ -19,7 +19,6 @@ from tests.shops.magento import (
     GROUPS,
     INACTIVE_CUSTOMER,
     MAPPING_FILE,
-    MagentoShop,
     write_magento,
 )
 
