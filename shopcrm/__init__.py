@@ -9,9 +9,10 @@ Two ways to run it:
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import re
 from typing import Any, Mapping
 
+import sqlalchemy as sa
 from flask import Flask, has_request_context, redirect, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 
@@ -42,12 +43,14 @@ class ShopCRM:
         from .dbutil import tune_sqlite
         from .extensions import csrf, db, login_manager, mail, migrate
         from .shop import install_shop_guard
+        from .shop.mapping_file import apply_declared_timezone
 
         for key, value in config_module.defaults().items():
             app.config.setdefault(key, value)
         config_module.fill_paths(app.config, app.instance_path)
         config_module.validate(app.config)
         config_module.ensure_dev_secret(app.config)
+        apply_declared_timezone(app.config)  # a mapping file may say the shop stores UTC ([shop] timezone)
 
         db.init_app(app)
         migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
@@ -134,17 +137,59 @@ class PrefixMiddleware:
         return [b""]
 
 
+#: Database drivers a database address may name; a missing one is a configuration problem.
+DRIVERS = {"pymysql", "MySQLdb", "mysql", "mariadb", "psycopg2", "psycopg", "pg8000", "asyncpg", "aiomysql",
+           "cx_Oracle", "oracledb", "pyodbc"}
+
+
+def _read_settings_file(app: Flask, path: str, silent: bool) -> None:
+    """The settings file (Python syntax), any mistake in it a :class:`ConfigError` naming the
+    file and the line, never a traceback."""
+    import traceback
+
+    try:
+        app.config.from_pyfile(path, silent=silent)
+    except SyntaxError as exc:
+        raise ConfigError(f"the settings file {path} has a syntax error on line {exc.lineno}: {exc.msg} "
+                          "(it is Python: KEY = 'value', one per line)") from None
+    except OSError as exc:
+        import getpass
+
+        raise ConfigError(f"the settings file {path} cannot be read by the user {getpass.getuser()}: "
+                          f"{exc.strerror or exc}; give that user read access (docs/DEPLOY.md)") from None
+    except Exception as exc:  # noqa: BLE001 - whatever the file's code raises is the file's mistake
+        lines = [frame.lineno for frame in traceback.extract_tb(exc.__traceback__)
+                 if os.path.abspath(frame.filename) == os.path.abspath(path)]
+        where = f" on line {lines[-1]}" if lines else ""
+        raise ConfigError(f"the settings file {path} fails{where}: {type(exc).__name__}: {exc} "
+                          "(it is Python: KEY = 'value', strings in quotes)") from None
+
+
+def _database_problem(app: Flask, exc: Exception) -> ConfigError:
+    addresses = ", ".join(f"{key} = {str(app.config.get(key))!r}" for key in
+                          ("SQLALCHEMY_DATABASE_URI", "SHOPCRM_SHOP_DATABASE_URI") if app.config.get(key))
+    if isinstance(exc, ModuleNotFoundError):
+        text = f"a database address needs the Python package {exc.name!r}, which is not installed"
+    else:
+        text = f"a database address cannot be used ({exc})"
+    addresses = re.sub(r"://([^:/@']*):[^@/']*@", r"://\1:***@", addresses)  # no password in a log line
+    return ConfigError(f"{text}: {addresses}; write MariaDB/MySQL as mysql+pymysql://user:password@host/database "
+                       "and SQLite as sqlite:////absolute/path.db")
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The standalone shopcrm app.
 
     Settings come from the defaults, then the instance file (``SHOPCRM_SETTINGS`` may name
-    another file), then ``SHOPCRM_*`` environment variables, then ``config`` (tests). A
-    production start without a real ``SECRET_KEY`` raises :class:`ConfigError`.
+    another file), then ``SHOPCRM_*`` environment variables, then ``config`` (tests). Every
+    configuration shopcrm refuses raises :class:`ConfigError` with a message for the hosting
+    admin: a production start without a real ``SECRET_KEY``, a setting that does not parse or
+    fails its check, a settings file with a mistake, a database address that cannot work
+    (``wsgi.py`` then serves ``unconfigured.unconfigured_app``).
     """
-    instance_path = os.environ.get("SHOPCRM_INSTANCE_PATH") or (config or {}).get("INSTANCE_PATH")
     app = Flask(
         __name__,
-        instance_path=str(Path(instance_path).resolve()) if instance_path else str(PROJECT_ROOT / "instance"),
+        instance_path=config_module.instance_folder(config),
         template_folder=str(TEMPLATE_DIR),
         static_folder=None,
     )
@@ -153,9 +198,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings_file:
         if not os.path.isfile(settings_file):
             raise ConfigError(f"SHOPCRM_SETTINGS points to {settings_file!r}, which does not exist")
-        app.config.from_pyfile(settings_file)
+        _read_settings_file(app, settings_file, silent=False)
     else:
-        app.config.from_pyfile(os.path.join(app.instance_path, config_module.INSTANCE_FILE), silent=True)
+        _read_settings_file(app, os.path.join(app.instance_path, config_module.INSTANCE_FILE), silent=True)
     app.config.update(config_module.from_environ())
     if config:
         app.config.update(config)
@@ -164,7 +209,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     except OSError:
         pass  # a read-only instance folder is fine until something needs to write there
 
-    ShopCRM(app)
+    try:
+        ShopCRM(app)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+        raise _database_problem(app, exc) from None
+    except ModuleNotFoundError as exc:
+        if exc.name not in DRIVERS:
+            raise
+        raise _database_problem(app, exc) from None
     app.session_interface = HttpsAwareSessionInterface()
     # Flask-Login's cookie likewise stays under shopcrm's path, with a name no shop uses.
     app.config.setdefault("REMEMBER_COOKIE_PATH", (app.config.get("SHOPCRM_MOUNT") or "").rstrip("/") or "/")

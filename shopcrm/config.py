@@ -28,7 +28,7 @@ PLACEHOLDER_SECRETS = {"", "dev", "development", "secret", "change-me", "changem
 MIN_SECRET_LENGTH = 24
 ENVIRONMENTS = ("production", "development", "testing")
 #: Where a mapping's product views come from (``SHOPCRM_SHOP_VIEWS``).
-VIEW_SOURCES = ("preset", "shop", "beacon", "both")
+VIEW_SOURCES = ("preset", "shop", "beacon", "both", "none")
 INSTANCE_FILE = "shopcrm.cfg"
 #: The project's folders (templates and static files live beside the package, per the design card).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -236,7 +236,8 @@ SETTINGS: tuple[Setting, ...] = (
             check=order_statuses),
     Setting("SHOPCRM_SHOP_VIEWS", "preset", str,
             help="where product views come from: preset (its default), shop (the shop's own table), "
-                 "beacon (shopcrm's crm_view), both", check=one_of(VIEW_SOURCES)),
+                 "beacon (shopcrm's crm_view), both, none (no views, no beacon: browsing data off by choice)",
+            check=one_of(VIEW_SOURCES)),
     # --- the view beacon -------------------------------------------------------------------
     Setting("SHOPCRM_BEACON_SECRET", None, str,
             help="shared secret of the view beacon (HMAC-SHA256); unset or empty: the beacon is off",
@@ -478,3 +479,11 @@ def write_instance_settings(instance_path: str) -> tuple[str, bool]:
         fh.write("# shopcrm settings (Python syntax). See docs/CONFIGURATION.md and deploy/shopcrm.cfg.example.\n"
                  f"SECRET_KEY = {secrets.token_hex(32)!r}\n")
     return path, True
+
+
+def instance_folder(config: Mapping[str, Any] | None = None) -> str:
+    """The instance folder: ``SHOPCRM_INSTANCE_PATH``, else ``INSTANCE_PATH`` of ``config``
+    (tests), else ``instance/`` beside ``wsgi.py`` (the app and its stand-in while the
+    configuration is wrong, ``unconfigured.py``, agree on it)."""
+    path = os.environ.get("SHOPCRM_INSTANCE_PATH") or (config or {}).get("INSTANCE_PATH")
+    return str(Path(path).resolve()) if path else str(PROJECT_ROOT / "instance")

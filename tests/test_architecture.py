@@ -40,6 +40,7 @@ ALLOWED = {
     "cli": {"accounts", "campaigns", "customers", "delivery", "demo", "health", "segmentation", "shop", "beacon",
             "mining"},
     "__main__": set(),
+    "unconfigured": {"cli"},  # the stand-in app while the configuration is wrong lists the real commands' help
     "shopcrm": {"*"},  # shopcrm/__init__.py: the app factory registers everything
 }
 #: Third-party packages a layer must not touch.

@@ -15,9 +15,16 @@ from . import friendly_errors, shopcrm_group
 def init_command():
     """Create the instance folder and a settings file with a fresh SECRET_KEY (never overwritten).
 
-    In production, where the app refuses to start without a key, use ``python -m shopcrm init``.
+    It works before anything is configured (a fresh install: ``wsgi.py`` then runs it through
+    the stand-in app of ``shopcrm.unconfigured``); so does ``python -m shopcrm init``.
     """
-    path, written = write_instance_settings(current_app.instance_path)
+    import getpass
+
+    try:
+        path, written = write_instance_settings(current_app.instance_path)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the settings file in {current_app.instance_path} as the user "
+                                   f"{getpass.getuser()}: {exc.strerror or exc}") from None
     click.echo(f"wrote {path} with a new SECRET_KEY" if written else f"{path} exists; left as it is.")
 
 

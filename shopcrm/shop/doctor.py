@@ -7,6 +7,11 @@ mapping cannot read, and the indexes that would make extraction fast, as ``CREAT
 advice (shopcrm itself never runs them: it never writes to the shop). Also whether the
 configured database user could write, read from its grants (nothing is written to find out).
 
+It also says which clock the shop's times are read on (``[shop] timezone`` of a mapping file,
+``SHOPCRM_SHOP_DB_TIMEZONE``), whether every quantity is a whole number (a shop may store them
+as decimals), and when the newest activity is older than the analysis window (a shop imported
+from an old export: segment it ``--as-of`` its last day).
+
 Only reads run here, through the same guarded connection as everything else.
 """
 from __future__ import annotations
@@ -14,7 +19,8 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,8 +28,8 @@ import sqlalchemy as sa
 from ..clock import shop_now
 from ..errors import MappingError, ShopCRMError
 from .mapping import ENTITIES, ShopMapping
-from .readers import missing_indexes
-from .schema import check_entity, describe, expected_class
+from .readers import missing_indexes, value_error
+from .schema import EntityCheck, check_entity, describe, expected_class
 
 BEACON_DOC = "docs/MAPPING.md#the-view-beacon"
 MISSING_WORDS = {
@@ -32,6 +38,11 @@ MISSING_WORDS = {
                  "emails cannot be sent",
     "brand": "your shop's brands are not mapped: segments and offers are described by category only",
 }
+VIEWS_OFF_WORDS = ("browsing data is off by choice (the mapping says views = \"none\"): interests come from carts "
+                   "and orders, and no view beacon is needed")
+WINDOW_DAYS = 365  # the analysis window when the caller gives none (SHOPCRM_INTEREST_HORIZON_DAYS' default)
+ACTIVITY = {"order": ("placed_at", "order"), "view": ("viewed_at", "product view"),
+            "cart_item": ("added_at", "cart item")}
 WRITE_PRIVILEGES = {
     "ALL", "ALL PRIVILEGES", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "INDEX", "TRIGGER",
     "CREATE VIEW", "CREATE ROUTINE", "ALTER ROUTINE", "EVENT", "FILE", "SUPER", "DELETE HISTORY", "LOCK TABLES",
@@ -54,6 +65,7 @@ class EntityReport:
     required: bool
     source: str  # where it is read from, in words
     mapped: bool = True
+    off: bool = False  # not mapped on purpose (views = "none"): nothing to advise
     found: bool = False
     rows: int | None = None
     columns_ok: bool = False
@@ -68,6 +80,8 @@ class EntityReport:
     def status(self) -> str:
         if self.errors:
             return "PROBLEM"
+        if self.off:
+            return "off"
         if not self.mapped:
             return "missing"
         return "ok" if not self.warnings else "warning"
@@ -85,6 +99,7 @@ class DoctorReport:
     can_write: bool | None = None
     write_privileges: list[str] = field(default_factory=list)
     access: str = ""  # the database user's rights, in a sentence
+    clock: str = ""  # which zone the shop's stored times are read in, and why
 
     @property
     def ok(self) -> bool:
@@ -103,6 +118,8 @@ class DoctorReport:
         lines = [f"shopcrm doctor: shop database {self.database}"]
         if self.mapping:
             lines.append(f"mapping '{self.mapping}' ({self.origin}), table prefix '{self.prefix}'")
+        if self.clock:
+            lines.append(f"times: {self.clock}")
         lines.extend(f"PROBLEM: {e}" for e in self.errors)
         for e in self.entities:
             head = f"[{e.status}] {e.label} ({e.entity}) from {e.source}"
@@ -149,21 +166,75 @@ def _mask(canonical: str, value: Any) -> Any:
 
 
 def _parse_problem(entity: str, canonical: str, value: Any) -> str | None:
-    """Why a sample value cannot be read as its canonical kind, or None."""
+    """Why a sample value cannot be read as its canonical kind, or None. A number that is not
+    whole where a whole one belongs is left to :func:`_whole_numbers`, which counts them all."""
     if value is None:
         return None
     kind = expected_class(entity, canonical)
     try:
-        if kind == "int":
-            if float(value) != int(float(value)):
-                raise ValueError
-        elif kind == "number":
+        if kind in ("int", "number"):
             float(value)
         elif kind == "datetime" and not isinstance(value, datetime):
             datetime.fromisoformat(str(value))
     except (TypeError, ValueError):
-        return f"the sample {canonical} {value!r} cannot be read as {'a date' if kind == 'datetime' else 'a number'}"
+        wanted = {"int": "a whole number", "number": "a number", "datetime": "a date"}.get(kind, "text")
+        return f"the sample {canonical} {value!r} cannot be read as {wanted}"
     return None
+
+
+def _number_text(value: Any) -> str:
+    """2.5000 → '2.5' (a decimal as the shop admin typed it)."""
+    if isinstance(value, (Decimal, float)):
+        text = f"{Decimal(str(value)):f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    return repr(value)
+
+
+#: The columns that say which row holds a value, per entity.
+ROW_WORDS = {"order_line": (("order_id", "order"), ("product_id", "product")),
+             "cart_item": (("customer_id", "customer"), ("product_id", "product")),
+             "view": (("customer_id", "customer"), ("product_id", "product"))}
+
+
+def _whole_numbers(conn: sa.Connection, mapping: ShopMapping, entity: str, check: EntityCheck,
+                   report: "EntityReport") -> None:
+    """Every value of a column that must be whole but whose type allows fractions (decimals, or
+    a SELECT's column of unknown type) or anything (text): an error naming the entity, the
+    column, a value and the fix when one is not whole; a note when all are (they are read as
+    whole numbers)."""
+    wanted = check.maybe_not_whole()
+    if "quantity" in check.columns and "quantity" not in wanted:
+        wanted.append("quantity")  # always: SQLite keeps 2.5 even in an INTEGER column
+    texts = [c for c, kind in check.columns.items()
+             if kind == "text" and c not in wanted and expected_class(entity, c) == "int"]
+    for canonical in wanted + texts:
+        src = mapping.source(entity)
+        column = src.c[canonical]
+        if canonical in texts:  # digits only, as the readers parse them
+            not_whole = sa.and_(column.is_not(None), sa.not_(sa.cast(column, sa.String).regexp_match(r"^-?[0-9]+$")))
+        else:
+            not_whole = sa.and_(column.is_not(None), column != sa.func.round(column))
+        count = _count(conn, src, not_whole)
+        where = mapping.column_text(entity, canonical)
+        if not count:
+            if check.columns.get(canonical) == "number":
+                report.notes.append(f"{where} is stored as decimals; every value is whole, so shopcrm reads them "
+                                    "as whole numbers")
+            continue
+        keys = ROW_WORDS.get(entity, (("id", ENTITIES[entity].label.rstrip("s")),))
+        keys = tuple((c, w) for c, w in keys if c in src.c and c != canonical)
+        row = conn.execute(sa.select(column, *(src.c[c] for c, _ in keys)).where(not_whole).limit(1)).first()
+        value = _number_text(row[0]) if row is not None else "?"
+        at = ", ".join(f"{w} {v}" for (_, w), v in zip(keys, row[1:])) if row is not None else ""
+        if canonical == "quantity":
+            real = mapping.entities[entity].columns.get("quantity", "quantity")
+            report.errors.append(
+                f"{where} holds {value}{f' ({at})' if at else ''}; {count:,} row(s) in all have a quantity that is "
+                f"not a whole number, but shopcrm counts whole items. Map '{entity}' with a SELECT that rounds it, "
+                f"e.g. CEIL({real}) AS quantity (see docs/MAPPING.md), or correct those rows in the shop")
+        else:
+            report.errors.append(f"{value_error(mapping, entity, canonical, value, doctor_hint=False)} "
+                                 f"({count:,} rows{f', e.g. {at}' if at else ''})")
 
 
 def _data_warnings(conn: sa.Connection, mapping: ShopMapping, entity: str, now: datetime) -> list[str]:
@@ -247,8 +318,47 @@ def _shop_entity(conn: sa.Connection, mapping: ShopMapping, entity: str, report:
         report.sample = {k: _mask(k, v) for k, v in row.items()}
         report.sample_parsed = not problems
         report.errors.extend(problems)
+    _whole_numbers(conn, mapping, entity, check, report)
     report.warnings.extend(_data_warnings(conn, mapping, entity, now))
     report.indexes.extend(_index_advice(conn, mapping, entity))
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    """A MAX() of a time column: a datetime (SQLite may return text)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def _newest(conn: sa.Connection, mapping: ShopMapping, entity: str, now: datetime) -> datetime | None:
+    """The newest time of an activity (orders, views, carts) up to ``now``."""
+    column = ACTIVITY[entity][0]
+    src = mapping.source(entity, (column,))
+    now_p = sa.bindparam("now", now, type_=sa.DateTime)
+    return _as_datetime(conn.execute(sa.select(sa.func.max(src.c[column])).where(src.c[column] <= now_p))
+                        .scalar())
+
+
+def _stale_activity(report: "DoctorReport", newest: dict[str, datetime], now: datetime, window_days: int) -> None:
+    """Warn when even the newest activity is older than the analysis window: a segmentation as
+    of today would find nothing recent (a shop loaded from an old export), so say which
+    ``--as-of`` analyses the shop as of its last day."""
+    if not newest:
+        return
+    entity, last = max(newest.items(), key=lambda item: item[1])
+    if last >= now - timedelta(days=window_days):
+        return
+    words = ACTIVITY[entity][1]
+    item = next((e for e in report.entities if e.entity == "order"), None) or report.entities[0]
+    item.warnings.append(
+        f"the newest {words} is from {last:%Y-%m-%d}, older than the {window_days}-day analysis window, so a "
+        f"segmentation as of today finds no recent activity; use `flask --app wsgi shopcrm segment --as-of "
+        f"{(last + timedelta(days=1)):%Y-%m-%d}` to analyse the shop as of its last day")
 
 
 def _beacon_part(crm_conn: sa.Connection | None, beacon_on: bool, report: EntityReport) -> None:
@@ -274,10 +384,13 @@ def _beacon_part(crm_conn: sa.Connection | None, beacon_on: bool, report: Entity
 
 
 def examine(conn: sa.Connection, mapping: ShopMapping, crm_conn: sa.Connection | None = None,
-            beacon_on: bool = False, database: str = "", now: datetime | None = None) -> DoctorReport:
-    """The full report for ``mapping`` on the shop connection ``conn``."""
+            beacon_on: bool = False, database: str = "", now: datetime | None = None,
+            window_days: int = WINDOW_DAYS, clock: str = "") -> DoctorReport:
+    """The full report for ``mapping`` on the shop connection ``conn``. ``now`` is on the shop
+    database's clock; ``window_days`` is the analysis window the newest activity is held against."""
     now = (now or shop_now()).replace(microsecond=0)
-    report = DoctorReport(mapping.name, mapping.origin, database, prefix=mapping.prefix)
+    report = DoctorReport(mapping.name, mapping.origin, database, prefix=mapping.prefix, clock=clock)
+    newest: dict[str, datetime] = {}
     for entity, spec in ENTITIES.items():
         emap = mapping.entities.get(entity)
         item = EntityReport(entity, spec.label, spec.must_exist,
@@ -287,17 +400,29 @@ def examine(conn: sa.Connection, mapping: ShopMapping, crm_conn: sa.Connection |
             item.notes.append(mapping.notes[entity])
         if emap is None:
             item.mapped = False
-            item.notes.append(MISSING_WORDS.get(entity, "not mapped"))
+            if entity == "view" and mapping.views_off:
+                item.off, item.source = True, "nowhere (off by choice)"
+                item.notes.append(VIEWS_OFF_WORDS)
+                if beacon_on:
+                    item.notes.append("the view beacon is on (SHOPCRM_BEACON_SECRET is set) but its views are not "
+                                      "used: remove the secret, or map the views")
+            else:
+                item.notes.append(MISSING_WORDS.get(entity, "not mapped"))
             continue
         if emap.store == "both":
             item.source += " and shopcrm's crm_view table (the view beacon)"
         try:
             if mapping.has(entity):
                 _shop_entity(conn, mapping, entity, item, now)
+                if entity in ACTIVITY and not item.errors:
+                    last = _newest(conn, mapping, entity, now)
+                    if last is not None:
+                        newest[entity] = last
             if mapping.reads_crm(entity):
                 _beacon_part(crm_conn, beacon_on, item)
         except (ShopCRMError, sa.exc.DBAPIError) as exc:
             item.errors.append(str(getattr(exc, "orig", None) or exc))
+    _stale_activity(report, newest, now, window_days)
     try:
         report.can_write, report.write_privileges, report.access = write_access(conn)
     except sa.exc.DBAPIError as exc:
@@ -410,9 +535,31 @@ def report_for_app() -> DoctorReport:
         mapping = load_mapping(config)
     except MappingError as exc:
         return DoctorReport(None, None, database, errors=[str(exc)])
+    window = min(config.get("SHOPCRM_INTEREST_HORIZON_DAYS") or WINDOW_DAYS,
+                 config.get("SHOPCRM_VALUE_WINDOW_DAYS") or WINDOW_DAYS)
     try:
         with connect_shop() as conn, db.engine.connect() as crm_conn:
             return examine(conn, mapping, crm_conn=crm_conn, beacon_on=bool(config.get("SHOPCRM_BEACON_SECRET")),
-                           database=database)
+                           database=database, window_days=window, clock=clock_text(config, mapping))
     except ShopCRMError as exc:
         return DoctorReport(mapping.name, mapping.origin, database, prefix=mapping.prefix, errors=[str(exc)])
+
+
+def clock_text(config, mapping: ShopMapping) -> str:
+    """Which zone the shop's stored times are read in, where that comes from, and the time now
+    on that clock (to compare with the newest order the shop shows)."""
+    setting, owner = config.get("SHOPCRM_SHOP_DB_TIMEZONE"), config.get("SHOPCRM_SHOP_TIMEZONE")
+    if mapping.timezone and setting and setting != mapping.timezone:
+        source = (f"SHOPCRM_SHOP_DB_TIMEZONE, which overrides the mapping file's [shop] timezone "
+                  f"{mapping.timezone!r}")
+    elif mapping.timezone:
+        source = "[shop] timezone of the mapping file"
+    elif setting:
+        source = "SHOPCRM_SHOP_DB_TIMEZONE"
+    elif owner:
+        source = "the shop's zone, SHOPCRM_SHOP_TIMEZONE; set SHOPCRM_SHOP_DB_TIMEZONE if the shop stores another"
+    else:
+        source = ("this server's local zone; a shop that stores UTC (Magento) says so with [shop] timezone = \"UTC\" "
+                  "in its mapping file or SHOPCRM_SHOP_DB_TIMEZONE")
+    zone = setting or owner or "local time"
+    return f"the shop's stored times are read as {zone} ({source}); now on that clock: {shop_now():%Y-%m-%d %H:%M}"

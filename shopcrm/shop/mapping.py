@@ -1,8 +1,9 @@
 """How shopcrm sees a shop: eight logical entities with canonical columns.
 
 Each entity is read either from one table, with a map from canonical column names to the
-shop's real column names and simple equality/IN filters, or from a SELECT that already
-returns the canonical names (for data that needs joins). Either way :meth:`ShopMapping.source`
+shop's real column names and simple filters (``where``: equal, one of, not, not one of, empty,
+not empty), or from a SELECT that already returns the canonical names (for data that needs
+joins). Either way :meth:`ShopMapping.source`
 gives a SQLAlchemy subquery with the canonical column names, and the aggregation queries in
 ``extract.py`` are written once against those names.
 
@@ -23,6 +24,7 @@ from typing import Any, Mapping
 
 import sqlalchemy as sa
 
+from ..clock import zone_named
 from ..errors import MappingError, ReadOnlyViolation
 from .readonly import check_statement, several_statements
 
@@ -31,6 +33,28 @@ PREFIX = re.compile(r"^[A-Za-z0-9_]{0,32}$")
 PARAM_NAME = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")  # the same rule as sqlalchemy.text()
 STORES = ("shop", "crm", "both")
 SCALARS = (str, int, float, bool)
+#: The tests a ``where`` filter may make beside equality (a value) and IN (a list). TOML has no
+#: null, so emptiness is asked as ``{ is_null = true }``; ``not`` and ``not_in`` keep the rows
+#: where the column is empty (NULL is not "canceled"), ``not_null = true`` leaves those out.
+WHERE_TESTS = ("not", "not_in", "is_null", "not_null")
+
+
+class WholeNumber(sa.types.TypeDecorator):
+    """A count a shop may store as a decimal (Magento: ``qty_ordered decimal(12,4)``): a whole
+    value comes back as an ``int`` (``2``, not ``Decimal('2.0000')``); any other value as it is,
+    for the doctor and the readers to name."""
+
+    impl = sa.Integer
+    cache_ok = True
+
+    def process_result_value(self, value, dialect):
+        if value is None or isinstance(value, int):
+            return value
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return value
+        return int(number) if number.is_integer() else value
 
 
 @dataclass(frozen=True)
@@ -49,7 +73,7 @@ class EntitySpec:
         return self.required + self.optional
 
 
-_INT, _TEXT, _TIME, _NUM = sa.BigInteger(), sa.String(), sa.DateTime(), sa.Float()
+_INT, _TEXT, _TIME, _NUM, _COUNT = sa.BigInteger(), sa.String(), sa.DateTime(), sa.Float(), WholeNumber()
 
 ENTITIES: dict[str, EntitySpec] = {
     spec.name: spec
@@ -75,12 +99,12 @@ ENTITIES: dict[str, EntitySpec] = {
                    {"customer_id": _INT, "product_id": _INT, "viewed_at": _TIME}, must_exist=False,
                    label="product views"),
         EntitySpec("cart_item", ("customer_id", "product_id", "quantity", "added_at"), (),
-                   {"customer_id": _INT, "product_id": _INT, "quantity": sa.Integer(), "added_at": _TIME},
+                   {"customer_id": _INT, "product_id": _INT, "quantity": _COUNT, "added_at": _TIME},
                    must_exist=False, label="cart items"),
         EntitySpec("order", ("id", "customer_id", "placed_at", "total"), (),
                    {"id": _INT, "customer_id": _INT, "placed_at": _TIME, "total": _NUM}, label="orders"),
         EntitySpec("order_line", ("order_id", "product_id", "quantity", "unit_price"), (),
-                   {"order_id": _INT, "product_id": _INT, "quantity": sa.Integer(), "unit_price": _NUM},
+                   {"order_id": _INT, "product_id": _INT, "quantity": _COUNT, "unit_price": _NUM},
                    label="order lines"),
     )
 }
@@ -120,13 +144,64 @@ def check_identifier(value: object, where: str) -> str:
     return value
 
 
+def _plain_values(value: Any) -> bool:
+    """A number, string or true/false, or a non-empty list of those."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return bool(items) and all(isinstance(v, SCALARS) for v in items)
+
+
 def check_values(values: Mapping[str, Any], where: str) -> None:
     """Filter and SELECT parameter values: numbers, strings, yes/no, or non-empty lists of those."""
     for name, value in values.items():
-        items = value if isinstance(value, (list, tuple)) else [value]
-        if not items or not all(isinstance(v, SCALARS) for v in items):
+        if not _plain_values(value):
             raise MappingError(f"{where} '{name}': the value must be a number, a string, true/false, "
                                f"or a non-empty list of those (got {value!r})")
+
+
+def check_where(filters: Mapping[str, Any], where: str) -> None:
+    """A table entity's filters: per column a value (equal), a list (one of), or a table of
+    tests (``{ not = "canceled" }``, ``{ not_in = [...] }``, ``{ is_null = true }``,
+    ``{ not_null = true }``; several tests in one table must all hold)."""
+    for column, value in filters.items():
+        check_identifier(column, f"{where}, field 'where'")
+        here = f"{where}, field 'where', filter on '{column}'"
+        if not isinstance(value, Mapping):
+            if not _plain_values(value):
+                raise MappingError(f"{here}: the value must be a number, a string, true/false, a non-empty list "
+                                   f"of those, or a table of tests like {{ not = \"canceled\" }} (got {value!r})")
+            continue
+        if not value:
+            raise MappingError(f"{here}: an empty table tests nothing; use one of {', '.join(WHERE_TESTS)}")
+        for test, operand in value.items():
+            if test not in WHERE_TESTS:
+                raise MappingError(f"{here}: unknown test '{test}' (known: {', '.join(WHERE_TESTS)}; "
+                                   "equality is column = value, one of several is column = [values])")
+            if test in ("is_null", "not_null"):
+                if not isinstance(operand, bool):
+                    raise MappingError(f"{here}: '{test}' must be true or false (got {operand!r})")
+            elif test == "not_in" and not (isinstance(operand, (list, tuple)) and _plain_values(operand)):
+                raise MappingError(f"{here}: 'not_in' must be a non-empty list of numbers, strings or "
+                                   f"true/false (got {operand!r})")
+            elif not _plain_values(operand):
+                raise MappingError(f"{here}: 'not' must be a number, a string, true/false or a non-empty list "
+                                   f"of those (got {operand!r})")
+
+
+def where_condition(column: sa.ColumnElement, value: Any) -> sa.ColumnElement:
+    """One checked ``where`` filter as a condition; every value stays a bound parameter."""
+    if not isinstance(value, Mapping):
+        return column.in_(list(value)) if isinstance(value, (list, tuple)) else column == value
+    parts = []
+    for test, operand in value.items():
+        if test in ("not", "not_in"):
+            values = list(operand) if isinstance(operand, (list, tuple)) else [operand]
+            differs = column.not_in(values) if len(values) > 1 else column != values[0]
+            parts.append(sa.or_(differs, column.is_(None)))
+        elif (test == "is_null") == bool(operand):
+            parts.append(column.is_(None))
+        else:
+            parts.append(column.is_not(None))
+    return sa.and_(*parts)
 
 
 @dataclass(frozen=True)
@@ -144,7 +219,7 @@ class EntityMap:
     entity: str
     table: str | None = None
     columns: Mapping[str, str] = field(default_factory=dict)  # canonical -> real column
-    where: Mapping[str, Any] = field(default_factory=dict)  # real column -> value or list of values
+    where: Mapping[str, Any] = field(default_factory=dict)  # real column -> value, list, or table of tests
     select: str | None = None  # a SELECT returning canonical names; may use {prefix} and :name parameters
     params: Mapping[str, Any] = field(default_factory=dict)
     returns: tuple[str, ...] | None = None  # SELECT only: the canonical columns it returns (None: all)
@@ -193,9 +268,7 @@ class EntityMap:
         if missing:
             raise MappingError(f"{where}, field 'columns': the required column(s) {', '.join(missing)} "
                                "are not mapped")
-        for column in self.where:
-            check_identifier(column, f"{where}, field 'where'")
-        check_values(self.where, f"{where}, field 'where', filter on")
+        check_where(self.where, where)
 
     def _validate_select(self, spec: EntitySpec, where: str) -> None:
         text = self.select
@@ -251,6 +324,8 @@ class ShopMapping:
     params: Mapping[str, Any] = field(default_factory=dict)
     notes: Mapping[str, str] = field(default_factory=dict)  # per entity: what this mapping cannot read, and why
     origin: str = "preset"
+    timezone: str | None = None  # the zone of the shop's stored times, as the mapping declares it (None: not said)
+    views_off: bool = False  # the shop keeps no product views and wants no beacon: browsing data is off by choice
     # source() per (entity, columns): the constructs never change, and building one (and its
     # cache key) on every query costs more than the query's own Python work on a page
     _sources: dict = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -266,6 +341,14 @@ class ShopMapping:
         for name, spec in ENTITIES.items():
             if spec.must_exist and name not in self.entities:
                 raise MappingError(f"{self.origin}: the required entity '{name}' ({spec.label}) is not mapped")
+        if self.views_off and "view" in self.entities:
+            raise MappingError(f"{self.origin}: views = \"none\" says the shop keeps no product views, but the "
+                               "entity 'view' is mapped too; remove one of them")
+        if self.timezone is not None:
+            try:
+                zone_named(self.timezone)
+            except ValueError as exc:
+                raise MappingError(f"{self.origin}, [shop], field 'timezone': {exc}") from None
 
     def has(self, entity: str) -> bool:
         """Whether the shop's own database holds this entity (what the extraction reads there)."""
@@ -282,10 +365,15 @@ class ShopMapping:
         return None if emap is None or emap.table is None else self.prefix + emap.table
 
     def with_views(self, source: str) -> "ShopMapping":
-        """This mapping with its views read from ``source``: preset, shop, beacon or both."""
+        """This mapping with its views read from ``source``: preset, shop, beacon, both, or none
+        (browsing data off by choice: no views read, no beacon advised)."""
         if source == "preset":
             return self
         current = self.entities.get("view")
+        if source == "none":
+            entities = {name: emap for name, emap in self.entities.items() if name != "view"}
+            notes = {name: text for name, text in self.notes.items() if name != "view"}
+            return replace(self, entities=entities, notes=notes, views_off=True)
         if source == "beacon":
             view = EntityMap("view", store="crm", origin="SHOPCRM_SHOP_VIEWS")
         elif current is None or current.store == "crm":
@@ -293,7 +381,17 @@ class ShopMapping:
                                "the shop's own that holds product views; use 'beacon' or 'preset'")
         else:
             view = replace(current, store="shop" if source == "shop" else "both")
-        return replace(self, entities={**self.entities, "view": view})
+        return replace(self, entities={**self.entities, "view": view}, views_off=False)
+
+    def column_text(self, entity: str, canonical: str) -> str:
+        """Where a canonical column is read, in the shop's own names: "the column `t`.`c`" for a
+        table, "the column `quantity` of the SELECT of 'order_line'" for a select."""
+        emap = self.entities.get(entity)
+        if emap is not None and emap.table is not None and canonical in emap.columns:
+            return f"the column `{self.prefix}{emap.table}`.`{emap.columns[canonical]}`"
+        if emap is not None and emap.select is not None:
+            return f"the column `{canonical}` of the SELECT of '{entity}'"
+        return f"the {COLUMN_WORDS.get(canonical, canonical)} of '{entity}'"
 
     def select_text(self, entity: str) -> tuple[str, dict[str, Any]]:
         """A SELECT entity's SQL with the prefix filled in, and the parameters it uses."""
@@ -358,10 +456,7 @@ class ShopMapping:
                 selected.append(_missing(entity, canonical, spec))
         query = sa.select(*selected).select_from(table)
         for column, value in emap.where.items():
-            if isinstance(value, (list, tuple)):
-                query = query.where(table.c[column].in_(list(value)))
-            else:
-                query = query.where(table.c[column] == value)
+            query = query.where(where_condition(table.c[column], value))
         return query.subquery(f"{entity}_src")
 
 

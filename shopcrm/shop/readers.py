@@ -15,7 +15,13 @@ Definitions, the same on every database (tests compare them with a plain-Python 
 
 * an event counts when ``as_of - horizon < time <= as_of``;
 * events of unknown customers or products (orphans) are dropped and counted;
-* orders are the mapping's valid orders placed up to ``as_of``; money is read to the cent.
+* orders are the mapping's valid orders placed up to ``as_of``; money is read to the cent;
+* quantities are whole numbers, whatever the column's type: a shop may store them as decimals
+  (Magento's ``qty_ordered decimal(12,4)``), so they travel in ten-thousandths and a value that
+  is not whole stops the run with an error naming the entity, the column, the value and the fix.
+
+A value that is not a whole number where one must be (an id stored as text, say) is named the
+same way: the entity, the shop's column, the value, what to do.
 
 The :class:`Catalog`, :class:`Orders` and :class:`Lines` they return are the shop-data
 contract: plain arrays, nothing of the database. Functions take a SQLAlchemy connection and a
@@ -23,10 +29,11 @@ contract: plain arrays, nothing of the database. Functions take a SQLAlchemy con
 """
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import sqlalchemy as sa
@@ -34,7 +41,7 @@ import sqlalchemy as sa
 from ..arrays import IdIndex
 from ..clock import DAY
 from ..errors import MappingError
-from .mapping import ShopMapping
+from .mapping import COLUMN_WORDS, ENTITIES, ShopMapping
 from .sqlfuncs import bucket, cents, packed, seconds_between
 
 NULL_AGE = -(10 ** 12)  # stands for "no date" inside packed tuples (31,700 years in the future)
@@ -43,6 +50,8 @@ CUSTOMER_BUCKET = 32768  # customers of one location/source packed into one row 
 CHUNK_ROWS = 2000  # packed rows fetched at a time while a result streams
 CHUNK_BYTES = 4 << 20  # packed text parsed at a time
 ID_CHUNK = 1000  # ids per IN (...) list when a run is restricted to some customers
+QUANTITY_SCALE = 10_000  # quantities travel in ten-thousandths: decimal(12,4) exactly, and whole ones checked
+_WHOLE = re.compile(rb"-?[0-9]+")
 
 
 @dataclass
@@ -124,7 +133,49 @@ def _complete(blob: bytes, tuples: int) -> bool:
     return blob.count(b";") == tuples
 
 
-def _parse(blobs: list[bytes], width: int) -> np.ndarray:
+#: What a packed value is, per position: (entity, canonical column) or None; it names a bad value.
+Labels = Sequence["tuple[str, str] | None"]
+Explain = Callable[[int, str], MappingError]
+
+
+def value_error(mapping: ShopMapping, entity: str, canonical: str, value: str, doctor_hint: bool = True
+                ) -> MappingError:
+    """A value the readers cannot use, named: the entity, the shop's column, the value, the fix."""
+    spec = ENTITIES[entity]
+    words = COLUMN_WORDS.get(canonical, canonical)
+    column = mapping.column_text(entity, canonical)
+    if canonical in ("created_at", "placed_at", "viewed_at", "added_at"):
+        return MappingError(f"{spec.label} ({entity}): {column} holds {value}, which is not a date and time; map "
+                            f"'{entity}' with a SELECT that converts it (… AS {canonical}), see docs/MAPPING.md")
+    return MappingError(f"{spec.label} ({entity}): {column} holds {value}, but the {words} must be a whole number; "
+                        f"map '{entity}' with a SELECT that returns whole numbers (e.g. CAST(… AS SIGNED) AS "
+                        f"{canonical}) or map another column"
+                        + ("; `flask --app wsgi shopcrm doctor` checks every row" if doctor_hint else ""))
+
+
+def _explainer(mapping: ShopMapping, labels: Labels) -> Explain:
+    def explain(position: int, value: str) -> MappingError:
+        label = labels[position] if position < len(labels) else None
+        if label is None:
+            return MappingError(f"the shop returned {value}, which is not a whole number; "
+                                "run `flask --app wsgi shopcrm doctor` to find the column")
+        return value_error(mapping, *label, value)
+    return explain
+
+
+def _first_bad(data: bytes, width: int, explain: Explain | None) -> MappingError:
+    for index, token in enumerate(data.split(b",")):
+        if not _WHOLE.fullmatch(token.strip()):
+            shown = repr(token.decode("utf-8", "replace")) if token.strip() else "an empty value"
+            if explain is not None:
+                return explain(index % width, shown)
+            return MappingError(f"the shop returned {shown}, which is not a whole number; "
+                                "run `flask --app wsgi shopcrm doctor` to find the column")
+    return MappingError("the shop returned values that are not whole numbers; "
+                        "run `flask --app wsgi shopcrm doctor` to find the column")
+
+
+def _parse(blobs: list[bytes], width: int, explain: Explain | None = None) -> np.ndarray:
     data = b"".join(blobs).translate(_TUPLE_END)[:-1]
     if not data:
         return np.empty((0, width), np.int64)
@@ -133,18 +184,37 @@ def _parse(blobs: list[bytes], width: int) -> np.ndarray:
         try:
             values = np.fromstring(data, dtype=np.int64, sep=",")
         except (DeprecationWarning, ValueError) as exc:
-            raise MappingError("the shop returned ids, quantities or dates that are not whole numbers; "
-                               "check the mapping's id and date columns") from exc
+            raise _first_bad(data, width, explain) from exc
+    if values.size % width:  # a value the parser stopped at without a warning
+        raise _first_bad(data, width, explain)
     return values.reshape(-1, width)
 
 
+def _plain_rows(rows: list, width: int, explain: Explain | None) -> np.ndarray:
+    """Rows read one by one (a group too long to pack) as integers, a bad value named."""
+    try:
+        return np.asarray(rows, dtype=np.int64).reshape(-1, width)
+    except (TypeError, ValueError, OverflowError):
+        for row in rows:
+            for position, value in enumerate(row):
+                if not isinstance(value, int) or isinstance(value, bool):
+                    shown = "an empty value (NULL)" if value is None else repr(str(value))
+                    if explain is not None:
+                        raise explain(position, shown) from None
+                    raise MappingError(f"the shop returned {shown}, which is not a whole number; "
+                                       "run `flask --app wsgi shopcrm doctor` to find the column") from None
+        raise
+
+
 def fetch_packed(conn: sa.Connection, key: sa.ColumnElement, values: list[sa.ColumnElement], from_,
-                 conditions: list) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+                 conditions: list, explain: Explain | None = None
+                 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Stream ``(keys, counts, tuples)`` chunks: the groups' keys, how many tuples each group
     has, and the tuples (``len(values)`` integers each) one group after the other.
 
     A group whose packed string came back short (longer than the server's packet limit) is
-    read again as plain rows, so nothing is ever silently lost.
+    read again as plain rows, so nothing is ever silently lost. ``explain`` names a value that
+    is not a whole number (see :func:`value_error`).
     """
     width = len(values)
     query = (sa.select(key.label("k"), sa.func.count().label("n"), packed(*values).label("p"))
@@ -165,13 +235,14 @@ def fetch_packed(conn: sa.Connection, key: sa.ColumnElement, values: list[sa.Col
             blobs.append(blob)
             size += len(blob)
             if size >= CHUNK_BYTES:  # parse a few MB at a time, whatever the rows hold
-                yield np.asarray(keys, dtype=np.int64), np.asarray(counts, dtype=np.int64), _parse(blobs, width)
+                yield (np.asarray(keys, dtype=np.int64), np.asarray(counts, dtype=np.int64),
+                       _parse(blobs, width, explain))
                 keys, blobs, counts, size = [], [], [], 0
     if blobs:
-        yield np.asarray(keys, dtype=np.int64), np.asarray(counts, dtype=np.int64), _parse(blobs, width)
+        yield np.asarray(keys, dtype=np.int64), np.asarray(counts, dtype=np.int64), _parse(blobs, width, explain)
     for k in short:
         plain = sa.select(*values).select_from(from_).where(*conditions, key == k)
-        rows = np.asarray(conn.execute(plain).all(), dtype=np.int64).reshape(-1, width)
+        rows = _plain_rows([tuple(r) for r in conn.execute(plain).all()], width, explain)
         yield np.array([int(k)], dtype=np.int64), np.array([len(rows)], dtype=np.int64), rows
 
 
@@ -200,7 +271,7 @@ def read_customers(conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
             if not _complete(blob, n):
                 raise MappingError("the customer list came back truncated; raise the database's "
                                    "max_allowed_packet (it must hold 32768 customer ids)")
-            pairs = _parse([blob], 2)
+            pairs = _parse([blob], 2, _explainer(mapping, [("customer", "id"), ("customer", "created_at")]))
             ids_parts.append(pairs[:, 0])
             age_parts.append(pairs[:, 1])
             label_parts.append((labels, len(pairs)))
@@ -271,7 +342,8 @@ def event_chunks(conn: sa.Connection, mapping: ShopMapping, entity: str, as_of: 
         conditions = [ts <= as_of_p, ts > since, events.c.customer_id.is_not(None), events.c.product_id.is_not(None),
                       *cond]
         for keys, counts, tuples in fetch_packed(conn, events.c.customer_id, [events.c.product_id, age], events,
-                                                 conditions):
+                                                 conditions, _explainer(mapping, [(entity, "product_id"),
+                                                                                  (entity, ts_col)])):
             yield keys, counts, tuples[:, 0], tuples[:, 1]
 
 
@@ -290,7 +362,8 @@ def read_orders(conn: sa.Connection, mapping: ShopMapping, as_of: datetime, cust
     parts, orphans, read = [], [], 0
     for cond in _in_chunks(order.c.customer_id, only):
         conditions = [order.c.placed_at <= as_of_p, order.c.customer_id.is_not(None), order.c.id.is_not(None), *cond]
-        for _, _, t in fetch_packed(conn, key, values, order, conditions):
+        explain = _explainer(mapping, [("order", "id"), ("order", "customer_id"), ("order", "placed_at"), None])
+        for _, _, t in fetch_packed(conn, key, values, order, conditions, explain):
             rows, known = customers.locate(t[:, 1])
             read += len(t)
             orphans.append(t[~known, 1])
@@ -315,15 +388,18 @@ def read_lines(conn: sa.Connection, mapping: ShopMapping, orders: Orders, catalo
     if not recent.any():
         return Lines(*(np.empty(0, np.int32) for _ in range(3)), np.empty(0)), {"line_rows": 0}
     line = mapping.source("order_line", ("order_id", "product_id", "quantity", "unit_price"))
-    values = [line.c.order_id, line.c.product_id, sa.func.coalesce(line.c.quantity, 1),
+    values = [line.c.order_id, line.c.product_id, scaled_quantity(line.c.quantity),
               cents(sa.func.coalesce(line.c.unit_price, 0))]
+    explain = _explainer(mapping, [("order_line", "order_id"), ("order_line", "product_id"),
+                                   ("order_line", "quantity"), None])
     key = bucket(line.c.order_id, sa.literal_column(str(ORDER_BUCKET)))
     conditions = [line.c.order_id >= sa.bindparam("first_order", int(orders.ids[recent].min())),
                   line.c.order_id.is_not(None), line.c.product_id.is_not(None)]
     order_index = IdIndex(orders.ids)
     parts, read, unknown = [], 0, 0
     for cond in _in_chunks(line.c.order_id, orders.ids[recent] if restricted else None):
-        for _, _, t in fetch_packed(conn, key, values, line, conditions + cond):
+        for _, _, t in fetch_packed(conn, key, values, line, conditions + cond, explain):
+            t[:, 2] = whole_quantities(mapping, "order_line", t[:, 2], t[:, 0], t[:, 1])
             order_rows, valid = order_index.locate(t[:, 0])
             valid &= recent[order_rows]
             products, found = catalog.locate(t[:, 1])
@@ -336,6 +412,33 @@ def read_lines(conn: sa.Connection, mapping: ShopMapping, orders: Orders, catalo
         np.concatenate([p[i] for p in parts]) if parts else np.empty(0, np.int32) for i in range(4))
     return (Lines(order=order_rows, product=products, quantity=quantity, unit_price=price.astype(np.float64)),
             {"line_rows": read, "line_unknown_product_rows": unknown})
+
+
+# --- quantities ----------------------------------------------------------------------------------------
+
+def scaled_quantity(column: sa.ColumnElement) -> sa.ColumnElement:
+    """A quantity (empty: 1) as a whole number of ten-thousandths, whatever the column's type:
+    ``2``, ``2.0`` and ``2.0000`` all become 20000, and ``2.5`` becomes 25000, which
+    :func:`whole_quantities` refuses by name."""
+    return sa.cast(sa.func.round(sa.func.coalesce(column, 1) * QUANTITY_SCALE), sa.BigInteger)
+
+
+def whole_quantities(mapping: ShopMapping, entity: str, scaled: np.ndarray, first: np.ndarray,
+                     second: np.ndarray) -> np.ndarray:
+    """Scaled quantities back to whole numbers; a value that is not whole is a MappingError
+    naming the entity, the shop's column, the value, the row (``first``, ``second``: its order
+    and product, or customer and product) and the fix."""
+    bad = np.flatnonzero(scaled % QUANTITY_SCALE)
+    if len(bad):
+        at = bad[0]
+        value = f"{scaled[at] / QUANTITY_SCALE:.4f}".rstrip("0").rstrip(".")
+        row = (f"order {first[at]}, product {second[at]}" if entity == "order_line"
+               else f"customer {first[at]}, product {second[at]}")
+        raise MappingError(
+            f"{ENTITIES[entity].label} ({entity}): {mapping.column_text(entity, 'quantity')} holds {value} ({row}), "
+            f"but shopcrm counts whole items: map '{entity}' with a SELECT that rounds the quantity "
+            "(e.g. CEIL(…) AS quantity), see docs/MAPPING.md; `flask --app wsgi shopcrm doctor` counts such rows")
+    return scaled // QUANTITY_SCALE
 
 
 # --- what the extraction wants from the shop's schema ---------------------------------------------------

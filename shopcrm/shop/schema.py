@@ -72,8 +72,8 @@ def type_problem(entity: str, canonical: str, found: str, where: str) -> tuple[s
         kind = {"int": "whole numbers", "number": "numbers", "datetime": "dates and times"}[wanted]
         return ("warning", f"{where} is stored as text; shopcrm reads it as {kind}, and values that are not "
                            f"{kind} will fail or count as missing")
-    if wanted == "int" and found == "number":
-        return ("warning", f"{where} holds decimal numbers; shopcrm expects whole numbers for the {words}")
+    # Whole numbers stored as decimals are fine (Magento's quantities); the doctor reads every
+    # value of such a column (EntityCheck.maybe_not_whole) and names any that is not whole.
     return None
 
 
@@ -91,6 +91,12 @@ class EntityCheck:
     @property
     def ok(self) -> bool:
         return self.found and not self.errors
+
+    def maybe_not_whole(self) -> list[str]:
+        """Canonical columns that must hold whole numbers but whose type allows others (decimals,
+        or a SELECT's column of unknown type): the doctor reads them to find values that are not whole."""
+        return [c for c, kind in self.columns.items()
+                if expected_class(self.entity, c) == "int" and kind in ("number", "?")]
 
 
 def _add(check: EntityCheck, problem: tuple[str, str] | None) -> None:
