@@ -16,9 +16,11 @@ from flask import Flask, has_request_context, redirect, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 
 from . import config as config_module
+from . import request_guard
 from .config import PROJECT_ROOT, TEMPLATE_DIR
 from .errors import ConfigError
 from .formatting import FILTERS
+from .private_files import private_folder, private_sqlite
 from .state import CRMState
 
 __all__ = ["create_app", "ShopCRM", "PROJECT_ROOT"]
@@ -48,6 +50,8 @@ class ShopCRM:
         config_module.fill_paths(app.config, app.instance_path)
         config_module.validate(app.config)
         config_module.ensure_dev_secret(app.config)
+        request_guard.install(app)  # before the blueprints (its <int:> converter) and CSRFProtect (body limits)
+        private_sqlite(app.config["SQLALCHEMY_DATABASE_URI"])
 
         db.init_app(app)
         migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
@@ -149,7 +153,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     try:
-        os.makedirs(app.instance_path, exist_ok=True)
+        private_folder(app.instance_path)
     except OSError:
         pass  # a read-only instance folder is fine until something needs to write there
 
@@ -161,4 +165,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         return redirect(url_for("crm_admin.dashboard"))
 
     app.wsgi_app = PrefixMiddleware(app.wsgi_app, app.config.get("SHOPCRM_MOUNT") or "")
+    request_guard.behind_proxies(app)  # X-Forwarded-For only from SHOPCRM_TRUSTED_PROXIES proxies
     return app
