@@ -221,14 +221,6 @@ def plain_auth(setting, value, config):
             "(port 465); only for a server on this machine set SHOPCRM_MAIL_ALLOW_PLAIN_AUTH=1")
 
 
-def form_field_size(setting, value, config):
-    problem = whole(1024, unit="bytes", empty=True, empty_means="the host app's, or 1 MB")(setting, value, config)
-    limit = config.get("MAX_CONTENT_LENGTH")
-    if problem is None and isinstance(limit, int) and isinstance(value, int) and value > limit:
-        return f"{setting.key} ({value}) must not be larger than MAX_CONTENT_LENGTH ({limit})"
-    return problem
-
-
 @dataclass(frozen=True)
 class Setting:
     """One configuration key: its default, how an environment string is parsed, the
@@ -395,7 +387,8 @@ SETTINGS: tuple[Setting, ...] = (
             help="largest request body in bytes (forms); larger ones are refused unread with 413",
             check=whole(1024, unit="bytes", empty=True, empty_means="the host app's, or 2 MB")),
     Setting("MAX_FORM_MEMORY_SIZE", 1024 * 1024, int, env="SHOPCRM_MAX_FORM_MEMORY_SIZE",
-            help="largest single form field in bytes (an e-mail template, say)", check=form_field_size),
+            help="largest single form field in bytes (an e-mail template, say)",
+            check=whole(1024, unit="bytes", empty=True, empty_means="the host app's, or 1 MB")),
     Setting("SHOPCRM_MAX_UPLOAD_BYTES", 20 * 1024 * 1024, int,
             help="largest request body for pages that take a file (a CSV import); keep Apache's "
                  "LimitRequestBody at least this large", check=whole(1024, unit="bytes")),

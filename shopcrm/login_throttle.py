@@ -49,6 +49,7 @@ OUTCOME_TEXT = {FAILED: "wrong password or no such account", INACTIVE: "account 
 #: :data:`MAX_EVENTS` rows either (a flood from many addresses).
 KEEP_DAYS = 90
 MAX_EVENTS = 10000
+PRUNE_EVERY = 50
 DEVICE_SALT = "shopcrm-login-device"
 
 
@@ -105,11 +106,23 @@ def record(outcome: str, attempt: Attempt, agent: str = "", user_id: int | None 
     table = LoginEvent.__table__
     with db.engine.begin() as conn:
         new_id = conn.execute(table.insert().values(**row)).inserted_primary_key[0]
-        conn.execute(table.delete().where(sa.or_(table.c.at < now - timedelta(days=KEEP_DAYS),
-                                                 table.c.id <= new_id - MAX_EVENTS)))
-    if new_id % 100 == 0:
-        throttle.prune(older_than=2 * 86400)
     log.warning("login %s for %r from %s", outcome, row["email"], row["client"])
+    if new_id % PRUNE_EVERY == 0:
+        _prune(new_id, now)
+
+
+def _prune(new_id: int, now) -> None:
+    """Old events and counters out, now and then, in transactions of their own: under a flood
+    of attempts a range DELETE beside the INSERTs could deadlock on MariaDB; a prune that loses
+    simply runs next time."""
+    table = LoginEvent.__table__
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(table.delete().where(sa.or_(table.c.at < now - timedelta(days=KEEP_DAYS),
+                                                     table.c.id <= new_id - MAX_EVENTS)))
+        throttle.prune(older_than=2 * 86400)
+    except sa.exc.OperationalError as exc:
+        log.info("pruning login events skipped this time: %s", exc.orig)
 
 
 def recent_events(limit: int = 50) -> list[LoginEvent]:

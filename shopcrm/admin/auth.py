@@ -126,7 +126,8 @@ def login():
         agent = request.headers.get("User-Agent", "")
         wait = login_throttle.check_in(attempt)
         if wait:
-            login_throttle.record(login_throttle.REFUSED, attempt, agent)
+            known = db.session.scalar(sa.select(User.id).where(sa.func.lower(User.email) == email))
+            login_throttle.record(login_throttle.REFUSED, attempt, agent, known)
             flash(f"Too many attempts. Please wait {login_throttle.wait_text(wait)} and try again.", "error")
             status = 429
         else:
