@@ -43,8 +43,7 @@ PER_DEVICE = throttle.Backoff(free=10, first_wait=2, max_wait=900, forget_after=
 
 FAILED, INACTIVE, REFUSED = "failed", "inactive", "refused"
 #: What the admin's security list says for each outcome.
-OUTCOME_TEXT = {FAILED: "wrong password or no such account", INACTIVE: "account deactivated",
-                REFUSED: "refused: too many attempts, asked to wait"}
+OUTCOME_TEXT = {FAILED: "wrong password", INACTIVE: "deactivated account", REFUSED: "asked to wait (too many tries)"}
 #: Login events older than this are deleted as new ones come in; the list never grows beyond
 #: :data:`MAX_EVENTS` rows either (a flood from many addresses).
 KEEP_DAYS = 90

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, render_template, request, url_for
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
@@ -100,12 +100,23 @@ def error_page(error: HTTPException):
         limit = getattr(request, "max_content_length", None)
         if limit:
             message += f" The limit is {_size(limit)}."
-    response = current_app.make_response((render_template("public/error.html", code=code, message=message), code))
+    page = render_template("public/error.html", code=code, message=message, back_url=_admin_home())
+    response = current_app.make_response((page, code))
     if code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)
     if code == 413:
         response.headers["Connection"] = "close"  # the unread body must not be taken for the next request
     return response
+
+
+def _admin_home() -> str | None:
+    """The dashboard's address when the request was for the admin panel (a matched route or
+    not): an admin who mistyped an address gets a way back; a shopper gets none."""
+    if "crm_admin.dashboard" not in current_app.view_functions:
+        return None
+    home = url_for("crm_admin.dashboard")
+    inside = home[len(request.script_root):] if home.startswith(request.script_root) else home
+    return home if request.blueprint == "crm_admin" or request.path.startswith(inside) else None
 
 
 def _id_too_large(error: OverflowError):
