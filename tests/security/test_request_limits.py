@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -113,12 +114,59 @@ def test_a_view_that_takes_files_gets_the_upload_limit(make_app):
     assert client.post("/crm/crm-test/plain", data={"text": "b" * 100 * 1024}).status_code == 413
 
 
-def test_apache_refuses_bodies_larger_than_shopcrm_accepts():
+def test_the_apache_configurations_limit_bodies_to_what_shopcrm_accepts():
     from shopcrm.config import defaults
 
     upload = defaults()["SHOPCRM_MAX_UPLOAD_BYTES"]
     for name in ("shopcrm.conf", "shopcrm-gunicorn.conf", "shopcrm-xampp-windows.conf"):
         text = (ROOT / "deploy" / "apache" / name).read_text()
         limits = [int(v) for v in re.findall(r"^\s*LimitRequestBody\s+(\d+)", text, re.M)]
+        limits += [int(v) for v in re.findall(r"Content-Length\} -gt (\d+)", text)]
         assert limits and all(upload <= v <= 2 * upload for v in limits), name
-    assert Path(ROOT / "deploy" / "apache" / "shopcrm-lampp.conf").read_text().count("Include") >= 1
+    assert "Include" in (ROOT / "deploy" / "apache" / "shopcrm-lampp.conf").read_text()  # shopcrm.conf's limit
+
+
+APACHE = Path("/usr/sbin/apache2")
+MODULES = Path("/usr/lib/apache2/modules")
+
+
+@pytest.mark.slow
+def test_apache_in_front_of_gunicorn_refuses_a_30_mb_post_before_forwarding_it(served, tmp_path):
+    """The shipped deploy/apache/shopcrm-gunicorn.conf, unchanged, in a standalone Apache on
+    loopback in front of the real gunicorn; stopped through its own PID file."""
+    import subprocess
+
+    from tests.support.apps import need_service
+    from tests.support.smtp import free_port
+
+    needed = ["mod_mpm_event.so", "mod_authz_core.so", "mod_alias.so", "mod_proxy.so", "mod_proxy_http.so",
+              "mod_headers.so", "mod_rewrite.so"]
+    if not APACHE.exists() or not all((MODULES / m).exists() for m in needed):
+        need_service("Apache", "apache2 with mod_proxy_http and mod_rewrite is not installed")
+    port, _ = served
+    listen = free_port()
+    root = tmp_path / "apache"
+    root.mkdir()
+    modules = "".join(f"LoadModule {m[4:-3]}_module {MODULES / m}\n" for m in needed)
+    (root / "httpd.conf").write_text(
+        f"Define SHOPCRM_ROOT {ROOT}\nDefine SHOPCRM_UPSTREAM 127.0.0.1:{port}\nServerRoot {root}\n"
+        f"ServerName localhost\nListen 127.0.0.1:{listen}\nPidFile {root}/httpd.pid\nErrorLog {root}/error.log\n"
+        f"{modules}Include {ROOT}/deploy/apache/shopcrm-gunicorn.conf\n")
+    started = subprocess.run([str(APACHE), "-f", str(root / "httpd.conf"), "-k", "start"], capture_output=True,
+                             text=True, timeout=60)
+    assert started.returncode == 0, started.stderr
+    try:
+        deadline = time.monotonic() + 20
+        while not (root / "httpd.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        get = "GET /crm/admin/login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        assert raw_request(listen, get, 0)[0] == 200  # forwarded to shopcrm
+        status, sent, seconds, answer = raw_request(listen, post_head("/crm/admin/login", 30 * MB), 30 * MB)
+        assert status == 413 and sent < 16 * MB and b"gunicorn" not in answer.split(b"\r\n\r\n")[0]
+        small = raw_request(listen, post_head("/crm/admin/login", 10), 10)
+        assert small[0] == 400  # a small form reaches shopcrm (and fails its CSRF check)
+    finally:
+        subprocess.run([str(APACHE), "-f", str(root / "httpd.conf"), "-k", "stop"], capture_output=True, timeout=60)
+        deadline = time.monotonic() + 20
+        while (root / "httpd.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
