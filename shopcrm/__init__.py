@@ -80,6 +80,9 @@ def _security_headers(response):
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     )
+    if has_request_context() and request.blueprint == "crm_admin":
+        # customer data stays out of shared caches and the back button of a shared computer
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 

@@ -135,3 +135,11 @@ def test_behind_one_trusted_proxy_the_binding_uses_the_address_the_proxy_saw(mak
     assert thief.get(DASHBOARD, headers={"X-Forwarded-For": "203.0.113.66"}).status_code == 302
     # a client prepending its own entry does not change what the proxy appended last
     assert signed_in(owner.get(DASHBOARD, headers={"X-Forwarded-For": "203.0.113.66, 192.0.2.10"}))
+
+
+def test_admin_pages_are_not_stored_by_caches(app):
+    email, password = create_user(app)
+    client = app.test_client()
+    login(client, email, password)
+    assert client.get(DASHBOARD).headers["Cache-Control"] == "no-store"
+    assert "no-store" not in client.get("/crm/static/crm.css").headers.get("Cache-Control", "")
