@@ -50,12 +50,12 @@ class ShopCRM:
         config_module.fill_paths(app.config, app.instance_path)
         config_module.validate(app.config)
         config_module.ensure_dev_secret(app.config)
-        request_guard.install(app)  # before the blueprints (its <int:> converter) and CSRFProtect (body limits)
-        private_sqlite(app.config["SQLALCHEMY_DATABASE_URI"])
 
         db.init_app(app)
         migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
         mail.init_app(app)
+        request_guard.install(app)  # before CSRFProtect (body limits) and the blueprints (its <int:> converter)
+        private_sqlite(app.config["SQLALCHEMY_DATABASE_URI"])  # 0600 before SQLite creates it
         csrf.init_app(app)
         login_manager.init_app(app)
         install_shop_guard(app)
