@@ -48,7 +48,7 @@ from segmentation import DEFAULT_SERVER, load, machine  # noqa: E402
 
 ADMIN_EMAIL = "bench-admin@example.com"
 ADMIN_PASSWORD = "bench-password-" + "x" * 12
-SECRET_KEY = "bench-admin-" + "k" * 40
+SECRET_KEY = "bench-admin-3f9c1e7a52d84b06a9e1c47d2b58f0e36d1a94c7"  # looks random: passes the production check
 TARGET_P95_MS = 150.0
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 MOUNT = "/crm"
@@ -141,7 +141,7 @@ def _ensure_admin() -> None:
     from shopcrm.models import User
 
     user = db.session.scalar(sa.select(User).where(User.email == ADMIN_EMAIL)) or User(email=ADMIN_EMAIL)
-    user.role, user.active, user.failed_logins, user.locked_until = "admin", True, 0, None
+    user.role, user.active = "admin", True
     user.set_password(ADMIN_PASSWORD)
     db.session.add(user)
     db.session.commit()

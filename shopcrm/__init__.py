@@ -17,9 +17,11 @@ from flask import Flask, has_request_context, redirect, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 
 from . import config as config_module
+from . import request_guard
 from .config import PROJECT_ROOT, TEMPLATE_DIR
 from .errors import ConfigError
 from .formatting import FILTERS
+from .private_files import private_folder, private_sqlite
 from .state import CRMState
 
 __all__ = ["create_app", "ShopCRM", "PROJECT_ROOT"]
@@ -55,6 +57,8 @@ class ShopCRM:
         db.init_app(app)
         migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
         mail.init_app(app)
+        request_guard.install(app)  # before CSRFProtect (body limits) and the blueprints (its <int:> converter)
+        private_sqlite(app.config["SQLALCHEMY_DATABASE_URI"])  # 0600 before SQLite creates it
         csrf.init_app(app)
         login_manager.init_app(app)
         install_shop_guard(app)
@@ -79,6 +83,9 @@ def _security_headers(response):
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     )
+    if has_request_context() and request.blueprint == "crm_admin":
+        # customer data stays out of shared caches and the back button of a shared computer
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
@@ -205,7 +212,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     try:
-        os.makedirs(app.instance_path, exist_ok=True)
+        private_folder(app.instance_path)
     except OSError:
         pass  # a read-only instance folder is fine until something needs to write there
 
@@ -226,4 +233,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         return redirect(url_for("crm_admin.dashboard"))
 
     app.wsgi_app = PrefixMiddleware(app.wsgi_app, app.config.get("SHOPCRM_MOUNT") or "")
+    request_guard.behind_proxies(app)  # X-Forwarded-For only from SHOPCRM_TRUSTED_PROXIES proxies
     return app

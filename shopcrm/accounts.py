@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from . import login_throttle
 from .delivery.addresses import normalize
 from .errors import AccountError
 from .extensions import db
@@ -66,14 +67,24 @@ def change_role(user: User, role: str, active: bool) -> None:
     losing_admin = user.role == "admin" and user.active and (role != "admin" or not active)
     if losing_admin and active_admins() <= 1:
         raise AccountError("there must always be at least one active admin")
+    if user.active and not active:
+        end_sessions(user)  # a deactivated account's sessions end, and stay ended if it comes back
     user.role, user.active = role, bool(active)
 
 
 def set_password(user: User, password: str) -> None:
-    """A new password; a lock from failed logins is lifted with it."""
+    """A new password. It ends every session of the user (a session stolen with the old
+    password dies with it; the panel keeps the changer's own with ``auth.keep_this_session``),
+    and strangers' failed attempts on the account no longer make its owner wait."""
     _check_password(password)
     user.set_password(password)
-    user.failed_logins, user.locked_until = 0, None
+    end_sessions(user)
+    login_throttle.forget_account(user.email)
+
+
+def end_sessions(user: User) -> None:
+    """Raise the session version: every session naming the old one is over (``User.get_id``)."""
+    user.session_version = (user.session_version or 1) + 1
 
 
 def create_or_reset(email: str, role: str, password: str) -> tuple[User, bool]:

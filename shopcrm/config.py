@@ -13,6 +13,7 @@ runs them all and reports every problem at once.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import secrets
@@ -26,6 +27,10 @@ from .vocab import ALGORITHMS, LEVELS
 #: Secret keys that are obviously not secret; refused in production.
 PLACEHOLDER_SECRETS = {"", "dev", "development", "secret", "change-me", "changeme", "please-change-me", "test"}
 MIN_SECRET_LENGTH = 24
+#: A secret must be worth this much guessing (zxcvbn's estimate): 64 random hex digits are worth
+#: 210, a 24-letter repeat or a sentence of common words far less.
+MIN_SECRET_BITS = 128
+ZXCVBN_MAX_LENGTH = 72  # zxcvbn refuses longer input; the first 72 characters carry the estimate
 ENVIRONMENTS = ("production", "development", "testing")
 #: Where a mapping's product views come from (``SHOPCRM_SHOP_VIEWS``).
 VIEW_SOURCES = ("preset", "shop", "beacon", "both", "none")
@@ -105,16 +110,28 @@ def one_of(choices: tuple[str, ...]) -> Check:
 
 
 def is_production(config: Mapping[str, Any]) -> bool:
-    return config.get("SHOPCRM_ENV") == "production" and not config.get("TESTING") and not config.get("DEBUG")
+    """Production unless ``SHOPCRM_ENV`` says otherwise (or a test says so). ``FLASK_DEBUG`` does
+    not count: a debug switch left on must not also switch the secret check off."""
+    return config.get("SHOPCRM_ENV") == "production" and not config.get("TESTING")
+
+
+def secret_bits(value: str) -> float:
+    """How many bits of guessing a secret is worth, by zxcvbn (dictionary words, keyboard
+    patterns, repeats and sequences count as what they are; random characters count fully)."""
+    from zxcvbn import zxcvbn
+
+    return zxcvbn(value[:ZXCVBN_MAX_LENGTH])["guesses_log10"] * math.log2(10)
 
 
 def weak_secret(value: Any) -> bool:
-    return not isinstance(value, str) or value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH
+    return (not isinstance(value, str) or value.strip().lower() in PLACEHOLDER_SECRETS
+            or len(value) < MIN_SECRET_LENGTH or secret_bits(value) < MIN_SECRET_BITS)
 
 
 def strong_secret(setting, value, config):
     if is_production(config) and weak_secret(value):
-        return (f"SECRET_KEY is missing or too weak for production. Generate one with\n    {GENERATE_SECRET}\n"
+        return (f"SECRET_KEY is missing or too weak for production (it must look random: at least "
+                f"{MIN_SECRET_BITS} bits of guessing, not words or repeats). Generate one with\n    {GENERATE_SECRET}\n"
                 f"and put it in the instance file ({INSTANCE_FILE}) as SECRET_KEY = '...' "
                 "or in the SHOPCRM_SECRET_KEY environment variable.")
     return None
@@ -193,6 +210,17 @@ def mount_path(setting, value, config):
     return "SHOPCRM_MOUNT must start with '/' and not end with '/' (e.g. /crm), or be empty"
 
 
+def plain_auth(setting, value, config):
+    """A mail password goes only over an encrypted connection, unless allowed on purpose."""
+    if value or not config.get("MAIL_SERVER") or not (config.get("MAIL_USERNAME") or config.get("MAIL_PASSWORD")):
+        return None
+    if config.get("MAIL_USE_TLS") or config.get("MAIL_USE_SSL"):
+        return None
+    return ("MAIL_USERNAME/MAIL_PASSWORD are set but neither MAIL_USE_TLS nor MAIL_USE_SSL: the mail password "
+            "would cross the network unencrypted. Set SHOPCRM_MAIL_USE_TLS=1 (port 587) or SHOPCRM_MAIL_USE_SSL=1 "
+            "(port 465); only for a server on this machine set SHOPCRM_MAIL_ALLOW_PLAIN_AUTH=1")
+
+
 @dataclass(frozen=True)
 class Setting:
     """One configuration key: its default, how an environment string is parsed, the
@@ -246,7 +274,7 @@ SETTINGS: tuple[Setting, ...] = (
             help="a beacon older or further in the future than this is refused",
             check=whole(10, 86400, unit='seconds')),
     Setting("SHOPCRM_BEACON_RATE_PER_MINUTE", 120, int,
-            help="beacon requests accepted per client address and minute, per process", check=whole(1)),
+            help="beacon requests accepted per client address and minute (all processes together)", check=whole(1)),
     Setting("SHOPCRM_SHOP_BASE_URL", "http://127.0.0.1:5000/", str,
             help="the shop's public address; product links in emails are built from it"),
     Setting("SHOPCRM_SHOP_NAME", "Demo Shop", str,
@@ -368,6 +396,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOPCRM_RESULTS_CACHE_FROM", 10000, int,
             help="messages from which a campaign's figures are reused that way (smaller ones are counted every time)",
             check=whole(0)),
+    # --- request limits, proxies, mail login (shopcrm.request_guard, docs/SECURITY.md) ----------
+    Setting("MAX_CONTENT_LENGTH", 2 * 1024 * 1024, int, env="SHOPCRM_MAX_CONTENT_LENGTH",
+            help="largest request body in bytes (forms); larger ones are refused unread with 413",
+            check=whole(1024, unit="bytes", empty=True, empty_means="the host app's, or 2 MB")),
+    Setting("MAX_FORM_MEMORY_SIZE", 1024 * 1024, int, env="SHOPCRM_MAX_FORM_MEMORY_SIZE",
+            help="largest single form field in bytes (an e-mail template, say)",
+            check=whole(1024, unit="bytes", empty=True, empty_means="the host app's, or 1 MB")),
+    Setting("SHOPCRM_MAX_UPLOAD_BYTES", 20 * 1024 * 1024, int,
+            help="largest request body for pages that take a file (a CSV import); keep Apache's "
+                 "LimitRequestBody at least this large", check=whole(1024, unit="bytes")),
+    Setting("SHOPCRM_TRUSTED_PROXIES", 0, int,
+            help="proxies in front of shopcrm whose X-Forwarded-For/-Proto are believed: 0 under mod_wsgi, "
+                 "1 behind Apache's ProxyPass to gunicorn", check=whole(0, 5)),
+    Setting("SHOPCRM_MAIL_ALLOW_PLAIN_AUTH", False, _parse_bool,
+            help="allow the SMTP login without TLS (only for a mail server on this machine)", check=plain_auth),
 )
 
 
@@ -470,8 +513,10 @@ def write_instance_settings(instance_path: str) -> tuple[str, bool]:
     Returns the path and whether it was written. It needs no app (``python -m shopcrm init``):
     a production app refuses to start before this file exists.
     """
+    from .private_files import private_folder
+
     path = os.path.join(instance_path, INSTANCE_FILE)
-    os.makedirs(instance_path, exist_ok=True)
+    private_folder(instance_path)
     if os.path.exists(path):
         return path, False
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -17,7 +17,7 @@ class CRMState:
     extension: Any = None  # the ShopCRM instance that registered the app
     # The packages that fill these import this module, so their types are named, not imported.
     mapping: Any = None  # shop.mapping.ShopMapping, built once from the settings (shop.current_mapping)
-    beacon_limiter: Any = None  # beacon.signing.RateLimiter, per process (public.beacon)
+    beacon_limiter: Any = None  # throttle.WindowLimit: counts in crm_throttle, shared by processes (public.beacon)
     token_serializers: dict = field(default_factory=dict)  # per key and purpose (delivery.tokens)
     preview_popular: tuple | None = None  # (monotonic time, best sellers per category) for previews
     recent_results: Any = None  # campaigns.results.RecentResults: large campaigns' figures, reused briefly

@@ -18,7 +18,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "shopcrm"
 
 #: Shared by every layer: plain modules that import no package of shopcrm (only each other).
 CORE = {"errors", "vocab", "clock", "arrays", "paging", "state", "extensions", "config", "models", "dbutil", "locks",
-        "formatting"}
+        "formatting",
+        "throttle", "private_files", "request_guard"}  # shared counters, 0600/0700 files, request limits
 #: The pure part of the core: what the mining may use beside numpy, SciPy and scikit-learn.
 PURE_CORE = {"errors", "vocab", "clock", "arrays"}
 
@@ -33,9 +34,10 @@ ALLOWED = {
     "delivery": {"shop", "segmentation"},
     "campaigns": {"shop", "segmentation", "delivery", "mining"},
     "customers": {"shop", "segmentation", "delivery"},
-    "accounts": {"delivery"},
+    "accounts": {"delivery", "login_throttle"},  # a new password forgets strangers' attempts on the account
+    "login_throttle": set(),  # the login's budgets and security log: the core only
     "health": {"shop", "delivery"},
-    "admin": {"accounts", "campaigns", "customers", "delivery", "health", "segmentation"},
+    "admin": {"accounts", "campaigns", "customers", "delivery", "health", "segmentation", "login_throttle"},
     "public": {"beacon", "delivery", "customers"},
     "cli": {"accounts", "campaigns", "customers", "delivery", "demo", "health", "segmentation", "shop", "beacon",
             "mining"},

@@ -4,12 +4,22 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, Submit
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from ..delivery.addresses import normalize
+from ..request_guard import parse_id
 from ..vocab import ROLES
 
 
 def valid_address(form, field):
     if normalize(field.data) is None:
         raise ValidationError("Enter a valid email address.")
+
+
+def valid_id(form, field):
+    """A record id (a segment, a customer, a campaign): whole, positive, at most 2⁶³−1 — a larger
+    number names nothing and must not reach the database driver (``request_guard.parse_id``)."""
+    value = parse_id(field.data)
+    if value is None:
+        raise ValidationError("Choose one from the list.")
+    field.data = value
 
 
 class LoginForm(FlaskForm):

@@ -4,15 +4,15 @@ The shop's product page (``deploy/php/shopcrm_beacon.php``) emits
 ``GET /crm/beacon?c=<customer>&p=<product>&t=<unix time>&n=<nonce>&s=<signature>`` where
 ``s`` is the lowercase hex HMAC-SHA256, keyed with ``SHOPCRM_BEACON_SECRET``, of the ASCII
 string ``f"{c}.{p}.{t}.{n}"``. A request is refused when it is malformed, forged, outside the
-time window, replayed (its nonce was seen: the insert fails on a unique key) or over the rate
-limit. Nothing here touches Flask or the database; ``public/beacon.py`` does.
+time window or replayed (its nonce was seen: the insert fails on a unique key); the rate limit
+is ``throttle.WindowLimit``, shared by every process. Nothing here touches Flask or the
+database; ``public/beacon.py`` does.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import re
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -65,36 +65,3 @@ def verify(args: Mapping[str, str], secret: str, window: int, now: float | None 
         raise BeaconRefused(403, "stale or future time (check the clocks of the shop and shopcrm servers)")
     viewed_at = datetime.fromtimestamp(int(t), timezone.utc).replace(tzinfo=None)
     return SignedView(int(c), int(p), viewed_at, n.lower())
-
-
-class RateLimiter:
-    """At most ``limit`` requests per key in a fixed one-minute window, in this process.
-
-    Kept in memory: each process (mod_wsgi daemon process, gunicorn worker) counts on its own,
-    so N processes accept up to N × limit. Memory is bounded: expired windows are dropped, and
-    beyond ``max_keys`` clients the oldest windows go first.
-    """
-
-    def __init__(self, limit: int, period: float = 60.0, max_keys: int = 10000):
-        self.limit, self.period, self.max_keys = limit, period, max_keys
-        self._windows: dict[str, tuple[float, int]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            start, count = self._windows.get(key, (now, 0))
-            if now - start >= self.period:
-                start, count = now, 0
-            if count >= self.limit:
-                return False
-            self._windows[key] = (start, count + 1)
-            if len(self._windows) > self.max_keys:
-                self._prune(now)
-            return True
-
-    def _prune(self, now: float) -> None:
-        self._windows = {k: v for k, v in self._windows.items() if now - v[0] < self.period}
-        if len(self._windows) > self.max_keys:
-            oldest = sorted(self._windows.items(), key=lambda item: item[1][0])
-            self._windows = dict(oldest[len(oldest) - self.max_keys:])

@@ -30,6 +30,8 @@ import socket
 from flask import current_app
 from flask_mail import Connection
 
+from ..private_files import open_private, private_folder
+
 # An address the outbox already checked: quoted as <address> without email.utils' parser,
 # which costs a tenth of a millisecond per call (two calls per message). Anything else,
 # and anything that could break out of the command line, goes through smtplib's own quoting.
@@ -61,6 +63,10 @@ class TimedConnection(Connection):
         if state.use_tls:
             host.starttls()
         if state.username and state.password:
+            if not (state.use_tls or state.use_ssl or current_app.config.get("SHOPCRM_MAIL_ALLOW_PLAIN_AUTH")):
+                host.close()  # the start-up check says the same (config.plain_auth); settings changed since
+                raise smtplib.SMTPException("refusing to send the mail password without TLS: set MAIL_USE_TLS or "
+                                            "MAIL_USE_SSL (or SHOPCRM_MAIL_ALLOW_PLAIN_AUTH=1 for a local server)")
             host.login(state.username, state.password)
         return host
 
@@ -231,7 +237,7 @@ class FileChannel:
         self._body: bytes | None = None
 
     def open(self) -> None:
-        os.makedirs(self.directory, exist_ok=True)
+        private_folder(self.directory)  # 0700: the outbox holds whole e-mails
 
     def send_envelope(self, sender: str, recipient: str) -> None:
         pass
@@ -251,7 +257,7 @@ class FileChannel:
         name = message_id.strip("<>").replace("@", "_at_").replace("/", "_")
         path = os.path.join(self.directory, name + ".eml")
         tmp = path + ".tmp"
-        with open(tmp, "wb") as fh:
+        with open_private(tmp) as fh:  # 0600 from the first byte
             fh.write(data)
         os.replace(tmp, path)  # a reader never sees half a file
 

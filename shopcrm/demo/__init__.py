@@ -20,6 +20,9 @@ def build(url: str, customers: int = 3000, seed: int = 42, now: datetime | None 
     """
     import sqlalchemy as sa
 
+    from ..private_files import private_sqlite
+
+    private_sqlite(url)  # a new SQLite file is 0600, like shopcrm's own
     engine = sa.create_engine(url, connect_args={"local_infile": True} if url.startswith("mysql") else {})
     try:
         return write(engine, generate(seed=seed, customers=customers, now=now, views_per_customer=views_per_customer),

@@ -10,7 +10,9 @@ from .campaigns import Campaign, Trigger
 from .outbox import Click, Message, Preference, SoftBounce, Suppression
 from .runs import Insight, Membership, Rule, Run, SearchWord, Segment
 from .system import Lock, State
-from .users import User
+from .throttle import Throttle
+from .users import LoginEvent, User
 
 __all__ = ["Campaign", "Click", "Insight", "Lock", "Membership", "Message", "Preference", "ProductView", "Rule", "Run",
-           "SearchWord", "Segment", "SoftBounce", "State", "Suppression", "Trigger", "User"]
+           "SearchWord", "Segment", "SoftBounce", "State", "Suppression", "Trigger", "User",
+           "LoginEvent", "Throttle"]

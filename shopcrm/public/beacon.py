@@ -1,27 +1,28 @@
 """``GET /beacon``: product views reported by the shop's product page, signed with a shared secret.
 
-It answers fast and stateless: no session, no cookie, no database read; a valid view is one
-INSERT (its unique nonce turns a replay into a refused insert) and ``204 No Content``. The
-beacon is off (404) until ``SHOPCRM_BEACON_SECRET`` is set. The rate limit is per client
-address (``request.remote_addr``) and per process; behind a reverse proxy every request comes
-from the proxy's address, so there the limit is one budget for all visitors (docs/MAPPING.md).
+It answers fast: no session, no cookie, no database read; a valid view is one INSERT (its
+unique nonce turns a replay into a refused insert) and ``204 No Content``. The beacon is off
+(404) until ``SHOPCRM_BEACON_SECRET`` is set. The rate limit is per client address
+(``request.remote_addr``: behind a proxy, the visitor's only with ``SHOPCRM_TRUSTED_PROXIES``)
+and minute, counted in ``crm_throttle`` by one UPSERT, so every process shares one budget.
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import abort, current_app, request
 
-from ..beacon.signing import BeaconRefused, RateLimiter, verify
+from ..beacon.signing import BeaconRefused, verify
 from ..beacon.store import record_view
 from ..extensions import db
 from ..state import app_state
+from ..throttle import WindowLimit
 from . import bp
 
 
-def _limiter() -> RateLimiter:
+def _limiter() -> WindowLimit:
     state = app_state()
     if state.beacon_limiter is None:
-        state.beacon_limiter = RateLimiter(current_app.config["SHOPCRM_BEACON_RATE_PER_MINUTE"])
+        state.beacon_limiter = WindowLimit("beacon", current_app.config["SHOPCRM_BEACON_RATE_PER_MINUTE"], 60)
     return state.beacon_limiter
 
 

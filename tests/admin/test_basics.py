@@ -47,16 +47,21 @@ def test_segment_members_paginate(segmented_app):
     assert client.get("/crm/admin/segments/999999").status_code == 404
 
 
-def test_wrong_password_is_refused_and_repeated_failures_lock_the_account(segmented_app):
+def test_wrong_password_is_refused_and_repeated_failures_make_the_next_attempt_wait(segmented_app, monkeypatch):
+    from shopcrm import login_throttle, throttle
+
+    # a first wait longer than the test: a slow machine must not outwait it between two attempts
+    monkeypatch.setattr(login_throttle, "PER_ACCOUNT", throttle.Backoff(5, 600, 900, 3600))
     email, password = create_user(segmented_app)
     client = segmented_app.test_client()
     for _ in range(5):
         response = login(client, email, "nope-nope-nope")
         assert response.status_code == 200 and "Wrong email or password" in response.get_data(as_text=True)
-    response = login(client, email, password)  # right password, but locked now
-    assert response.status_code == 200 and "Too many failed attempts" in response.get_data(as_text=True)
+    response = login(client, email, password)  # the right password, but it must wait now (tests/security)
+    assert response.status_code == 429 and "Too many attempts" in response.get_data(as_text=True)
+    assert int(response.headers["Retry-After"]) >= 1
     with segmented_app.app_context():
-        assert db.session.scalar(sa.select(User.locked_until)) is not None
+        assert db.session.scalar(sa.select(User.last_login_at)) is None
 
 
 def test_login_without_csrf_token_is_rejected(segmented_app):

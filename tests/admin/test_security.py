@@ -33,7 +33,7 @@ def build_url(app, rule, values):
     args = {}
     for name in rule.arguments:
         converter = rule._converters[name].__class__.__name__
-        args[name] = values.get(name, 1) if converter in ("IntegerConverter",) else "not-a-valid-token"
+        args[name] = values.get(name, 1) if converter in ("IntegerConverter", "BoundedIntConverter") else "not-a-valid-token"
     with app.test_request_context(base_url="http://localhost/crm"):
         from flask import url_for
 

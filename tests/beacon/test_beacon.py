@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from shopcrm import create_app
-from shopcrm.beacon.signing import RateLimiter, sign
+from shopcrm.beacon.signing import sign
 from shopcrm.beacon.store import view_scores
 from shopcrm.errors import ConfigError
 from shopcrm.extensions import db
@@ -107,13 +107,19 @@ def test_each_client_is_rate_limited(make_app):
     assert other.status_code == 204 and len(stored(app)) == 4
 
 
-def test_the_rate_limiter_forgets_old_windows_and_bounds_its_memory():
-    limiter = RateLimiter(limit=2, period=60, max_keys=100)
-    assert [limiter.allow("a", now=0), limiter.allow("a", now=1), limiter.allow("a", now=2)] == [True, True, False]
-    assert limiter.allow("a", now=61)  # a new minute
-    for i in range(500):
-        limiter.allow(f"client{i}", now=100 + i / 1000)
-    assert len(limiter._windows) <= 100
+def test_the_rate_limit_starts_again_each_minute_and_forgets_old_windows(app):
+    from shopcrm.models import Throttle
+    from shopcrm.throttle import WindowLimit
+
+    limiter = WindowLimit("beacon", limit=2, period=60)
+    with app.app_context():
+        assert [limiter.allow("a", now=600), limiter.allow("a", now=601), limiter.allow("a", now=602)] == [
+            True, True, False]
+        assert limiter.allow("a", now=661)  # a new minute
+        for i in range(50):
+            limiter.allow(f"client{i}", now=662)
+        limiter.allow("b", now=800)  # two minutes on: the old windows are deleted
+        assert db.session.query(Throttle).filter_by(scope="beacon").count() <= 2
 
 
 @pytest.mark.parametrize("secret,message", [(None, None), ("short", "too weak"), ("change-me", "too weak"),
