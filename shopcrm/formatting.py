@@ -80,4 +80,19 @@ def day(value: date | datetime | None) -> str:
     return format_date(value, "medium", locale=locale())
 
 
-FILTERS = {"money": money, "number": number, "compact": compact, "percent": percent, "when": when, "day": day}
+def time_of_day(utc: datetime | None) -> str:
+    """A naive UTC time as ``20:00`` in the shop's zone (beside a day shown elsewhere)."""
+    if utc is None:
+        return ""
+    return format_time(to_display(utc), "short", locale=locale())
+
+
+def zone_name(utc: datetime | None = None) -> str:
+    """The shop zone's abbreviation (``CET``) at that time, or now."""
+    from .clock import utcnow
+
+    return to_display(utc or utcnow()).tzname() or ""
+
+
+FILTERS = {"money": money, "number": number, "compact": compact, "percent": percent, "when": when, "day": day,
+           "time_of_day": time_of_day}

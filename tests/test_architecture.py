@@ -35,10 +35,11 @@ ALLOWED = {
     "customers": {"shop", "segmentation", "delivery"},
     "accounts": {"delivery"},
     "health": {"shop", "delivery"},
-    "admin": {"accounts", "campaigns", "customers", "delivery", "health", "segmentation"},
+    "panel_settings": {"delivery"},  # the owner's settings over the file's; checks a sender address like delivery does
+    "admin": {"accounts", "campaigns", "customers", "delivery", "health", "segmentation", "panel_settings"},
     "public": {"beacon", "delivery", "customers"},
     "cli": {"accounts", "campaigns", "customers", "delivery", "demo", "health", "segmentation", "shop", "beacon",
-            "mining"},
+            "mining", "panel_settings"},
     "__main__": set(),
     "shopcrm": {"*"},  # shopcrm/__init__.py: the app factory registers everything
 }

@@ -9,8 +9,9 @@ from .beacon import ProductView
 from .campaigns import Campaign, Trigger
 from .outbox import Click, Message, Preference, SoftBounce, Suppression
 from .runs import Insight, Membership, Rule, Run, SearchWord, Segment
+from .settings import PanelSetting
 from .system import Lock, State
 from .users import User
 
-__all__ = ["Campaign", "Click", "Insight", "Lock", "Membership", "Message", "Preference", "ProductView", "Rule", "Run",
+__all__ = ["Campaign", "Click", "Insight", "Lock", "Membership", "Message", "PanelSetting", "Preference", "ProductView", "Rule", "Run",
            "SearchWord", "Segment", "SoftBounce", "State", "Suppression", "Trigger", "User"]
