@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, login_user
 
 from .. import accounts
 from ..errors import AccountError
@@ -26,6 +26,9 @@ def account():
             flash(as_sentence(exc), "error")
         else:
             db.session.commit()
+            # This session goes on with the new password (a password change may end the user's
+            # other sessions; this one was just proven by the current password).
+            login_user(current_user._get_current_object())
             flash("Your password is changed. Use the new one next time you log in.", "success")
             return redirect(url_for("crm_admin.account"))
     return render_template("admin/account.html", form=form, min_password=accounts.MIN_PASSWORD)
