@@ -17,23 +17,30 @@ from ..models import Membership, Run
 from ..paging import Page
 from ..vocab import ACTIONS, VALUE_TYPES
 from .email_status import statuses
+from . import figures
 from .figures import cube
 from .reader import ShopReader
 
-#: How the list can be ordered: (what the owner reads, ORDER BY).
+#: How the list can be ordered: (what the owner reads, ORDER BY). Each order is a range of an index
+#: read in one direction (ties: newest customer first); "latest order" lists customers who ordered.
 SORTS = {
-    "revenue": ("Highest spend", (Membership.monetary.desc(), Membership.customer_id)),
-    "recent": ("Latest order", (Membership.recency_days.is_(None), Membership.recency_days, Membership.customer_id)),
-    "orders": ("Most orders", (Membership.frequency.desc(), Membership.customer_id)),
-    "newest": ("Newest customers", (Membership.customer_id.desc(),)),
+    "revenue": ("Highest spend", ((Membership.monetary, True), (Membership.customer_id, True))),
+    "recent": ("Latest order", ((Membership.recency_days, False), (Membership.customer_id, False))),
+    "newest": ("Newest customers", ((Membership.customer_id, True),)),
 }
+
+
+def order_by(sort: str, reverse: bool = False) -> list:
+    """The ORDER BY of a sort (``reverse``: read from the other end of the same index)."""
+    return [column.desc() if descending != reverse else column.asc() for column, descending in SORTS[sort][1]]
 DEFAULT_SORT = "revenue"
-#: When the last order was: (what the owner reads, lowest days (exclusive), highest days (inclusive)).
+#: When the last order was: (what the owner reads, lowest days (exclusive), highest days (inclusive)),
+#: the buckets of the cube (``figures.LAST_ORDER``).
 LAST_ORDER = {
-    "30": ("In the last 30 days", None, 30),
-    "90": ("31 to 90 days ago", 30, 90),
-    "365": ("3 to 12 months ago", 90, 365),
-    "older": ("More than a year ago", 365, None),
+    "30": ("In the last 30 days", *figures.LAST_ORDER["30"]),
+    "90": ("31 to 90 days ago", *figures.LAST_ORDER["90"]),
+    "365": ("3 to 12 months ago", *figures.LAST_ORDER["365"]),
+    "older": ("More than a year ago", *figures.LAST_ORDER["older"]),
     "never": ("Never ordered", None, None),
 }
 ROW_COLUMNS = (Membership.customer_id, Membership.segment_id, Membership.value_type, Membership.recency_days,
@@ -110,6 +117,8 @@ class Filters:
 
     def conditions(self, run: Run) -> list:
         found = [Membership.run_id == run.id]
+        if self.sort == "recent":
+            found.append(Membership.recency_days.is_not(None))
         if self.segment == 0:
             found.append(Membership.segment_id.is_(None))
         elif self.segment is not None:
@@ -133,10 +142,14 @@ class Filters:
         return found
 
     def cube_filter(self) -> dict | None:
-        """The same filter on the run's cube, when the cube can answer it (no country or last order)."""
-        if self.country or self.last:
+        """The same filter on the run's cube, when the cube can answer it (not by country)."""
+        if self.country:
             return None
         where: dict = {}
+        if self.last:
+            where["last"] = self.last
+        elif self.sort == "recent":
+            where["last"] = tuple(k for k in LAST_ORDER if k != "never")
         if self.segment is not None:
             where["segment_id"] = None if self.segment == 0 else self.segment
         if self.type:
@@ -167,10 +180,15 @@ def count(run: Run, filters: Filters) -> tuple[int, float | None]:
 def listing(run: Run, filters: Filters, page_number: int, page_size: int, reader: ShopReader) -> Listing:
     total, revenue = count(run, filters)
     page = Page(max(1, min(page_number, max(1, -(-total // page_size)))), page_size, total)
+    # A page past the middle is read from the other end of the index: the last page skips as few
+    # entries as the first.
+    reverse = page.offset > total // 2
+    offset = max(0, total - page.offset - page.size) if reverse else page.offset
+    size = min(page.size, total - page.offset) if reverse else page.size
     picked = (sa.select(Membership.customer_id).where(*filters.conditions(run))
-              .order_by(*SORTS[filters.sort][1]).limit(page.size).offset(page.offset).subquery())
+              .order_by(*order_by(filters.sort, reverse)).limit(max(size, 0)).offset(offset).subquery())
     rows = db.session.execute(sa.select(*ROW_COLUMNS).join(picked, picked.c.customer_id == Membership.customer_id)
-                              .where(Membership.run_id == run.id).order_by(*SORTS[filters.sort][1])).all()
+                              .where(Membership.run_id == run.id).order_by(*order_by(filters.sort))).all()
     shop = reader.customers([r.customer_id for r in rows], columns=SHOP_FIELDS)
     email = statuses(shop.values())
     return Listing([{**r._asdict(), "shop": shop.get(r.customer_id), "email": email.get(r.customer_id)} for r in rows],

@@ -220,21 +220,36 @@ def test_customers_browse_without_a_search(segmented_app):
         everyone = db.session.scalar(sa.select(sa.func.count()).select_from(Membership)
                                      .where(Membership.run_id == run.id))
         top = db.session.scalars(sa.select(Membership.customer_id).where(Membership.run_id == run.id)
-                                 .order_by(Membership.monetary.desc(), Membership.customer_id).limit(100)).all()
+                                 .order_by(Membership.monetary.desc(), Membership.customer_id.desc()).limit(100)).all()
     first = client.get("/crm/admin/customers").get_data(as_text=True)
     assert f"<strong>{everyone:,}</strong> customer(s)" in first
     assert listed(first) == list(top[:50])  # the best customers first
     second = client.get("/crm/admin/customers?page=2").get_data(as_text=True)
     assert listed(second) == list(top[50:100])
+    # pages past the middle are read from the other end of the index: the same customers, in the same order
+    with segmented_app.app_context():
+        ordered = db.session.scalars(sa.select(Membership.customer_id).where(Membership.run_id == run.id)
+                                     .order_by(Membership.monetary.desc(), Membership.customer_id.desc())).all()
+        by_order = db.session.scalars(sa.select(Membership.customer_id).where(
+            Membership.run_id == run.id, Membership.recency_days.is_not(None))
+            .order_by(Membership.recency_days, Membership.customer_id)).all()
+    pages = -(-everyone // 50)
+    for number in (pages // 2, pages // 2 + 1, pages - 1, pages):
+        shown = listed(client.get(f"/crm/admin/customers?page={number}").get_data(as_text=True))
+        assert shown == list(ordered[(number - 1) * 50:number * 50]), number
+    last = -(-len(by_order) // 50)
+    shown = listed(client.get(f"/crm/admin/customers?sort=recent&page={last}").get_data(as_text=True))
+    assert shown == list(by_order[(last - 1) * 50:]) and 0 < len(shown) <= 50
 
 
 @pytest.mark.parametrize("args,condition", [
     ({"type": "high_value"}, lambda m: m.value_type == "high_value"),
-    ({"risk": "yes", "sort": "recent"}, lambda m: m.churn_risk),
+    ({"risk": "yes", "sort": "recent"}, lambda m: m.churn_risk and m.recency_days is not None),
     ({"country": "DE", "last": "90"}, lambda m: m.country == "DE" and m.recency_days is not None
      and 30 < m.recency_days <= 90),
     ({"last": "never", "sort": "newest"}, lambda m: m.recency_days is None),
-    ({"action": "reactivation", "sort": "orders"}, lambda m: m.action == "reactivation"),
+    ({"action": "reactivation"}, lambda m: m.action == "reactivation"),
+    ({"sort": "recent"}, lambda m: m.recency_days is not None),
     ({"segment": "none"}, lambda m: m.segment_id is None),
 ])
 def test_customers_filter_and_sort(segmented_app, args, condition):
@@ -243,12 +258,11 @@ def test_customers_filter_and_sort(segmented_app, args, condition):
         members = db.session.scalars(sa.select(Membership).where(Membership.run_id == Run.current().id)).all()
         matching = [m for m in members if condition(m)]
     sort = args.get("sort", "revenue")
-    key = {"revenue": lambda m: (-m.monetary, m.customer_id),
-           "recent": lambda m: (m.recency_days is None, m.recency_days or 0, m.customer_id),
-           "orders": lambda m: (-m.frequency, m.customer_id), "newest": lambda m: -m.customer_id}[sort]
+    key = {"revenue": lambda m: (-m.monetary, -m.customer_id), "recent": lambda m: (m.recency_days, m.customer_id),
+           "newest": lambda m: -m.customer_id}[sort]
     expected = [m.customer_id for m in sorted(matching, key=key)]
     page = client.get("/crm/admin/customers", query_string=args).get_data(as_text=True)
-    assert f"<strong>{len(matching):,}</strong> customer(s) match" in page
+    assert f"<strong>{len(matching):,}</strong> customer(s)" in page
     assert listed(page) == expected[:50]
     if len(expected) > 50:  # the pager keeps the filters
         assert listed(client.get("/crm/admin/customers", query_string={**args, "page": 2}).get_data(as_text=True)) \
@@ -312,7 +326,7 @@ def test_groups_are_segments_with_members_and_revenue(segmented_app, kind, key, 
     with segmented_app.app_context():
         run = Run.current()
         ids = db.session.scalars(sa.select(Membership.customer_id).where(Membership.run_id == run.id, column == value)
-                                 .order_by(Membership.monetary.desc(), Membership.customer_id)).all()
+                                 .order_by(Membership.monetary.desc(), Membership.customer_id.desc())).all()
         revenue = db.session.scalar(sa.select(sa.func.sum(Membership.monetary)).where(Membership.run_id == run.id,
                                                                                       column == value))
     page = client.get(f"/crm/admin/segments/{kind}/{key}").get_data(as_text=True)
