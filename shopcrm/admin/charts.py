@@ -17,7 +17,7 @@ from datetime import date
 from babel.dates import format_date
 from babel.numbers import format_compact_currency
 
-from ..formatting import compact, currency, locale, money, number
+from ..formatting import babel_locale, compact, currency, money, number
 
 PALETTE = ("#2563eb", "#16a34a", "#ea580c", "#9333ea", "#0891b2", "#dc2626", "#ca8a04", "#4f46e5",
            "#059669", "#db2777", "#65a30d", "#7c3aed", "#0284c7", "#b45309")
@@ -89,14 +89,14 @@ def axis_label(value: float, is_money: bool) -> str:
     if is_money:
         if value < 10_000:
             return money(value, cents=False)
-        return format_compact_currency(value, currency(), locale=locale(), fraction_digits=1)
+        return format_compact_currency(value, currency(), locale=babel_locale(), fraction_digits=1)
     return number(value) if value < 10_000 else compact(value)
 
 
 def month_label(month: str, with_year: bool = False) -> str:
     """``2026-10`` → ``Oct`` (``Oct 2026``) in the shop's language."""
     year, number = (int(x) for x in month.split("-"))
-    return format_date(date(year, number, 1), "MMM y" if with_year else "MMM", locale=locale())
+    return format_date(date(year, number, 1), "MMM y" if with_year else "MMM", locale=babel_locale())
 
 
 @dataclass(frozen=True)

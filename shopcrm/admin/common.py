@@ -41,18 +41,13 @@ def as_sentence(text: object) -> str:
 @bp.app_template_filter("country")
 def country_name(code: str | None) -> str:
     """``DE`` → ``Germany`` in the shop's language (a value that is no country code stays as it is)."""
-    from babel import Locale
-
-    from ..formatting import locale
+    from ..formatting import babel_locale
 
     if not code:
         return "—"
     text = str(code).strip()
     if len(text) == 2 and text.isalpha():
-        try:
-            return Locale.parse(locale()).territories.get(text.upper(), text)
-        except ValueError:
-            return text
+        return babel_locale().territories.get(text.upper(), text)
     return text
 
 

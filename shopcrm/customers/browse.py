@@ -16,8 +16,8 @@ from ..extensions import db
 from ..models import Membership, Run
 from ..paging import Page
 from ..vocab import ACTIONS, VALUE_TYPES
-from .email_status import statuses
 from . import figures
+from .email_status import statuses
 from .figures import cube
 from .reader import ShopReader
 

@@ -16,7 +16,7 @@ from babel.dates import format_date
 
 from ..clock import shop_now, to_display, utcnow
 from ..extensions import db
-from ..formatting import day, locale
+from ..formatting import babel_locale, day
 from ..models import Insight, Membership, Message, Run, Trigger
 from ..vocab import TRIGGER_KINDS
 from .figures import Total, kept
@@ -55,7 +55,7 @@ class Trend:
 def month_name(month: str) -> str:
     """``2026-10`` → ``October 2026`` (in the shop's language)."""
     year, number = (int(x) for x in month.split("-"))
-    return format_date(date(year, number, 1), "LLLL y", locale=locale())
+    return format_date(date(year, number, 1), "LLLL y", locale=babel_locale())
 
 
 def trends(run: Run, sales: list[dict], summary: dict, previous: Run | None, previous_summary: dict) -> list[Trend]:
