@@ -55,10 +55,16 @@ def navigation():
             "nav_current": SECTIONS.get(endpoint, endpoint), "shop_zone": zone_name}
 
 
+#: Requests that need none of the panel's settings: the view beacon answers without any database
+#: read, static files are files.
+WITHOUT_SETTINGS = {"crm_public.beacon", "crm_public.static"}
+
+
 @bp.before_app_request
 def _panel_settings() -> None:
     """The settings saved in the panel apply to every request (``panel_settings``)."""
-    panel_settings.apply()
+    if request.endpoint not in WITHOUT_SETTINGS:
+        panel_settings.apply()
 
 
 from . import (  # noqa: E402,F401  (routes register on import)
