@@ -112,7 +112,7 @@ class Plot:
     width: float = 520
     height: float = 220
     left: float = 62
-    right: float = 12
+    right: float = 30  # room for the last month's label
     top: float = 12
     bottom: float = 30
     y_ticks: list[Tick] = field(default_factory=list)
