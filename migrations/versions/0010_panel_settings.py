@@ -19,6 +19,7 @@ MEMBERSHIP_INDEXES = {
     'ix_crm_membership_run_action_spend': ['run_id', 'action', 'monetary', 'customer_id'],
     'ix_crm_membership_run_risk_spend': ['run_id', 'churn_risk', 'monetary', 'customer_id'],
     'ix_crm_membership_run_recency': ['run_id', 'recency_days', 'customer_id'],
+    'ix_crm_membership_run_risk_recency': ['run_id', 'churn_risk', 'recency_days', 'customer_id'],
 }
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, render_template, request
 
-from ..customers import browse
+from ..customers import browse, figures
 from ..customers.finder import SEARCH_LIMIT, find, value_types_of
 from ..customers.profile import customer_profile
-from ..models import Insight, Run
+from ..models import Run
 from ..vocab import ACTION_HELP, ACTION_LABELS, ACTIONS, VALUE_TYPE_HELP, VALUE_TYPE_LABELS, VALUE_TYPES
 from . import bp, charts
 from .auth import role_required
@@ -38,10 +38,11 @@ def customers():
         flash(problem, "error")
     listing = browse.listing(run, filters, page_from_request(0).number, current_app.config["SHOPCRM_PAGE_SIZE"],
                              shop_reader())
-    groups = Insight.of(run.id, "groups") or {}
+    segments = figures.segments_of(run)
     context.update(filters=filters, listing=listing, page=listing.page, sorts=browse.SORTS,
-                   last_order=browse.LAST_ORDER, countries=browse.countries(groups), segments=run.segments,
-                   value_types=VALUE_TYPES, actions=ACTIONS, segment_names={s.id: s for s in run.segments})
+                   last_order=browse.LAST_ORDER, countries=browse.countries(figures.stored_document(run, "groups") or {}),
+                   segments=segments, value_types=VALUE_TYPES, actions=ACTIONS,
+                   segment_names={s.id: s for s in segments})
     return render_template("admin/customers.html", **context)
 
 

@@ -160,7 +160,7 @@ def dashboard():
         sales = docs.get("sales_per_month") or []
         names = docs.get("names") or {}
         shown = sales[-MONTHS_SHOWN:]
-        segments = run.segments
+        segments = figures.segments_of(run)
         context.update(
             cards=action_cards(run, sales),
             trends=today.trends(run, sales, docs.get("summary") or {}, previous, previous_summary),

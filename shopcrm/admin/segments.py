@@ -15,7 +15,7 @@ from ..campaigns.audiences import audience
 from ..customers import browse
 from ..customers import members as segment_members
 from ..customers.email_status import statuses
-from ..customers.figures import cube
+from ..customers.figures import cube, segments_of
 from ..customers.members import (
     BOM,
     EXPORT_CHUNK,
@@ -97,7 +97,7 @@ def segments():
     if run is not None:
         figures = cube(run)
         per_segment = figures.by("segment_id")
-        context.update(segments=run.segments, groups=group_rows(run), per_segment=per_segment,
+        context.update(segments=segments_of(run), groups=group_rows(run), per_segment=per_segment,
                        everyone=figures.total(), segment_color=charts.segment_color)
     return render_template("admin/segments.html", **context)
 
@@ -156,7 +156,7 @@ def group(kind: str, key: str):
                            everyone=everyone, filters=filters, campaign_link=_campaign_link(kind, key),
                            sorts=browse.SORTS, value_labels=VALUE_TYPE_LABELS, value_help=VALUE_TYPE_HELP,
                            action_labels=ACTION_LABELS, segment_color=charts.segment_color,
-                           segment_names={s.id: s for s in run.segments}, list_args=filters.args())
+                           segment_names={s.id: s for s in segments_of(run)}, list_args=filters.args())
 
 
 def _csv_response(conditions: list, filename: str) -> Response:

@@ -67,7 +67,7 @@ class Filters:
         found = cls()
         segment = (args.get("segment") or "").strip()
         if segment:
-            ids = {s.id for s in run.segments}
+            ids = {s.id for s in figures.segments_of(run)}
             if segment == "none":
                 found.segment = 0
             elif segment.isdigit() and int(segment) in ids:

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from ..clock import utcnow
 from ..extensions import db
-from ..models import Membership, Run, State
+from ..models import Insight, Membership, Run, Segment, State
 from ..state import app_state
 
 T = TypeVar("T")
@@ -150,3 +150,29 @@ def _stored_or_counted(run_id: int) -> Cube:
 def cube(run: Run) -> Cube:
     """The run's cube: stored for every process, counted at most once every ``CUBE_SECONDS``."""
     return kept().get(("cube", run.id), READ_SECONDS, lambda: _stored_or_counted(run.id))
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    """What the lists show of an interest segment (no centroid): kept per process like the cube."""
+
+    id: int
+    label: int
+    name: str
+    size: int
+    top: list
+
+
+def segments_of(run: Run) -> list[SegmentRow]:
+    """The run's interest segments, by label (a run's segments never change)."""
+    def read() -> list[SegmentRow]:
+        rows = db.session.execute(sa.select(Segment.id, Segment.label, Segment.name, Segment.size, Segment.top)
+                                  .where(Segment.run_id == run.id).order_by(Segment.label))
+        return [SegmentRow(int(i), int(label), name, int(size or 0), top or []) for i, label, name, size, top in rows]
+
+    return kept().get(("segments", run.id), CUBE_SECONDS, read)
+
+
+def stored_document(run: Run, name: str):
+    """One of the run's stored documents (``crm_insight``), kept per process (they never change)."""
+    return kept().get(("insight", run.id, name), CUBE_SECONDS, lambda: Insight.of(run.id, name))

@@ -106,6 +106,7 @@ class Membership(db.Model):
         sa.Index("ix_crm_membership_run_action_spend", "run_id", "action", "monetary", "customer_id"),
         sa.Index("ix_crm_membership_run_risk_spend", "run_id", "churn_risk", "monetary", "customer_id"),
         sa.Index("ix_crm_membership_run_recency", "run_id", "recency_days", "customer_id"),
+        sa.Index("ix_crm_membership_run_risk_recency", "run_id", "churn_risk", "recency_days", "customer_id"),
     )
 
     def top_category_ids(self) -> list[int]:
