@@ -20,7 +20,7 @@ from ..campaigns.results import recent_results
 from ..customers import figures, today
 from ..errors import ShopCRMError
 from ..extensions import db
-from ..models import Campaign, Insight, Run
+from ..models import Campaign, Run
 from ..vocab import CAMPAIGN_STATE_LABELS, VALUE_TYPE_HELP, VALUE_TYPE_LABELS, VALUE_TYPES
 from . import bp, charts, has_endpoint
 from .insights import name_of
@@ -154,9 +154,9 @@ def dashboard():
     context = {"run": run, "last": last, "cards": [], "trends": [], "campaigns": last_campaigns(),
                "triggers_on": sum(on.values()), "triggers_total": len(on)}
     if run is not None:
-        docs = Insight.several(run.id, DOCUMENTS)
+        docs = figures.stored_documents(run, DOCUMENTS)
         previous = today.previous_run(run)
-        previous_summary = (Insight.of(previous.id, "summary") or {}) if previous else {}
+        previous_summary = (figures.stored_document(previous, "summary") or {}) if previous else {}
         sales = docs.get("sales_per_month") or []
         names = docs.get("names") or {}
         shown = sales[-MONTHS_SHOWN:]

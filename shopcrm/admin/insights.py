@@ -10,8 +10,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import render_template, request
 
+from ..customers.figures import stored_documents
 from ..extensions import db
-from ..models import Insight, Rule, Run
+from ..models import Rule, Run
 from ..vocab import source_label
 from . import bp, charts
 from .auth import role_required
@@ -76,7 +77,7 @@ def name_of(names: dict, kind: str, ident) -> str:
 @role_required("marketer", "viewer")
 def insights():
     run = Run.current()
-    docs = Insight.several(run.id, DOCUMENTS) if run is not None else {}
+    docs = stored_documents(run, DOCUMENTS) if run is not None else {}
     groups = docs.get("groups") or {}
     names = docs.get("names") or {}
     kind = request.args.get("kind") if request.args.get("kind") in RULE_KINDS else "product"

@@ -15,7 +15,7 @@ from ..campaigns.audiences import audience
 from ..customers import browse
 from ..customers import members as segment_members
 from ..customers.email_status import statuses
-from ..customers.figures import cube, segments_of
+from ..customers.figures import cube, segments_of, stored_document
 from ..customers.members import (
     BOM,
     EXPORT_CHUNK,
@@ -27,7 +27,7 @@ from ..customers.members import (
 )
 from ..customers.reader import ShopReader
 from ..extensions import db
-from ..models import Insight, Membership, Run, Segment
+from ..models import Membership, Run, Segment
 from ..vocab import ACTION_HELP, ACTION_LABELS, ACTIONS, VALUE_TYPE_HELP, VALUE_TYPE_LABELS, VALUE_TYPES
 from . import bp, charts, has_endpoint
 from .auth import role_required
@@ -103,7 +103,7 @@ def segments():
 
 
 def _brands(seg: Segment) -> list[dict]:
-    stored = Insight.of(seg.run_id, "segments") or []
+    stored = stored_document(db.session.get(Run, seg.run_id), "segments") or []
     mine = next((s for s in stored if s.get("label") == seg.label), {})
     return mine.get("top_brands") or []
 

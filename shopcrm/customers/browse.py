@@ -126,7 +126,8 @@ class Filters:
         if self.type:
             found.append(Membership.value_type == self.type)
         if self.risk is not None:
-            found.append(Membership.churn_risk.is_(sa.true()) if self.risk else Membership.churn_risk.is_(sa.false()))
+            # "= true", not "IS TRUE": MariaDB reads an index range for the first only
+            found.append(Membership.churn_risk == (sa.true() if self.risk else sa.false()))
         if self.action:
             found.append(Membership.action == self.action)
         if self.country:

@@ -176,3 +176,8 @@ def segments_of(run: Run) -> list[SegmentRow]:
 def stored_document(run: Run, name: str):
     """One of the run's stored documents (``crm_insight``), kept per process (they never change)."""
     return kept().get(("insight", run.id, name), CUBE_SECONDS, lambda: Insight.of(run.id, name))
+
+
+def stored_documents(run: Run, names: tuple[str, ...]) -> dict:
+    """Several of the run's stored documents by name (those that exist), read in one query and kept."""
+    return kept().get(("insights", run.id, names), CUBE_SECONDS, lambda: Insight.several(run.id, names))
