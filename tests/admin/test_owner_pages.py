@@ -410,18 +410,6 @@ def test_error_pages_keep_the_menu(segmented_app, monkeypatch):
     assert outside.status_code == 404 and "Demo Shop" in outside.get_data(as_text=True)
 
 
-def test_the_shoppers_pages_name_the_shop_and_lead_back_to_it(segmented_app):
-    from shopcrm.delivery.tokens import make_token
-
-    with segmented_app.test_request_context():
-        token = make_token("unsubscribe", {"c": 1, "h": "a" * 64})
-    page = segmented_app.test_client().get(f"/crm/u/{token}").get_data(as_text=True)
-    assert 'class="shop-name" href="https://shop.test/">Demo Shop</a>' in page
-    assert "Back to the shop" in page
-    bad = segmented_app.test_client().get("/crm/u/broken-token")
-    assert bad.status_code == 400 and 'href="https://shop.test/"' in bad.get_data(as_text=True)
-
-
 def test_marketers_and_viewers_see_no_admin_menu_entries(segmented_app):
     page = logged_in(segmented_app, role="viewer").get("/crm/admin/").get_data(as_text=True)
     assert "/crm/admin/settings" not in page and "/crm/admin/users" not in page
