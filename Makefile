@@ -1,5 +1,6 @@
 # shopcrm — the two commands:
-#   make demo   build a demo shop on SQLite, segment it, "send" a campaign to .eml files, serve the admin panel
+#   make demo   build a demo shop on SQLite, segment it, "send" a campaign to .eml files, serve the shop and the
+#               admin panel, with the scheduled jobs running in the server (as cron would)
 #   make test   install what the tests need and run them
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,12 +12,14 @@ DEMO_ENV := SHOPCRM_ENV=development SHOPCRM_PUBLIC_URL=http://$(HOST):$(PORT)/cr
             SHOPCRM_SHOP_BASE_URL=http://$(HOST):$(PORT)/
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: demo serve test test-fast install install-dev system-deps services clean bench help
+.PHONY: demo demo-serve serve test test-fast install install-dev system-deps services clean bench help
 
 help:
-	@echo "make demo     - demo shop + segmentation + campaign to .eml files, then serve http://$(HOST):$(PORT)/crm/"
+	@echo "make demo     - demo shop + segmentation + campaign to .eml files, then serve the shop at http://$(HOST):$(PORT)/"
+	@echo "                and the panel at http://$(HOST):$(PORT)/crm/ (the scheduled jobs run every few seconds)"
 	@echo "make test     - run the test suite (installs system packages and Python packages it needs)"
-	@echo "make serve    - serve the admin panel again (after make demo)"
+	@echo "make demo-serve - serve the demo again (after make demo)"
+	@echo "make serve    - serve the admin panel with gunicorn (no demo shop, no jobs: cron runs those)"
 	@echo "make test-fast - the tests without the slow ones (processes, Apache, browsers, real shops)"
 
 $(VENV)/.runtime: requirements.txt
@@ -36,7 +39,11 @@ install-dev: $(VENV)/.dev
 demo: install
 	$(DEMO_ENV) $(FLASK) shopcrm init
 	$(DEMO_ENV) $(FLASK) shopcrm demo
-	@$(MAKE) --no-print-directory serve
+	@$(MAKE) --no-print-directory demo-serve
+
+# the demo shop at /, the panel at /crm and, every few seconds, what cron runs in production
+demo-serve: install
+	$(DEMO_ENV) $(FLASK) shopcrm demo-serve --host $(HOST) --port $(PORT)
 
 serve: install
 	@echo "serving http://$(HOST):$(PORT)/crm/admin/  (Ctrl-C to stop)"

@@ -97,3 +97,15 @@ def create_or_reset(email: str, role: str, password: str) -> tuple[User, bool]:
     change_role(user, role, True)
     set_password(user, password)
     return user, False
+
+
+def change_own_password(user: User, current: str, new: str, repeated: str) -> None:
+    """A user's own new password: they prove the current one first, and type the new one twice.
+    (An admin resets someone else's with :func:`set_password`.)"""
+    if not user.check_password(current or ""):
+        raise AccountError("the current password is not right")
+    if new != repeated:
+        raise AccountError("the two new passwords differ; type the same one twice")
+    if new == current:
+        raise AccountError("choose a password that differs from the current one")
+    set_password(user, new)

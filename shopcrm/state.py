@@ -21,6 +21,8 @@ class CRMState:
     token_serializers: dict = field(default_factory=dict)  # per key and purpose (delivery.tokens)
     preview_popular: tuple | None = None  # (monotonic time, best sellers per category) for previews
     recent_results: Any = None  # campaigns.results.RecentResults: large campaigns' figures, reused briefly
+    panel_settings: Any = None  # panel_settings.Overlay: the panel's settings over the file's, reread briefly
+    panel_figures: Any = None  # customers.figures.Kept: the dashboard's and group pages' figures, reused briefly
 
 
 def app_state() -> CRMState:

@@ -16,13 +16,13 @@ VALUE_TYPES = ("new", "negative", "most_growth", "high_value", "ordinary", "belo
 RANK_TYPES = ("high_value", "ordinary", "below_average")
 #: Seed 004's "potential profitable" customers: the default audience of an offer.
 POTENTIAL_PROFITABLE = ("high_value", "most_growth", "new")
-VALUE_TYPE_LABELS = {
-    "new": "New",
-    "negative": "Negative (never bought)",
-    "most_growth": "Most growth",
-    "high_value": "High value",
-    "ordinary": "Ordinary",
-    "below_average": "Below average",
+VALUE_TYPE_LABELS = {  # the shop owner's names for them (the machine words stay in tables and files)
+    "new": "New sign-ups",
+    "negative": "Never bought",
+    "most_growth": "Growing",
+    "high_value": "Best customers",
+    "ordinary": "Regulars",
+    "below_average": "Occasional buyers",
 }
 
 #: Seed 003's recommended actions, in the order their rules are applied (the first that matches wins):
@@ -57,3 +57,74 @@ RESUBSCRIBABLE = ("unsubscribed",)
 #: How often a shopper wants marketing e-mail, and the days between two messages it allows.
 FREQUENCY_DAYS = {"weekly": 7, "monthly": 30}
 FREQUENCIES = ("normal", *FREQUENCY_DAYS)
+
+
+# --- what the shop owner reads (labels and one-line explanations) ------------------------------------
+#: One line under (or on hover over) each value type's name.
+VALUE_TYPE_HELP = {
+    "new": "Signed up in the last three months.",
+    "negative": "Have an account but have never ordered.",
+    "most_growth": "Started buying recently, or spend much more than before.",
+    "high_value": "Order often and spend the most.",
+    "ordinary": "Order now and then and spend about the average.",
+    "below_average": "Order rarely and spend little.",
+}
+#: The recommended action of each customer, as the thing to do.
+ACTION_LABELS = {
+    "welcome_offer": "Welcome them",
+    "first_purchase_incentive": "Nudge to a first order",
+    "reactivation": "Win them back",
+    "loyalty_reward": "Reward their loyalty",
+    "upsell": "Suggest bigger baskets",
+    "cross_sell": "Suggest related products",
+}
+ACTION_HELP = {
+    "welcome_offer": "New sign-ups: a welcome offer while the shop is fresh in their mind.",
+    "first_purchase_incentive": "An account but no order yet: a reason to place the first one.",
+    "reactivation": "Used to buy regularly and have gone quiet for longer than usual.",
+    "loyalty_reward": "Your best customers: thank them and keep them.",
+    "upsell": "Their orders are smaller than the shop's usual order.",
+    "cross_sell": "Buyers who may like products from other categories.",
+}
+#: Where customers came from, as the shop's own data names it (unknown names are tidied by source_label).
+SOURCE_LABELS = {
+    "organic": "Search engines", "google_ads": "Google Ads", "facebook": "Facebook", "instagram": "Instagram",
+    "newsletter": "Newsletter", "referral": "Recommended by a site", "affiliate": "Affiliates", "direct": "Direct",
+    "email": "E-mail", "tiktok": "TikTok", "bing_ads": "Bing Ads", "meta_ads": "Meta Ads",
+}
+#: Why an address gets no marketing e-mail, for the panel.
+SUPPRESSION_LABELS = {
+    "unsubscribed": "Unsubscribed", "hard_bounce": "Bounced (address does not exist)",
+    "complaint": "Marked as spam", "soft_bounce": "Bounced too often (mailbox full or unavailable)",
+    "manual": "Blocked by the shop", "forgotten": "Asked to be forgotten",
+}
+#: A campaign's state, as the campaign list and the dashboard name it.
+CAMPAIGN_STATE_LABELS = {
+    "draft": "Draft", "scheduled": "Scheduled", "queued": "Sending", "sending": "Sending", "sent": "Sent",
+    "cancelled": "Cancelled", "trigger": "Automatic",
+}
+#: What a timeline entry is.
+EVENT_LABELS = {"view": "Viewed", "cart": "Cart", "order": "Order", "email": "E-mail", "click": "Clicked"}
+
+
+def source_label(source: str | None) -> str:
+    """``google_ads`` → ``Google Ads``; a source the table does not know is tidied (``my_blog`` → ``My blog``)."""
+    if not source:
+        return "Unknown"
+    known = SOURCE_LABELS.get(str(source).strip().lower())
+    if known:
+        return known
+    text = str(source).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+#: Why an e-mail was not sent (the reason words of the outbox), for the panel.
+REASON_LABELS = {
+    **{k: v.lower() for k, v in SUPPRESSION_LABELS.items()},
+    "customer_gone": "the customer is no longer in the shop", "invalid_address": "no usable address",
+    "address_changed": "the address changed", "no_consent": "did not subscribe to the newsletter",
+    "campaign_cancelled": "the campaign was cancelled", "bought_meanwhile": "bought in the meantime",
+    "changed_while_sending": "changed while sending", "frequency_cap": "had enough e-mails this week",
+    "duplicate_address": "another customer has the same address",
+}
+#: An outbox row's state, for the customer's timeline.
+MESSAGE_STATE_LABELS = {"queued": "waiting to be sent", "sending": "being sent", "sent": "sent",
+                        "failed": "could not be delivered", "suppressed": "not sent", "cancelled": "not sent"}

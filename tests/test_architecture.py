@@ -37,10 +37,12 @@ ALLOWED = {
     "accounts": {"delivery", "login_throttle"},  # a new password forgets strangers' attempts on the account
     "login_throttle": set(),  # the login's budgets and security log: the core only
     "health": {"shop", "delivery"},
-    "admin": {"accounts", "campaigns", "customers", "delivery", "health", "segmentation", "login_throttle"},
+    "panel_settings": {"delivery"},  # the owner's settings over the file's; checks a sender address like delivery does
+    "admin": {"accounts", "campaigns", "customers", "delivery", "health", "segmentation", "login_throttle",
+              "panel_settings"},
     "public": {"beacon", "delivery", "customers"},
     "cli": {"accounts", "campaigns", "customers", "delivery", "demo", "health", "segmentation", "shop", "beacon",
-            "mining"},
+            "mining", "panel_settings"},
     "__main__": set(),
     "unconfigured": {"cli"},  # the stand-in app while the configuration is wrong lists the real commands' help
     "shopcrm": {"*"},  # shopcrm/__init__.py: the app factory registers everything

@@ -53,7 +53,7 @@ def test_the_first_commands_on_a_fresh_install(tmp_path):
     instance = tmp_path / "instance"  # does not exist yet
     help_ = flask(instance, "shopcrm", "--help")
     assert help_.returncode == 0 and "Traceback" not in help_.stderr, help_.stderr
-    assert re.search(r"^\s+init\s+Create the instance folder", help_.stdout, re.M)
+    assert re.search(r"^\s+init\s+Create the settings file", help_.stdout, re.M)
     assert re.search(r"^\s+segment\s+Run a segmentation", help_.stdout, re.M)
     assert FRESH in help_.stdout  # --help says why the rest does not run yet
     segment_help = flask(instance, "shopcrm", "segment", "--help")
@@ -99,14 +99,14 @@ def test_python_m_shopcrm_needs_no_configuration_and_fails_in_one_line(tmp_path)
 
 
 @pytest.mark.parametrize("settings,env,expected", [
-    ("SECRET_KEY = 'x' * 64\nSHOPCRM_K_MIN = 5\nSHOPCRM_K_MAX = 3\n", {},
+    ("SECRET_KEY = 'c977914661e33e48af697b938dc5e1a6c6f61bbf0f51416836504eddb52ad940'\nSHOPCRM_K_MIN = 5\nSHOPCRM_K_MAX = 3\n", {},
      "shopcrm cannot start: SHOPCRM_K_MIN and SHOPCRM_K_MAX must be whole numbers with 2 ≤ K_MIN ≤ K_MAX"),
-    ("SECRET_KEY = 'x' * 64\nSHOPCRM_CURRENCY = 'EUR\n", {}, "has a syntax error on line 2"),
-    ("SECRET_KEY = 'x' * 64\n\nSHOPCRM_LOCALE = de_DE\n", {}, "fails on line 3: NameError: name 'de_DE' is not defined"),
-    ("SECRET_KEY = 'x' * 64\n", {"SHOPCRM_MAIL_PORT": "twenty-five"},
+    ("SECRET_KEY = 'c977914661e33e48af697b938dc5e1a6c6f61bbf0f51416836504eddb52ad940'\nSHOPCRM_CURRENCY = 'EUR\n", {}, "has a syntax error on line 2"),
+    ("SECRET_KEY = 'c977914661e33e48af697b938dc5e1a6c6f61bbf0f51416836504eddb52ad940'\n\nSHOPCRM_LOCALE = de_DE\n", {}, "fails on line 3: NameError: name 'de_DE' is not defined"),
+    ("SECRET_KEY = 'c977914661e33e48af697b938dc5e1a6c6f61bbf0f51416836504eddb52ad940'\n", {"SHOPCRM_MAIL_PORT": "twenty-five"},
      "invalid environment variable(s): SHOPCRM_MAIL_PORT='twenty-five'"),
-    ("SECRET_KEY = 'x' * 64\n", {"SHOPCRM_DATABASE_URI": "crm.db"}, "a database address cannot be used"),
-    ("SECRET_KEY = 'x' * 64\n", {"SHOPCRM_SHOP_DATABASE_URI": "postgresql://shop:s3cret-pw@db.test/shop"},
+    ("SECRET_KEY = 'c977914661e33e48af697b938dc5e1a6c6f61bbf0f51416836504eddb52ad940'\n", {"SHOPCRM_DATABASE_URI": "crm.db"}, "a database address cannot be used"),
+    ("SECRET_KEY = 'c977914661e33e48af697b938dc5e1a6c6f61bbf0f51416836504eddb52ad940'\n", {"SHOPCRM_SHOP_DATABASE_URI": "postgresql://shop:s3cret-pw@db.test/shop"},
      "a database address needs the Python package 'psycopg', which is not installed"),
     ("SECRET_KEY = 'dev'\n", {}, "SECRET_KEY is missing or too weak for production"),
 ])

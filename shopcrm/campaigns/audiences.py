@@ -37,6 +37,16 @@ AUDIENCES = {a.key: a for a in (
     Audience("potential_profitable", "Offer to the customers most likely to buy",
              "High value, growing and new customers together.",
              {"value_types": list(POTENTIAL_PROFITABLE)}, "segment_offer"),
+    # added for the panel's customer groups (segments page): one ready-made audience per group that has one
+    Audience("growing", "Keep growing customers coming",
+             "They started buying recently, or spend much more than before.",
+             {"value_types": ["most_growth"]}, "segment_offer"),
+    Audience("upsell", "Suggest bigger baskets",
+             "Their orders are smaller than the shop's usual order.",
+             {"actions": ["upsell"]}, "segment_offer"),
+    Audience("cross_sell", "Suggest related products",
+             "Buyers who may like products from other categories.",
+             {"actions": ["cross_sell"]}, "segment_offer"),
 )}
 
 

@@ -10,12 +10,51 @@ import functools
 from datetime import datetime
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from ..errors import ShopCRMError
 from ..extensions import db
 
-shopcrm_group = AppGroup("shopcrm", help="shopcrm: segment the shop's customers and email them.")
+
+def with_panel_settings(command):
+    """Run the command with the settings saved in the panel (shop name, sender, tracking) laid
+    over the file's, as a web request has them (``panel_settings.apply``)."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from .. import panel_settings
+
+        panel_settings.apply()
+        return command(*args, **kwargs)
+
+    return wrapper
+
+
+class ShopCRMGroup(AppGroup):
+    """``AppGroup`` whose commands (and sub-groups' commands) see the panel's settings; a command
+    made with ``panel_settings=False`` (setting up the tables) does not read them."""
+
+    def command(self, *args, **kwargs):
+        use_panel = kwargs.pop("panel_settings", True)
+        wrap_for_ctx = kwargs.pop("with_appcontext", True)
+
+        def decorator(f):
+            if use_panel:
+                f = with_panel_settings(f)
+            if wrap_for_ctx:
+                f = with_appcontext(f)
+            return click.Group.command(self, *args, **kwargs)(f)
+
+        return decorator
+
+    def group(self, *args, **kwargs):
+        kwargs.setdefault("cls", ShopCRMGroup)
+        return super().group(*args, **kwargs)
+
+
+shopcrm_group = ShopCRMGroup("shopcrm", help="shopcrm: segment the shop's customers and e-mail them.\n\n"
+                             "Each command's --help says more. Cron runs segment (nightly), run-queued, send "
+                             "and triggers run (every few minutes).")
 
 
 def friendly_errors(command):
@@ -30,6 +69,16 @@ def friendly_errors(command):
             raise click.ClickException(str(exc)) from exc
 
     return wrapper
+
+
+def in_words(counts: dict | int | None, empty: str = "none") -> str:
+    """``{"no_consent": 12, "unsubscribed": 3}`` → ``12 no consent, 3 unsubscribed`` (a number as it is)."""
+    if counts is None:
+        return empty
+    if not isinstance(counts, dict):
+        return f"{counts:,}" if isinstance(counts, int) else str(counts)
+    parts = [f"{n:,} {str(key).replace('_', ' ')}" for key, n in sorted(counts.items(), key=lambda kv: -kv[1]) if n]
+    return ", ".join(parts) or empty
 
 
 def parse_datetime(value: str | None) -> datetime | None:

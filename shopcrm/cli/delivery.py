@@ -6,7 +6,7 @@ from flask import current_app
 
 from ..extensions import db
 from ..vocab import SUPPRESSION_REASONS
-from . import friendly_errors, shopcrm_group
+from . import friendly_errors, in_words, shopcrm_group
 
 
 @shopcrm_group.command("send")
@@ -15,20 +15,23 @@ from . import friendly_errors, shopcrm_group
 @click.option("--worker", help="Name of an additional sender running in parallel (its own lock).")
 @friendly_errors
 def send_command(max_messages, batch_size, worker):
-    """Render launched campaigns whose time has come, then deliver due messages
-    (SMTP, or .eml files without MAIL_SERVER)."""
+    """Render due campaigns, then send due e-mail.
+
+    Launched campaigns whose time has come are rendered into the outbox; due messages go to the
+    mail server (or to .eml files without MAIL_SERVER)."""
     from ..campaigns.service import enqueue_due
     from ..delivery.sender import send_due
 
     config = current_app.config
     for campaign, queued in enqueue_due():
-        click.echo(f"campaign #{campaign.id} rendered: queued {queued.queued}, suppressed {queued.suppressed or 0}")
+        click.echo(f"campaign #{campaign.id} rendered: queued {queued.queued:,}, not sent "
+                   f"{in_words(queued.suppressed, 'to nobody')}")
     report = send_due(max_messages=max_messages, batch_size=batch_size, worker=worker)
     where = config.get("MAIL_SERVER") or config["SHOPCRM_OUTBOX_DIR"]
     click.echo(f"sent {report.sent}, retrying {report.retried}, failed {report.failed}, "
                f"suppressed {report.suppressed}, cancelled {report.cancelled} (to {where})")
     if report.reasons:
-        click.echo("not sent: " + ", ".join(f"{n} {reason}" for reason, n in sorted(report.reasons.items())))
+        click.echo("not sent: " + in_words(report.reasons))
     for error in report.errors:
         click.echo(f"warning: {error}", err=True)
     if report.in_doubt:
@@ -41,25 +44,29 @@ def send_command(max_messages, batch_size, worker):
 
 @shopcrm_group.group("outbox")
 def outbox_group():
-    """Inspect the outbox and settle messages left in doubt by a crashed sender."""
+    """Inspect the outbox; settle messages in doubt.
+
+    A message is in doubt when a sender stopped while handing it to the mail server."""
 
 
 @outbox_group.command("status")
 @friendly_errors
 def outbox_status_command():
-    """How many messages are in each state, and how many are in doubt."""
+    """Count messages per state, and those in doubt."""
     from ..campaigns.results import outbox_counts
     from ..delivery.sender import count_in_doubt
 
     counts = outbox_counts()
-    click.echo(", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "the outbox is empty")
-    click.echo(f"in doubt: {count_in_doubt()}")
+    click.echo(("messages: " + in_words(counts)) if counts else "the outbox is empty")
+    click.echo(f"in doubt: {count_in_doubt():,}")
 
 
 @outbox_group.command("in-doubt")
 @friendly_errors
 def outbox_in_doubt_command():
-    """List messages handed to the mail server by a sender that died before recording the answer."""
+    """List the messages left in doubt.
+
+    Handed to the mail server by a sender that stopped before it recorded the answer."""
     from ..delivery.sender import in_doubt
 
     rows = in_doubt()
@@ -76,7 +83,7 @@ def outbox_in_doubt_command():
 @click.option("--requeue", "outcome", flag_value="requeue", help="Send it again (it may then arrive twice).")
 @friendly_errors
 def outbox_resolve_command(message_id, outcome):
-    """Settle one message in doubt: it arrived (--sent), or send it again (--requeue)."""
+    """Settle one message left in doubt."""
     from ..delivery.sender import resolve_in_doubt
 
     if outcome is None:
@@ -93,7 +100,9 @@ def outbox_resolve_command(message_id, outcome):
               show_default=True)
 @friendly_errors
 def suppress_command(email, reason):
-    """Never send marketing email to this address again (e.g. a complaint from a feedback loop)."""
+    """Never send marketing e-mail to an address.
+
+    E.g. after a complaint from a feedback loop; the panel's "Do not email" page does the same."""
     from ..delivery.addresses import address_hash, normalize
     from ..delivery.suppression import suppress
 

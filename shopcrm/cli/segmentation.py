@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from ..extensions import db
-from ..vocab import ALGORITHMS, LEVELS
+from ..vocab import ALGORITHMS, LEVELS, VALUE_TYPE_LABELS
 from . import friendly_errors, parse_datetime, shopcrm_group
 
 
@@ -21,7 +21,10 @@ from . import friendly_errors, parse_datetime, shopcrm_group
 @click.option("--quiet", is_flag=True, help="No progress bar (cron logs).")
 @friendly_errors
 def segment_command(n_clusters, algorithm, level, as_of_text, wait, quiet):
-    """Run a segmentation (extract → mine → store), make it current, rebuild the search index."""
+    """Run a segmentation and make it current.
+
+    Reads the shop (extract), finds segments, types and rules (mine), stores them, and rebuilds
+    the customer search's word index."""
     from ..segmentation.run import RunParams, run_and_index
 
     params = RunParams.from_config(current_app.config, n_clusters=n_clusters, algorithm=algorithm, level=level)
@@ -45,8 +48,9 @@ def segment_command(n_clusters, algorithm, level, as_of_text, wait, quiet):
                f"{_fmt(quality.get('davies_bouldin'))}, stability (ARI) {_fmt(stability)}"
                + (f", {quality['migration']['moved']} customers moved since run #{quality['migration']['previous_run']}"
                   if quality.get("migration") else ""))
-    click.echo("value types: " + ", ".join(f"{t} {n}" for t, n in sorted((counts.get("value_types") or {}).items())))
-    click.echo("rules: " + ", ".join(f"{k} {n}" for k, n in (counts.get("rules") or {}).items()))
+    click.echo("customer types: " + ", ".join(f"{n:,} {VALUE_TYPE_LABELS.get(t, t).lower()}"
+                                            for t, n in sorted((counts.get("value_types") or {}).items())))
+    click.echo("rules: " + ", ".join(f"{n:,} {k}" for k, n in (counts.get("rules") or {}).items()))
     for seg in run.segments:
         click.echo(f"  #{seg.id:<5} {seg.size:>7}  {seg.name}")
     echo_index(index)
@@ -59,7 +63,9 @@ def echo_index(state) -> None:
 @shopcrm_group.command("search-index")
 @friendly_errors
 def search_index_command():
-    """Rebuild the word index the admin's customer search uses (also done after every segmentation)."""
+    """Rebuild the customer search's word index.
+
+    Also done after every segmentation."""
     from ..segmentation import search_index
 
     echo_index(search_index.refresh())
@@ -72,10 +78,10 @@ def _fmt(value) -> str:
 @shopcrm_group.command("run-queued")
 @friendly_errors
 def run_queued_command():
-    """Carry out a segmentation an admin queued with "Run now" (cron, every few minutes).
+    """Run an analysis queued with "Run now".
 
-    Nothing queued: nothing happens. The admin panel never runs a segmentation inside a web
-    request; it only queues one for this command.
+    For cron, every few minutes. Nothing queued: nothing happens. The admin panel never runs a
+    segmentation inside a web request; it only queues one for this command.
     """
     from ..segmentation.queue import run_next_queued
 
@@ -94,7 +100,9 @@ def run_queued_command():
 @click.option("--wait", default=0, show_default=True, type=float, help="Seconds to wait if a run holds the lock.")
 @friendly_errors
 def assign_new_command(wait):
-    """Place customers who signed up since the current run into its segments (no full run)."""
+    """Place new sign-ups in the current segments.
+
+    Customers who signed up since the current run get its segments and types, without a full run."""
     from ..segmentation.run import assign_new
 
     report = assign_new(wait=wait)
@@ -105,7 +113,7 @@ def assign_new_command(wait):
 @shopcrm_group.command("runs")
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
 def runs_command(limit):
-    """The latest runs: status, duration, size and quality."""
+    """List the latest runs and their quality."""
     from ..models import Run
 
     runs = db.session.scalars(sa.select(Run).order_by(Run.id.desc()).limit(limit)).all()
@@ -119,5 +127,5 @@ def runs_command(limit):
                      f"{counts.get('segments')} segments, silhouette {_fmt(quality.get('silhouette'))}, "
                      f"stability {_fmt((quality.get('stability') or {}).get('mean_ari'))}")
         elif run.error:
-            line += f"  {run.error[:120]}"
+            line += f"  {' '.join(str(run.error).split())[:120]}"
         click.echo(line)

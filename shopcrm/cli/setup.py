@@ -11,12 +11,13 @@ from ..vocab import ROLES
 from . import friendly_errors, shopcrm_group
 
 
-@shopcrm_group.command("init")
+@shopcrm_group.command("init", panel_settings=False)
 def init_command():
-    """Create the instance folder and a settings file with a fresh SECRET_KEY (never overwritten).
+    """Create the settings file with a new secret key.
 
-    It works before anything is configured (a fresh install: ``wsgi.py`` then runs it through
-    the stand-in app of ``shopcrm.unconfigured``); so does ``python -m shopcrm init``.
+    A fresh SECRET_KEY in the instance folder's shopcrm.cfg (an existing file is never
+    overwritten). It works before anything is configured (a fresh install: ``wsgi.py`` then runs
+    it through the stand-in app of ``shopcrm.unconfigured``); so does ``python -m shopcrm init``.
     """
     import getpass
 
@@ -28,9 +29,11 @@ def init_command():
     click.echo(f"wrote {path} with a new SECRET_KEY" if written else f"{path} exists; left as it is.")
 
 
-@shopcrm_group.command("migrate")
+@shopcrm_group.command("migrate", panel_settings=False)
 def migrate_command():
-    """Create or upgrade shopcrm's own tables (crm_*). Never touches the shop's tables."""
+    """Create or upgrade shopcrm's own tables.
+
+    Only crm_* tables; the shop's tables are never touched."""
     from flask_migrate import upgrade
 
     upgrade(directory=current_app.extensions["migrate"].directory)
@@ -43,7 +46,9 @@ def migrate_command():
 @click.option("--password", help="Omit to be asked (recommended: it stays out of the shell history).")
 @friendly_errors
 def create_user_command(email: str, role: str, password: str | None):
-    """Create an admin-panel user, or reset an existing user's password and role."""
+    """Create a panel user, or reset one's password.
+
+    An existing user gets the role and password given (and is active again)."""
     if not password:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     user, created = accounts.create_or_reset(email, role, password)

@@ -20,7 +20,9 @@ from . import friendly_errors, parse_datetime, shopcrm_group
               help="Only print the generic schema's DDL for this database.")
 @friendly_errors
 def demo_shop_command(url, customers, views_per_customer, seed, now_text, replace, print_ddl):
-    """Generate a realistic, deterministic demo shop in the generic schema."""
+    """Generate a demo shop (generic schema).
+
+    Realistic and deterministic: the same seed gives the same shop."""
     from .. import demo
     from ..demo import schema as generic_schema
 
@@ -37,7 +39,10 @@ def demo_shop_command(url, customers, views_per_customer, seed, now_text, replac
 @shopcrm_group.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (for scripts).")
 def doctor_command(as_json):
-    """Check the shop mapping against the live shop database; exit 1 when something required is missing."""
+    """Check the shop mapping against the shop.
+
+    Says per entity what is wrong, in words a shop admin can act on; exits with 1 when something
+    shopcrm needs is missing."""
     import json
 
     from ..shop.doctor import report_for_app

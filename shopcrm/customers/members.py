@@ -14,8 +14,6 @@ from .reader import ShopReader
 
 SEARCH_LIMIT = 2000  # shop customers a member search looks among (ids only)
 EXPORT_CHUNK = 1000
-EXPORT_COLUMNS = ("customer_id", "email", "first_name", "last_name", "city", "country", "value_type",
-                  "recency_days", "orders_in_window", "spend_in_window", "top_categories")
 LIST_FIELDS = ("id", "email", "first_name", "last_name", "city", "country")  # what the members table shows
 MEMBER_COLUMNS = (Membership.customer_id, Membership.value_type, Membership.recency_days, Membership.frequency,
                   Membership.monetary)
@@ -92,18 +90,41 @@ def csv_safe(value) -> str:
     text = _CELL_STARTS.sub(r"\1'", "" if value is None else str(value))
     return "'" + text if text.startswith(_FORMULA_START) else text
 
-def export_rows(seg: Segment, reader: ShopReader):
-    """The segment's members as CSV rows (the header first), a chunk of customers at a time:
-    memory stays flat for any segment size."""
+#: The export's header: what a spreadsheet user reads at the top of each column.
+EXPORT_COLUMNS = ("Customer number", "E-mail", "First name", "Last name", "City", "Country", "Customer type",
+                  "Can we e-mail?", "Days since last order", "Orders (12 months)", "Spend (12 months)",
+                  "Interested in")
+#: Put before the first byte of an export: Excel takes a CSV file without it for the machine's
+#: old code page and shows "JosÃ©" for "José"; LibreOffice reads it as UTF-8 either way.
+BOM = "\ufeff"
+
+
+def segment_members(seg: Segment) -> list:
+    """The conditions on ``Membership`` that select an interest segment's members."""
+    return [Membership.run_id == seg.run_id, Membership.segment_id == seg.id]
+
+
+def export_rows(conditions: list, reader: ShopReader):
+    """The members matching ``conditions`` (on ``Membership``, the run's included) as CSV rows,
+    the header first, a chunk of customers at a time: memory stays flat for any size. Shop
+    words, not ids: the customer type's name, the categories' names, the e-mail status."""
+    from ..vocab import VALUE_TYPE_LABELS
+    from .email_status import statuses
+
     yield EXPORT_COLUMNS
+    categories = reader.category_names()
     query = sa.select(Membership.customer_id, Membership.value_type, Membership.recency_days,
-                      Membership.frequency, Membership.monetary, Membership.top_categories
-                      ).where(Membership.run_id == seg.run_id, Membership.segment_id == seg.id)
+                      Membership.frequency, Membership.monetary, Membership.top_categories).where(*conditions)
     for chunk in keyset_chunks(db.session, query, Membership.customer_id, EXPORT_CHUNK):
         customers = reader.customers([m.customer_id for m in chunk])
+        email = statuses(customers.values())
         for m in chunk:
             c = customers.get(m.customer_id, {})
+            status = email.get(m.customer_id)
+            interests = ", ".join(categories.get(int(i), f"Category {i}")
+                                  for i in (m.top_categories or "").split(",") if i.strip().isdigit())
             yield [csv_safe(v) for v in (
                 m.customer_id, c.get("email"), c.get("first_name"), c.get("last_name"), c.get("city"),
-                c.get("country"), m.value_type, "" if m.recency_days is None else round(m.recency_days),
-                m.frequency, f"{m.monetary:.2f}", m.top_categories)]
+                c.get("country"), VALUE_TYPE_LABELS.get(m.value_type, m.value_type),
+                status.label if status else "unknown", "" if m.recency_days is None else round(m.recency_days),
+                m.frequency, f"{m.monetary:.2f}", interests)]

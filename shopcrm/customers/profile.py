@@ -1,19 +1,44 @@
-"""One customer's profile: their shop row, their place in the current run and in earlier ones,
-and a timeline of everything that happened with them (views, carts, orders, e-mails, clicks)."""
+"""One customer's profile: their shop row, whether we may e-mail them, what they bought in all,
+their place in the current run and in earlier ones, and a timeline of everything that happened
+with them (views, carts, orders, e-mails, clicks), a day at a time.
+
+A day's product views are one entry ("viewed 7 products: …, the trail shoe 3 times"), as are a
+day's cart additions: a keen shopper's hundred views do not bury their orders. Times are kept as
+UTC (the shop's own times converted from its database's clock) and shown in the shop's zone.
+"""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from ..clock import to_shop
+from ..clock import to_display, to_shop, to_utc
 from ..extensions import db
 from ..models import Click, Membership, Message, ProductView, Run, Segment
+from ..vocab import MESSAGE_STATE_LABELS, REASON_LABELS
+from .email_status import EmailStatus, status_of
 from .reader import ShopReader
 
 TIMELINE_LIMIT = 50
 RUNS_SHOWN = 24
+NAMES_PER_ENTRY = 4  # products named in a grouped entry before "and 3 more"
+
+
+@dataclass
+class Entry:
+    at: datetime  # UTC
+    kind: str  # view, cart, order, email, click
+    text: str
+    amount: float | None = None
+    count: int = 1
+
+
+@dataclass
+class Day:
+    day: date  # in the shop's zone
+    entries: list[Entry]
 
 
 @dataclass
@@ -22,40 +47,80 @@ class Profile:
     membership: Membership | None
     segment: Segment | None
     history: list  # (run id, finished, value type, segment name) per earlier run, newest first
-    events: list[dict]  # {"at", "kind", "text"[, "amount"]}, newest first, shop time
+    days: list[Day]  # newest first
     interests: list[str] = field(default_factory=list)  # category names, most interesting first
+    email: EmailStatus | None = None  # None: the shop could not say
+    lifetime: dict | None = None  # orders, revenue, first, last; None: the shop could not say
+
+    @property
+    def events(self) -> list[Entry]:
+        return [e for d in self.days for e in d.entries]
 
 
 def beacon_views(customer_id: int, limit: int = TIMELINE_LIMIT) -> list[dict]:
-    """Views the shop's product page reported to shopcrm (``crm_view``), in the shop's local
-    time like the rest of the timeline (crm_view stores UTC)."""
+    """Views the shop's product page reported to shopcrm (``crm_view``), on the shop database's
+    clock like the rest of the shop's history (crm_view stores UTC)."""
     rows = db.session.execute(sa.select(ProductView.product_id, ProductView.viewed_at)
                               .where(ProductView.customer_id == customer_id)
                               .order_by(ProductView.viewed_at.desc()).limit(limit)).all()
     return [{"product_id": int(p), "at": to_shop(at)} for p, at in rows]
 
 
-def _events(history: dict, messages: list[sa.Row], clicks: list[sa.Row]) -> list[dict]:
-    """Everything that happened with this customer as one list, newest first."""
+def _named(counts: Counter, name) -> str:
+    parts = [name(pid) + (f" ({n}×)" if n > 1 else "") for pid, n in counts.most_common(NAMES_PER_ENTRY)]
+    rest = len(counts) - NAMES_PER_ENTRY
+    return ", ".join(parts) + (f" and {rest} more" if rest > 0 else "")
+
+
+def _grouped(kind: str, items: list[dict], name, verb: str) -> list[Entry]:
+    """One entry per day for ``items`` (views or cart lines, with ``at`` in UTC)."""
+    by_day: dict[date, list[dict]] = {}
+    for item in items:
+        by_day.setdefault(to_display(item["at"]).date(), []).append(item)
+    entries = []
+    for same_day in by_day.values():
+        counts = Counter(i["product_id"] for i in same_day)
+        total = sum(int(i.get("quantity") or 1) for i in same_day) if kind == "cart" else len(same_day)
+        what = "product" if len(counts) == 1 else f"{len(counts)} products"
+        text = f"{verb} {what}: {_named(counts, name)}" if len(counts) > 1 else f"{verb} {_named(counts, name)}"
+        entries.append(Entry(max(i["at"] for i in same_day), kind, text, count=total))
+    return entries
+
+
+def timeline(history: dict, messages: list[sa.Row], clicks: list[sa.Row]) -> list[Day]:
+    """Everything that happened with this customer, a day at a time, newest first. ``history``
+    holds the shop's events on its database's clock; shopcrm's are UTC."""
     names = history["product_names"]
 
     def product(pid):
         return names.get(pid) or f"product #{pid}"
 
-    events = [{"at": v["at"], "kind": "view", "text": f"viewed {product(v['product_id'])}"} for v in history["views"]]
-    events += [{"at": c["at"], "kind": "cart", "text": f"put {c['quantity']} × {product(c['product_id'])} in the cart"}
-               for c in history["cart_items"]]
+    def utc(items):
+        return [{**i, "at": to_utc(i["at"])} for i in items if isinstance(i.get("at"), datetime)]
+
+    entries = _grouped("view", utc(history["views"]), product, "viewed")
+    entries += _grouped("cart", utc(history["cart_items"]), product, "put in the cart")
     for order in history["orders"]:
+        if not isinstance(order["at"], datetime):
+            continue
         items = ", ".join(f"{line['quantity']} × {product(line['product_id'])}" for line in order["lines"])
-        events.append({"at": order["at"], "kind": "order", "text": f"order #{order['id']}: {items}",
-                       "amount": order["total"]})
-    for message in messages:  # shopcrm's times are UTC; the timeline shows the shop's local time
-        when = to_shop(message.sent_at or message.created_at)
-        events.append({"at": when, "kind": "email", "text": f"email “{message.subject or '(not rendered)'}”: "
-                       f"{message.state}{' — ' + message.reason if message.reason else ''}"})
+        entries.append(Entry(to_utc(order["at"]), "order", f"order #{order['id']}: {items}", order["total"]))
+    for message in messages:
+        state = MESSAGE_STATE_LABELS.get(message.state, message.state)
+        reason = REASON_LABELS.get((message.reason or "").split(":")[0], message.reason) if message.reason else ""
+        entries.append(Entry(message.sent_at or message.created_at, "email",
+                             f"e-mail “{message.subject or '(not written yet)'}”: {state}"
+                             f"{' (' + reason + ')' if reason else ''}"))
     for click in clicks:
-        events.append({"at": to_shop(click.clicked_at), "kind": "click", "text": f"clicked {click.url}"})
-    return sorted((e for e in events if isinstance(e["at"], datetime)), key=lambda e: e["at"], reverse=True)
+        entries.append(Entry(click.clicked_at, "click", f"clicked {click.url}"))
+    entries.sort(key=lambda e: e.at, reverse=True)
+    days: list[Day] = []
+    for entry in entries:
+        on = to_display(entry.at).date()
+        if not days or days[-1].day != on:
+            days.append(Day(on, []))
+        days[-1].entries.append(entry)
+    return days
 
 
 def customer_profile(customer_id: int, reader: ShopReader) -> Profile | None:
@@ -85,4 +150,6 @@ def customer_profile(customer_id: int, reader: ShopReader) -> Profile | None:
     categories = reader.category_names()
     interests = [categories.get(c, f"Category {c}") for c in (current.top_category_ids() if current else [])]
     return Profile(customer=found or {"id": customer_id}, membership=current, segment=segment, history=history_rows,
-                   events=_events(shop_history, messages, clicks), interests=interests)
+                   days=timeline(shop_history, messages, clicks), interests=interests,
+                   email=status_of(found) if found else None,
+                   lifetime=reader.lifetime(customer_id) if found else None)

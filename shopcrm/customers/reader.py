@@ -15,6 +15,7 @@ from ..errors import ShopCRMError
 from ..segmentation import search_index
 from ..shop import connect_shop, current_mapping, timeline
 from ..shop import queries as shopq
+from . import shop_reads
 
 T = TypeVar("T")
 
@@ -77,3 +78,10 @@ class ShopReader:
 
     def newer_matches(self, words: list[str], state, limit: int) -> list[dict]:
         return self.read(search_index.newer_matches, [], words, state, limit)
+
+    def lifetime(self, customer_id: int) -> dict | None:
+        """All of one customer's orders: count, total, first, last (``None``: the shop did not answer)."""
+        return self.read(shop_reads.lifetime, None, customer_id)
+
+    def open_carts(self, since) -> shop_reads.OpenCarts | None:
+        return self.read(shop_reads.open_carts, None, since)

@@ -9,10 +9,11 @@ from .beacon import ProductView
 from .campaigns import Campaign, Trigger
 from .outbox import Click, Message, Preference, SoftBounce, Suppression
 from .runs import Insight, Membership, Rule, Run, SearchWord, Segment
+from .settings import PanelSetting
 from .system import Lock, State
 from .throttle import Throttle
 from .users import LoginEvent, User
 
-__all__ = ["Campaign", "Click", "Insight", "Lock", "Membership", "Message", "Preference", "ProductView", "Rule", "Run",
-           "SearchWord", "Segment", "SoftBounce", "State", "Suppression", "Trigger", "User",
-           "LoginEvent", "Throttle"]
+__all__ = ["Campaign", "Click", "Insight", "Lock", "LoginEvent", "Membership", "Message", "PanelSetting", "Preference",
+           "ProductView", "Rule", "Run", "SearchWord", "Segment", "SoftBounce", "State", "Suppression", "Throttle",
+           "Trigger", "User"]

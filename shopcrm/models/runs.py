@@ -99,6 +99,14 @@ class Membership(db.Model):
         sa.Index("ix_crm_membership_run_action", "run_id", "action", "customer_id"),
         sa.Index("ix_crm_membership_run_country", "run_id", "country", "customer_id"),
         sa.Index("ix_crm_membership_run_source", "run_id", "source", "customer_id"),
+        # The panel's customer list: biggest spenders first (overall, per type, per action, at risk
+        # or not) and latest order first, each a range of one index read backwards or forwards.
+        sa.Index("ix_crm_membership_run_spend", "run_id", "monetary", "customer_id"),
+        sa.Index("ix_crm_membership_run_type_spend", "run_id", "value_type", "monetary", "customer_id"),
+        sa.Index("ix_crm_membership_run_action_spend", "run_id", "action", "monetary", "customer_id"),
+        sa.Index("ix_crm_membership_run_risk_spend", "run_id", "churn_risk", "monetary", "customer_id"),
+        sa.Index("ix_crm_membership_run_recency", "run_id", "recency_days", "customer_id"),
+        sa.Index("ix_crm_membership_run_risk_recency", "run_id", "churn_risk", "recency_days", "customer_id"),
     )
 
     def top_category_ids(self) -> list[int]:

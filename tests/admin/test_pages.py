@@ -124,10 +124,11 @@ def test_segment_export_streams_every_member_as_csv(segmented_app):
     seg_id, size, _ = biggest(segmented_app)
     response = client.get(f"/crm/admin/segments/{seg_id}/export.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert response.data.startswith(b"\xef\xbb\xbf")  # the byte-order mark Excel needs to read UTF-8
+    rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert len(rows) == size
-    assert len({r["customer_id"] for r in rows}) == size
-    assert all(r["value_type"] for r in rows)
+    assert len({r["Customer number"] for r in rows}) == size
+    assert all(r["Customer type"] for r in rows)
     viewer = logged_in(segmented_app, role="viewer", email="v2@shop.test")
     assert viewer.get(f"/crm/admin/segments/{seg_id}/export.csv").status_code == 403
 
@@ -185,7 +186,7 @@ def test_customer_profile_shows_interests_value_type_and_timeline(segmented_app,
     customer_id = a_buyer(segmented_app)
     client = logged_in(segmented_app, role="viewer")
     page = client.get(f"/crm/admin/customers/{customer_id}").get_data(as_text=True)
-    assert "Segment history" in page and "Timeline" in page
+    assert "Earlier analyses" in page and "Timeline" in page
     assert page.count('class="event event-order"') >= 3
     assert 'class="event event-view"' in page
     with segmented_app.app_context():
@@ -222,10 +223,13 @@ def test_beacon_views_appear_on_the_timeline(segmented_app, demo_shop):
         db.session.commit()
     client = logged_in(segmented_app, role="viewer")
     page = client.get(f"/crm/admin/customers/{customer_id}").get_data(as_text=True)
-    first_event = page.split('<ol class="timeline">', 1)[1].split("</li>", 1)[0]
+    first_day, first_event = page.split('<h3 class="day">', 1)[1].split("</li>", 1)[0].split("</h3>", 1)
     assert "event-view" in first_event and f"viewed {name}" in first_event
-    local = seen_at.replace(tzinfo=timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M")
-    assert local in first_event  # shown in local time like the shop's own events
+    local = seen_at.replace(tzinfo=timezone.utc).astimezone()  # the shop's zone: this server's (none is set)
+    assert f">{local:%H:%M}</time>" in first_event  # shown in local time like the shop's own events
+    from babel.dates import format_date
+
+    assert first_day == format_date(local.date(), "medium", locale="en_GB")  # the default SHOPCRM_LOCALE
 
 
 # --- settings --------------------------------------------------------------------------------------

@@ -19,8 +19,8 @@ def logged_in(app, role="marketer"):
     return client
 
 
-RULE_ROW = re.compile(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td class=\"num\">(\d+)</td>\s*"
-                      r"<td class=\"num\">[\d.]+</td><td class=\"num\">(\d+) %</td><td class=\"num\">([\d.]+)</td></tr>")
+RULE_ROW = re.compile(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td class=\"num\">([\d,]+)</td>\s*"
+                      r"<td class=\"num\">(\d+)%</td><td class=\"num\">([\d.,]+)×</td></tr>")
 
 
 def test_rules_are_listed_strongest_first_and_counted(segmented_app):
@@ -39,8 +39,9 @@ def test_rules_are_listed_strongest_first_and_counted(segmented_app):
         assert f"Page {number} of {pages}" in page
         shown += RULE_ROW.findall(page)
     assert len(shown) == len(stored)
-    assert [int(r[2]) for r in shown] == [r.count for r in expected]
+    assert [int(r[2].replace(",", "")) for r in shown] == [r.count for r in expected]
     assert [int(r[3]) for r in shown] == [round(100 * r.confidence) for r in expected]
+    assert [float(r[4].replace(",", "")) for r in shown] == [round(r.lift, 1) for r in expected]
 
     # A run stored before runs counted their rules: the page counts them itself.
     with segmented_app.app_context():
