@@ -57,3 +57,17 @@ RESUBSCRIBABLE = ("unsubscribed",)
 #: How often a shopper wants marketing e-mail, and the days between two messages it allows.
 FREQUENCY_DAYS = {"weekly": 7, "monthly": 30}
 FREQUENCIES = ("normal", *FREQUENCY_DAYS)
+
+# --- a campaign's life (campaigns.service) -----------------------------------------------------------
+#: A campaign made by hand goes draft → scheduled (launched) → sending (rendered into the outbox, being
+#: delivered) → sent (nothing left to deliver); it may be cancelled before it is sent. A trigger's
+#: standing campaign keeps the status "trigger".
+CAMPAIGN_STATES = ("draft", "scheduled", "sending", "sent", "cancelled")
+CAMPAIGN_STATE_LABELS = {
+    "draft": "Draft",
+    "scheduled": "Scheduled",
+    "sending": "Sending",
+    "sent": "Sent",
+    "cancelled": "Cancelled",
+    "trigger": "Automatic",
+}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from urllib.parse import urljoin, urlsplit
 
+from ..formatting import money
+
 
 def product_url(base_url: str, url: object) -> str:
     """An absolute http(s) link into the shop; anything else falls back to the shop's home."""
@@ -26,9 +28,11 @@ def image_url(base_url: str, url: object) -> str | None:
     return absolute if urlsplit(absolute).scheme in ("http", "https") else None
 
 
-def format_price(value: object, currency: str = "€") -> str:
+def format_price(value: object) -> str:
+    """A price as the shop writes it (``formatting.money``: the shop's currency and locale), or
+    nothing when the shop has no usable price."""
     try:
-        return f"{currency}{float(value):,.2f}"
+        return money(float(value))
     except (TypeError, ValueError):
         return ""
 
@@ -55,10 +59,29 @@ def related(owned: set[int], rules: dict[int, list[tuple[int, float]]], products
     return [products[pid] for pid in ranked if sellable(products.get(pid))]
 
 
+def best_categories(popular: dict[int, list[dict]]) -> list[int]:
+    """Categories by how well their best seller sells: where a customer with no known interests
+    (or whose interests are bought out) gets picks from."""
+    return sorted(popular, key=lambda c: (-int((popular[c][0].get("sold") or 0) if popular[c] else 0), c))
+
+
+def _round_robin(picked: list[dict], seen: set[int], queues: list[list[dict]], n: int) -> None:
+    queues = [[p for p in queue if int(p["id"]) not in seen] for queue in queues]
+    while len(picked) < n and any(queues):
+        for queue in queues:
+            while queue and int(queue[0]["id"]) in seen:
+                queue.pop(0)
+            if queue and len(picked) < n:
+                product = queue.pop(0)
+                seen.add(int(product["id"]))
+                picked.append(product)
+
+
 def recommend(top_categories: list[int], popular: dict[int, list[dict]], bought: set[int], n: int,
-              exclude: set[int] = frozenset(), paired: list[dict] = ()) -> list[dict]:
+              exclude: set[int] = frozenset(), paired: list[dict] = (), fallback: list[int] = ()) -> list[dict]:
     """Up to ``n`` products: first those ``paired`` by association rules, then taken in turn
-    from the customer's top categories (best sellers first).
+    from the customer's top categories (best sellers first), then from the ``fallback``
+    categories (the shop's best, for a customer whose interests are unknown or bought out).
 
     Skips products the customer bought and ``exclude`` (e.g. the item a reminder is about).
     ``popular`` already holds only sellable products (active, priced).
@@ -70,13 +93,7 @@ def recommend(top_categories: list[int], popular: dict[int, list[dict]], bought:
         if len(picked) < n and pid not in seen:
             seen.add(pid)
             picked.append(product)
-    queues = [[p for p in popular.get(c, []) if int(p["id"]) not in seen] for c in top_categories]
-    while len(picked) < n and any(queues):
-        for queue in queues:
-            while queue and int(queue[0]["id"]) in seen:
-                queue.pop(0)
-            if queue and len(picked) < n:
-                product = queue.pop(0)
-                seen.add(int(product["id"]))
-                picked.append(product)
+    _round_robin(picked, seen, [popular.get(c, []) for c in top_categories], n)
+    others = [c for c in fallback if c not in set(top_categories)]
+    _round_robin(picked, seen, [popular.get(c, []) for c in others], n)
     return picked

@@ -1,25 +1,42 @@
 """Tracked links: shop links in an email go through a signed redirect that records the click.
 
-The redirect only ever leads to the shop's own host: the target travels inside the signed
-token (so nobody can make shopcrm redirect elsewhere by editing a link), and is checked
-against ``SHOPCRM_SHOP_BASE_URL`` again when the link is followed (so a link made before the
-shop moved cannot lead to the old host). Links to shopcrm itself (unsubscribe, the shopper's
-page) are never rewritten.
+A tracked link is short, because plain-text emails show it whole: ``/crm/c/<link>-<customer>-<mac>``
+— the number of the shop address in ``crm_link`` (one row per campaign, occasion and address,
+not per message), the customer's id, and an HMAC-SHA-256 of both under the app's secret key,
+cut to 13 base-62 characters (77 bits), so a link cannot be guessed or edited into another
+customer's or another address. About 45 characters with a typical public address, where the
+signed-JSON token of earlier versions made ~150; those older links keep working.
+
+The redirect only ever leads to the shop's own host: the target is stored by shopcrm (or, in
+older links, signed into the token), so nobody can make shopcrm redirect elsewhere by editing
+a link, and it is checked against ``SHOPCRM_SHOP_BASE_URL`` again when the link is followed (so
+a link made before the shop moved cannot lead to the old host). Links to shopcrm itself
+(unsubscribe, the shopper's page) are never rewritten. The admin's previews and test emails
+are not tracked at all (``campaigns.outbox.OutboxWriter(track=False)``).
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
 import re
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
 
 from ..clock import utcnow
+from ..dbutil import insert_ignoring_duplicates
 from ..extensions import db
-from ..models import Click, Message
+from ..models import Click, Message, TrackedLink
 from .links import link_template
-from .tokens import TokenInvalid, make_token, read_token
+from .tokens import MAX_AGE, TokenInvalid, read_token
+
+_DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+MAC_CHARS = 13  # base 62: 77 bits of the HMAC
+_SHORT = re.compile(r"([0-9A-Za-z]{1,12})-([0-9A-Za-z]{1,12})-([0-9A-Za-z]{%d})" % MAC_CHARS)
+LINK_CACHE_LIMIT = 50_000  # link numbers a writer keeps in memory (per-cart links would grow without end)
 
 _HREF = re.compile(r"""(\bhref\s*=\s*)(["'])(.*?)\2""", re.I | re.S)
 _TEXT_URL = re.compile(r"""https?://[^\s<>"'()\[\]]+""", re.I)
@@ -43,8 +60,43 @@ def is_shop_url(url: str, shop_base_url: str | None = None) -> bool:
         target[1] == shop[1] or {target[1], shop[1]} == {"80", "443"})
 
 
+def _base62(number: int) -> str:
+    text = ""
+    while True:
+        number, digit = divmod(number, 62)
+        text = _DIGITS[digit] + text
+        if not number:
+            return text
+
+
+def _from_base62(text: str) -> int:
+    number = 0
+    for char in text:
+        number = number * 62 + _DIGITS.index(char)
+    return number
+
+
+def _mac(link_id: int, customer_id: int) -> str:
+    key = (current_app.secret_key or "").encode("utf-8")
+    digest = hmac.new(key, f"shopcrm.click:{link_id}:{customer_id}".encode("ascii"), hashlib.sha256).digest()
+    return _base62(int.from_bytes(digest[:10], "big") % 62 ** MAC_CHARS).rjust(MAC_CHARS, "0")
+
+
+def short_token(link_id: int, customer_id: int) -> str:
+    """The token of a tracked link: link number, customer id, signature."""
+    return f"{_base62(link_id)}-{_base62(customer_id)}-{_mac(link_id, customer_id)}"
+
+
+def url_hash(url: str) -> str:
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()
+
+
 class LinkTracker:
-    """Rewrites one message's shop links; built once per enqueue."""
+    """Rewrites one message's shop links into short tracked links; built once per enqueue.
+
+    Each shop address gets its number in ``crm_link`` the first time a campaign's occasion uses
+    it (in the writer's transaction, committed with the messages); later messages find it in
+    this tracker's memory."""
 
     def __init__(self):
         config = current_app.config
@@ -52,29 +104,55 @@ class LinkTracker:
         self.shop_base = config["SHOPCRM_SHOP_BASE_URL"]
         self.own_prefix = config["SHOPCRM_PUBLIC_URL"].rstrip("/") + "/"
         self.redirect = link_template("crm_public.click") if self.enabled else ""
+        self.numbers: dict[tuple[int, str, str], int] = {}
+        self.insert = insert_ignoring_duplicates(TrackedLink.__table__, db.engine.dialect.name)
 
-    def _tracked(self, url: str, ident: dict) -> str | None:
-        if url.startswith(self.own_prefix) or not is_shop_url(url, self.shop_base):
-            return None
-        return self.redirect.replace("TOKEN", make_token("click", {**ident, "u": url}))
+    def _trackable(self, url: str) -> bool:
+        return not url.startswith(self.own_prefix) and is_shop_url(url, self.shop_base)
+
+    def _number(self, campaign_id: int, dedupe_key: str, urls: set[str]) -> dict[str, int]:
+        """The link number of each address, stored where it is new."""
+        missing = sorted(u for u in urls if (campaign_id, dedupe_key, u) not in self.numbers)
+        if missing:
+            if len(self.numbers) > LINK_CACHE_LIMIT:
+                self.numbers.clear()
+            hashes = {url_hash(u): u for u in missing}
+            now = utcnow()
+            db.session.execute(self.insert, [{"campaign_id": campaign_id, "dedupe_key": dedupe_key, "url_hash": h,
+                                              "url": u, "created_at": now} for h, u in hashes.items()])
+            for link_id, digest in db.session.execute(
+                    sa.select(TrackedLink.id, TrackedLink.url_hash).where(
+                        TrackedLink.campaign_id == campaign_id, TrackedLink.dedupe_key == dedupe_key,
+                        TrackedLink.url_hash.in_(list(hashes)))):
+                self.numbers[(campaign_id, dedupe_key, hashes[digest])] = int(link_id)
+        return {u: self.numbers[(campaign_id, dedupe_key, u)] for u in urls}
 
     def rewrite(self, html_body: str, text_body: str, ident: dict) -> tuple[str, str]:
         """``ident`` names the message (campaign, customer, dedupe key) the clicks belong to."""
         if not self.enabled:
             return html_body, text_body
+        hrefs = [html.unescape(m.group(3)).strip() for m in _HREF.finditer(html_body)]
+        plain_urls = [m.group(0).rstrip(".,;:!?") for m in _TEXT_URL.finditer(text_body)]
+        urls = {u for u in hrefs + plain_urls if self._trackable(u)}
+        if not urls:
+            return html_body, text_body
+        campaign_id, customer_id = int(ident["c"]), int(ident["k"])
+        numbers = self._number(campaign_id, str(ident.get("d", "")), urls)
+
+        def tracked(url: str) -> str | None:
+            if url not in numbers:
+                return None
+            return self.redirect.replace("TOKEN", short_token(numbers[url], customer_id))
 
         def href(match: re.Match) -> str:
-            url = html.unescape(match.group(3)).strip()
-            tracked = self._tracked(url, ident)
-            if tracked is None:
+            link = tracked(html.unescape(match.group(3)).strip())
+            if link is None:
                 return match.group(0)
-            return f"{match.group(1)}{match.group(2)}{html.escape(tracked)}{match.group(2)}"
+            return f"{match.group(1)}{match.group(2)}{html.escape(link)}{match.group(2)}"
 
         def plain(match: re.Match) -> str:
             url = match.group(0).rstrip(".,;:!?")
-            tail = match.group(0)[len(url):]
-            tracked = self._tracked(url, ident)
-            return (tracked or url) + tail
+            return (tracked(url) or url) + match.group(0)[len(url):]
 
         return _HREF.sub(href, html_body), _TEXT_URL.sub(plain, text_body)
 
@@ -84,10 +162,28 @@ def _message_for(data: dict):
                    Message.dedupe_key == str(data.get("d", "")))
 
 
+def resolve(token: str) -> dict:
+    """What a tracked link stands for — campaign ``c``, customer ``k``, occasion ``d``, address
+    ``u`` — without recording anything; :class:`TokenInvalid` for a tampered, expired or
+    unknown link."""
+    short = _SHORT.fullmatch(token)
+    if short is None:
+        return read_token("click", token)  # a link of an email queued before links were short
+    link_id, customer_id = _from_base62(short.group(1)), _from_base62(short.group(2))
+    if not hmac.compare_digest(_mac(link_id, customer_id), short.group(3)):
+        raise TokenInvalid("this link is not valid")
+    link = db.session.get(TrackedLink, link_id)
+    if link is None:
+        raise TokenInvalid("this link is no longer valid")
+    if link.created_at < utcnow() - timedelta(seconds=MAX_AGE["click"]):
+        raise TokenInvalid("this link has expired")
+    return {"c": link.campaign_id, "k": customer_id, "d": link.dedupe_key, "u": link.url}
+
+
 def follow(token: str) -> str:
     """Record a click and return where to send the shopper; :class:`TokenInvalid` for a
     tampered, expired or foreign link. Commits (a request boundary)."""
-    data = read_token("click", token)
+    data = resolve(token)
     url = data.get("u")
     if not isinstance(url, str) or not is_shop_url(url):
         raise TokenInvalid("this link does not lead to the shop")

@@ -7,10 +7,10 @@ package registers every table, which migrations and queries rely on.
 """
 from .beacon import ProductView
 from .campaigns import Campaign, Trigger
-from .outbox import Click, Message, Preference, SoftBounce, Suppression
+from .outbox import Click, Message, Preference, SoftBounce, Suppression, TrackedLink
 from .runs import Insight, Membership, Rule, Run, SearchWord, Segment
 from .system import Lock, State
 from .users import User
 
 __all__ = ["Campaign", "Click", "Insight", "Lock", "Membership", "Message", "Preference", "ProductView", "Rule", "Run",
-           "SearchWord", "Segment", "SoftBounce", "State", "Suppression", "Trigger", "User"]
+           "SearchWord", "Segment", "SoftBounce", "State", "Suppression", "Trigger", "User", "TrackedLink"]
