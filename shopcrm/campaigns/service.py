@@ -134,13 +134,13 @@ def update_campaign(campaign: Campaign, *, name: str | None = None, target: dict
 
 
 def reset_template(campaign: Campaign) -> Campaign:
-    """Put the shipped template back (subject, HTML, text) after edits of the template code; the
+    """Put the shipped template code back (HTML and text) after edits; the subject and the other
     wording fields stay. Not committed."""
     if campaign.status not in EDITABLE:
         raise CampaignError(f"campaign #{campaign.id} is {campaign.status}; its template can no longer change")
     name = campaign.template or (campaign.kind if campaign.kind in TEMPLATE_NAMES else "segment_offer")
     sources = default_template(name)
-    campaign.subject, campaign.html_body, campaign.text_body = sources["subject"], sources["html"], sources["text"]
+    campaign.html_body, campaign.text_body = sources["html"], sources["text"]
     campaign.template = name
     return campaign
 
@@ -217,16 +217,21 @@ def enqueue(campaign: Campaign, as_of: datetime | None = None, limit: int | None
 
 def settle(campaign_id: int | None = None) -> int:
     """Mark sent every sending campaign (or just ``campaign_id``) with no message left waiting;
-    returns how many changed. Idempotent and cheap (the outbox's campaign index); not committed."""
+    returns how many changed. Reads first and writes only when a campaign is done, so a look at
+    a page never holds a write lock; cheap (the outbox's campaign index). Not committed."""
     waiting = sa.select(Message.id).where(Message.campaign_id == Campaign.id, Message.state.in_(WAITING))
-    last = (sa.select(sa.func.max(sa.func.coalesce(Message.sent_at, Message.created_at)))
-            .where(Message.campaign_id == Campaign.id).scalar_subquery())
-    query = (sa.update(Campaign).where(Campaign.status == "sending", ~waiting.exists())
-             .values(status="sent", finished_at=sa.func.coalesce(last, utcnow())))
+    query = sa.select(Campaign.id).where(Campaign.status == "sending", ~waiting.exists())
     if campaign_id is not None:
         query = query.where(Campaign.id == campaign_id)
-    changed = db.session.execute(query.execution_options(synchronize_session="fetch")).rowcount or 0
-    return changed
+    done = list(db.session.scalars(query))
+    if not done:
+        return 0
+    last = (sa.select(sa.func.max(sa.func.coalesce(Message.sent_at, Message.created_at)))
+            .where(Message.campaign_id == Campaign.id).scalar_subquery())
+    return db.session.execute(
+        sa.update(Campaign).where(Campaign.id.in_(done), Campaign.status == "sending")
+        .values(status="sent", finished_at=sa.func.coalesce(last, utcnow()))
+        .execution_options(synchronize_session="fetch")).rowcount or 0
 
 
 def enqueue_due(now: datetime | None = None) -> list[tuple[Campaign, EnqueueReport]]:

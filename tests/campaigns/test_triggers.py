@@ -15,7 +15,7 @@ from shopcrm.clock import utcnow
 from shopcrm.delivery.sender import send_due
 from shopcrm.errors import CampaignError
 from shopcrm.extensions import db
-from shopcrm.models import Membership, Message, Rule, Run, Segment
+from shopcrm.models import Membership, Message, Rule, Run, Segment, Trigger
 from tests.support.apps import DEMO_NOW, base_config, dispose
 from tests.support.campaigns import SHOP_CLOCK, shop_execute, tracked_targets
 
@@ -209,14 +209,17 @@ def test_trigger_settings_are_checked(app):
         assert [t.kind for t in ensure_triggers()] == ["run_offer", "abandoned_cart", "browse_abandonment", "win_back"]
         assert not any(t.enabled for t in ensure_triggers())  # nothing is sent until an admin enables it
         for kind, params, message in [
-            ("abandoned_cart", {"hours": "soon"}, "must be a number"),
-            ("abandoned_cart", {"hours": 0}, "≥ 0.25"),
+            ("abandoned_cart", {"hours": "soon"}, "hours.* must be a number from 0.25 to 720, not 'soon'"),
+            ("abandoned_cart", {"hours": 0}, "from 0.25 to 720, not 0"),
             ("abandoned_cart", {"color": "red"}, "unknown parameter"),
-            ("browse_abandonment", {"min_views": 1}, "≥ 2"),
+            ("abandoned_cart", {"hours": 200, "max_age_days": 7}, "shorter than max_age_days"),
+            ("browse_abandonment", {"min_views": 1}, "whole number from 2 to 1000"),
             ("browse_abandonment", {"quiet_hours": 80}, "shorter than lookback_hours"),
             ("run_offer", {"target": {"segment_ids": [1]}}, "segment_names"),
             ("run_offer", {"target": {"value_types": ["vip"]}}, "unknown value type"),
+            ("run_offer", {"target": "everyone"}, "target must look like"),
             ("win_back", {"window_days": 1.5}, "whole number"),
+            ("win_back", {"window_days": True}, "not True"),
         ]:
             with pytest.raises(CampaignError, match=message):
                 configure(kind, params=params)
@@ -224,11 +227,58 @@ def test_trigger_settings_are_checked(app):
             configure("birthday")
     runner = app.test_cli_runner()
     result = runner.invoke(args=["shopcrm", "triggers", "set", "abandoned_cart", "--enable", "--param", "hours=6"])
-    assert result.exit_code == 0 and '"hours": 6.0' in result.output
+    assert result.exit_code == 0 and "hours after the last cart change: 6" in result.output
+    assert "{" not in result.output  # in words, not a dictionary
     listing = runner.invoke(args=["shopcrm", "triggers", "list"])
-    assert "abandoned_cart      enabled" in listing.output
+    assert "abandoned_cart      enabled" in listing.output and "for: value types high_value, most_growth, new" in \
+        listing.output
+    assert "{" not in listing.output and "ignore carts older than (days): 7" in listing.output
     run = runner.invoke(args=["shopcrm", "triggers", "run", "--now", DEMO_NOW.isoformat()])
     assert run.exit_code == 0 and "abandoned_cart: carts idle since before 2026-10-31 18:00" in run.output
+    assert "{" not in run.output
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), 1e308, "NaN", "Infinity", "1e308",
+                                   "nan", "-1e308"])
+def test_non_finite_and_absurd_trigger_values_are_refused(app, value):
+    with app.app_context():
+        for kind, key in (("abandoned_cart", "hours"), ("abandoned_cart", "max_age_days"),
+                          ("browse_abandonment", "lookback_hours"), ("win_back", "window_days")):
+            with pytest.raises(CampaignError, match=f"\\({key}\\) must be a (whole )?number from"):
+                configure(kind, params={key: value})
+    # the command line turns JSON's NaN and Infinity into floats: refused the same way, nothing stored
+    shown = value if isinstance(value, str) else ("NaN" if value != value else repr(value).replace("inf", "Infinity"))
+    result = app.test_cli_runner().invoke(args=["shopcrm", "triggers", "set", "win_back", "--param",
+                                                f"window_days={shown}"])
+    assert result.exit_code != 0 and "must be a whole number from 1 to 365" in result.output
+    assert "Traceback" not in result.output
+    with app.app_context():
+        assert ensure_triggers()[3].params["window_days"] == 60
+
+
+def test_a_trigger_with_unusable_stored_settings_does_not_stop_the_others(app, shop_file):
+    """Settings stored before they were checked this strictly (NaN hours) made `triggers run` crash,
+    and the enabled win-back then queued nothing. Now that trigger is skipped with the reason."""
+    with app.app_context():
+        run = Run.current()
+        at_risk = [int(c) for c in db.session.scalars(sa.select(Membership.customer_id).where(
+            Membership.run_id == run.id, Membership.churn_risk.is_(True)))]
+        assert len(at_risk) > 20
+        configure("win_back", enabled=True)
+        cart = configure("abandoned_cart", enabled=True)
+        db.session.commit()
+        db.session.execute(sa.update(Trigger).where(Trigger.id == cart.id).values(
+            params={"hours": float("nan"), "max_age_days": 7, "window_days": 1e308}))
+        db.session.commit()
+        reports = run_triggers(now=DEMO_NOW + timedelta(days=1))
+        assert reports["abandoned_cart"]["queued"] == 0
+        assert reports["abandoned_cart"]["note"].startswith("not run: trigger abandoned_cart: hours")
+        assert reports["win_back"]["audience"] > 0 and reports["win_back"]["queued"] > 0
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(
+            Message.campaign_id == ensure_triggers()[3].campaign_id)) == reports["win_back"]["audience"]
+    result = app.test_cli_runner().invoke(args=["shopcrm", "triggers", "run", "--now",
+                                                (DEMO_NOW + timedelta(days=2)).isoformat()])
+    assert result.exit_code == 0 and "abandoned_cart: not run:" in result.output and "win_back:" in result.output
 
 
 def test_recommendations_follow_association_rules_and_skip_what_cannot_be_offered(app, shop_file):
