@@ -18,6 +18,7 @@ from shopcrm.shop import connect_shop, current_mapping, queries
 from tests.support.apps import base_config, create_user, csrf_token, dispose, login
 from tests.support.browser import browser, live_server, screenshot
 from tests.support.campaigns import use_smtp
+from tests.support.pictures import picture_server
 from tests.support.smtp import body_of
 
 
@@ -414,3 +415,58 @@ def test_a_meta_refresh_in_a_preview_navigates_nobody(segmented_app):
         frame = page.frame_locator("iframe.preview")
         assert "Picked for you" in frame.locator("#body").inner_text()
         screenshot(page, "campaign-preview-trap-desktop")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("device,width", [("desktop", 1366), ("phone", 390)])
+def test_the_campaign_pages_in_a_real_browser(segmented_app, device, width):
+    """New campaign from a ready-made audience, the draft with its form and preview, the launch
+    question, the sent campaign with its results, the triggers: readable at both widths."""
+    email, password = create_user(segmented_app, email="marketer@shop.test", password="marketer-password-1",
+                                  role="marketer")
+    with picture_server() as pictures, live_server(segmented_app) as base, browser() as chromium:
+        segmented_app.config.update(SHOPCRM_SHOP_ADDRESS="Demo Shop GmbH, Hauptstraße 1, 10115 Berlin",
+                                    SHOPCRM_SHOP_BASE_URL=pictures, SHOPCRM_SHOP_LOGO_URL=f"{pictures}logo.svg")
+        page = chromium.new_page(viewport={"width": width, "height": 900})
+        errors = []
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.goto(f"{base}/admin/login")
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", password)
+        page.click("input[type=submit]")
+        page.wait_for_url(f"{base}/admin/")
+
+        def wide_enough(name):
+            screenshot(page, f"{name}-{device}")
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, name
+
+        page.goto(f"{base}/admin/campaigns/new?audience=best_customers")
+        wide_enough("campaign-new")
+        page.fill("input[name=coupon]", "THANKYOU")
+        page.click("button:has-text('Save draft')")
+        page.wait_for_selector("#preview iframe.preview")
+        page.fill("input[name=heading]", "A thank-you, {{ customer.first_name }}")
+        page.click("#save")
+        page.wait_for_selector(".flash-success:has-text('Saved')")
+        frame = page.frame_locator("iframe.preview")
+        assert "A thank-you, " in frame.locator("h1").inner_text() and "THANKYOU" in frame.locator("body").inner_text()
+        wide_enough("campaign-draft")
+        audience = page.inner_text("#audience")
+        page.click("#launch")
+        page.wait_for_selector("#confirm-launch")
+        assert page.inner_text("#confirm-audience") == audience
+        wide_enough("campaign-launch")
+        page.click("#confirm-launch")
+        page.wait_for_selector(".flash-success:has-text('Launched')")
+        assert page.inner_text("#status").lower() == "scheduled"
+        with segmented_app.app_context():
+            enqueue_due()
+            send_due()
+        page.reload()
+        assert page.inner_text("#status").lower() == "sent" and page.locator("#cancel").count() == 0
+        assert page.inner_text("#delivered") != "0"
+        page.frame_locator("iframe.preview").locator("h1").wait_for()
+        wide_enough("campaign-sent")
+        page.goto(f"{base}/admin/triggers#abandoned_cart")
+        wide_enough("triggers")
+        assert not errors, errors

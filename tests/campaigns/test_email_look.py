@@ -7,10 +7,6 @@ answered with a drawn placeholder per product), so the screenshots show cards as
 would see them."""
 from __future__ import annotations
 
-import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 import sqlalchemy as sa
 
@@ -22,52 +18,10 @@ from shopcrm.extensions import db
 from shopcrm.models import Campaign, Membership, Run
 from tests.support.browser import ARTIFACTS, browser
 from tests.support.campaigns import shop_execute
+from tests.support.pictures import picture_server
 
 WIDTHS = {"desktop": 1366, "phone": 390}
 ADDRESS = "Demo Shop GmbH, Hauptstraße 1, 10115 Berlin, Germany"
-COLOURS = ("#3b82f6", "#10b981", "#f59e0b", "#ef4444", "#8b5cf6", "#14b8a6", "#f97316", "#64748b")
-
-
-class Pictures(BaseHTTPRequestHandler):
-    """Any /img/p<N>.jpg as a square drawing of product N; /logo.svg as a wordmark."""
-
-    def do_GET(self):  # noqa: N802 - the http.server interface
-        match = re.fullmatch(r"/img/p(\d+)\.jpg", self.path)
-        if match:
-            n = int(match.group(1))
-            body = (f'<svg xmlns="http://www.w3.org/2000/svg" width="400" height="400"><rect width="400" height="400" '
-                    f'fill="{COLOURS[n % len(COLOURS)]}"/><circle cx="200" cy="170" r="90" fill="#ffffff" '
-                    f'fill-opacity=".35"/><text x="200" y="330" font-size="56" font-family="Arial" fill="#fff" '
-                    f'text-anchor="middle">#{n}</text></svg>')
-        elif self.path == "/logo.svg":
-            body = ('<svg xmlns="http://www.w3.org/2000/svg" width="220" height="48"><rect width="48" height="48" rx="10" '
-                    'fill="#0b69a3"/><text x="24" y="33" font-size="26" font-family="Arial" fill="#fff" '
-                    'text-anchor="middle">D</text><text x="60" y="33" font-size="24" font-family="Arial" '
-                    'font-weight="bold" fill="#111827">Demo Shop</text></svg>')
-        else:
-            self.send_error(404)
-            return
-        data = body.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "image/svg+xml")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def pictures():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Pictures)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    thread.join(timeout=10)
-
-
 def customers_for_previews(shop_file) -> tuple[int, int]:
     """A member of the run with a cart and views, and one with neither (an empty cart, no views)."""
     with_cart = shop_execute(shop_file, "SELECT c.customer_id FROM cart_items c JOIN product_views v "
@@ -94,7 +48,12 @@ def all_templates() -> dict[str, Campaign]:
 
 
 @pytest.mark.browser
-def test_every_email_looks_like_a_shops_at_desktop_and_phone_width(segmented_app, demo_shop_file, pictures):
+def test_every_email_looks_like_a_shops_at_desktop_and_phone_width(segmented_app, demo_shop_file):
+    with picture_server() as pictures:
+        look(segmented_app, demo_shop_file, pictures)
+
+
+def look(segmented_app, demo_shop_file, pictures):
     segmented_app.config.update(SHOPCRM_SHOP_BASE_URL=pictures, SHOPCRM_SHOP_LOGO_URL=f"{pictures}logo.svg",
                                 SHOPCRM_SHOP_ADDRESS=ADDRESS)
     rendered = {}

@@ -20,8 +20,15 @@ from shopcrm.delivery.suppression import suppress
 from shopcrm.errors import CampaignError
 from shopcrm.extensions import db
 from shopcrm.models import Campaign, Click, Message, Run, Suppression, TrackedLink
-from tests.support.apps import DEMO_NOW
-from tests.support.campaigns import SHOP_CLOCK, consenting_customers, queue_campaign, seed_run, shop_execute
+from tests.support.apps import DEMO_NOW, dispose
+from tests.support.campaigns import (
+    SHOP_CLOCK,
+    consenting_customers,
+    make_outbox_app,
+    queue_campaign,
+    seed_run,
+    shop_execute,
+)
 
 MAX_TRACKED_LINK = 60  # characters, with the tests' public address http://crm.test/crm/
 TRACKED = re.compile(r"http://crm\.test/crm/c/[^\s\"'<>]+")
@@ -103,7 +110,13 @@ def _b62(number: int) -> str:
             return text
 
 
-def test_a_campaign_goes_from_draft_to_sent_and_only_then_stops_being_cancellable(outbox_app, shop_file):
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def test_a_campaign_goes_from_draft_to_sent_and_only_then_stops_being_cancellable(request, tmp_path, shop_file,
+                                                                                  database):
+    if database == "mariadb":
+        outbox_app = make_outbox_app(tmp_path, request.getfixturevalue("mariadb_database")(), shop_file)
+    else:
+        outbox_app = request.getfixturevalue("outbox_app")
     people = [c for c, _, _ in consenting_customers(shop_file, 4)]
     with outbox_app.app_context():
         _, segment = seed_run(people)
@@ -150,6 +163,8 @@ def test_a_campaign_goes_from_draft_to_sent_and_only_then_stops_being_cancellabl
         assert cancel(db.session.get(Campaign, third.id)) == 3
         db.session.commit()
         assert db.session.get(Campaign, third.id).status == "cancelled" and settle() == 0
+    if database == "mariadb":
+        dispose(outbox_app)
 
 
 def test_results_are_counts_and_rates_with_unsubscribes_attributed_to_the_last_email(outbox_app, shop_file):
