@@ -48,8 +48,8 @@ class Content:
 DEFAULTS = {
     "segment_offer": Content(
         preheader="A few things we picked for you",
-        heading="Picked for you, {{ customer.first_name }}",
-        intro="We picked a few things we think you will like.",
+        heading="Picked for you",
+        intro="Hello {{ customer.first_name }}, we picked a few things we think you will like.",
         button="Shop now"),
     "run_offer": Content(
         preheader="A thank-you from {{ shop.name }}",

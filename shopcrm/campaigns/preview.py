@@ -140,13 +140,18 @@ def render(campaign: Campaign, customer_id: int) -> Preview:
 def default_customer(campaign: Campaign) -> int | None:
     """Whom the preview shows when nobody is asked for: for the cart reminder someone with an
     abandoned cart, else the first of the audience (a trigger: the first of the current run)."""
+    if campaign.kind == "abandoned_cart":
+        try:
+            if current_mapping().has("cart_item"):
+                now = shop_now()
+                with connect_shop() as shop:
+                    carts = abandoned_carts(shop, current_mapping(), now - timedelta(days=CART_SEARCH_DAYS), now,
+                                            None, 1)
+                if carts:
+                    return carts[0].customer_id
+        except ShopCRMError:
+            pass  # the shop cannot say who has a cart: anyone of the run (the preview then says why it fails)
     try:
-        if campaign.kind == "abandoned_cart" and current_mapping().has("cart_item"):
-            now = shop_now()
-            with connect_shop() as shop:
-                carts = abandoned_carts(shop, current_mapping(), now - timedelta(days=CART_SEARCH_DAYS), now, None, 1)
-            if carts:
-                return carts[0].customer_id
         if campaign.kind == "campaign":
             target = check_target(campaign.target)
             conditions = audience_filter(target, target_run(target))

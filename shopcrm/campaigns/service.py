@@ -206,9 +206,10 @@ def enqueue(campaign: Campaign, as_of: datetime | None = None, limit: int | None
                                     top_categories=tuple(int(x) for x in (m.top_categories or "").split(",") if x))
                           for m in members])
             lease.renew()
-    campaign.status = "sending"
-    campaign.finished_at = None
-    campaign.enqueued_at = campaign.enqueued_at or utcnow()
+    # a cancel from the panel while this ran must stay a cancel: only a live campaign becomes "sending"
+    db.session.execute(sa.update(Campaign).where(Campaign.id == campaign.id, Campaign.status != "cancelled")
+                       .values(status="sending", finished_at=None,
+                               enqueued_at=sa.func.coalesce(Campaign.enqueued_at, utcnow())))
     db.session.commit()
     settle(campaign.id)
     db.session.commit()

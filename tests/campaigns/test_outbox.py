@@ -85,7 +85,7 @@ def test_messages_are_personalised(segmented_app):
             bought = shopq.purchased_products(conn, current_mapping(), [row.customer_id]).get(row.customer_id, set())
             products = shopq.products_by_ids(conn, current_mapping(), range(1000, 1300))
         assert row.subject.startswith(customer["first_name"])
-        assert f"Picked for you, {customer['first_name']}" in row.text  # the heading of the wording fields
+        assert f"Hello {customer['first_name']}" in row.text
         assert segment.top[0]["name"].replace("&", "&amp;") in row.html
         assert "SAVE10" in row.html and "SAVE10" in row.text
         targets = tracked_targets(row.html)  # shop links go through the signed click redirect
