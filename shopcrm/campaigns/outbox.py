@@ -76,8 +76,10 @@ class EnqueueReport:
 
 
 def customer_context(customer: dict, categories: list[str], products: list[dict], segment_name: str,
-                     coupon: str | None, cart: list[dict] = (), viewed: dict | None = None) -> dict:
-    """The variables an email template sees. Values stay plain text; the HTML template escapes them."""
+                     coupon: str | None, cart: list[dict] = (), viewed: dict | None = None,
+                     presented: bool = False) -> dict:
+    """The variables an email template sees. Values stay plain text; the HTML template escapes them.
+    ``products`` are shop rows, or (``presented``) already as ``present_product`` makes them."""
     config = current_app.config
     base = config["SHOPCRM_SHOP_BASE_URL"]
     first = (customer.get("first_name") or "").strip()
@@ -86,7 +88,7 @@ def customer_context(customer: dict, categories: list[str], products: list[dict]
                      "email": customer.get("email") or ""},
         "segment": {"name": segment_name},
         "top_categories": categories,
-        "products": [present_product(p, base) for p in products],
+        "products": list(products) if presented else [present_product(p, base) for p in products],
         "coupon": coupon or "",
         "shop": current_shop(),
         "cart": list(cart),
@@ -132,6 +134,7 @@ class OutboxWriter:
         self.popular = popular if popular is not None else shopq.popular_products(shop, self.mapping, self.as_of)
         self.products: dict[int, dict] = {int(p["id"]): p for ps in self.popular.values() for p in ps}
         self.best_categories = best_categories(self.popular)
+        self.presented: dict[tuple[int, int], dict] = {}
         self.segment_names = {s.id: s.name for s in run.segments} if run is not None else {}
         self.footer = FooterLinks()
         self.tracker = LinkTracker() if track else None
@@ -162,6 +165,16 @@ class OutboxWriter:
 
     def _product(self, pid: int) -> dict | None:
         return self.products.get(pid)
+
+    def _present(self, pid: int, quantity: int = 1) -> dict:
+        """A product as templates see it, made once per writer (links and prices repeat across
+        thousands of emails). Templates cannot change it: the sandbox is immutable."""
+        key = (pid, int(quantity or 1))
+        if key not in self.presented:
+            if len(self.presented) > 50_000:
+                self.presented.clear()
+            self.presented[key] = present_product(self.products[pid], self.config["SHOPCRM_SHOP_BASE_URL"], quantity)
+        return self.presented[key]
 
     def _load_products(self, ids: set[int]) -> None:
         missing = {pid for pid in ids if pid not in self.products}
@@ -254,10 +267,8 @@ class OutboxWriter:
     def _render(self, candidate: Candidate, customer: dict, email: str, bought: set[int],
                 rules: dict, notice: str | None = None) -> tuple[str, str, str, str]:
         """Subject, HTML, text and the unsubscribe link of one message."""
-        base = self.config["SHOPCRM_SHOP_BASE_URL"]
         exclude = candidate.trigger_products
-        cart = [present_product(self.products[pid], base, qty) for pid, qty in candidate.cart
-                if sellable(self.products.get(pid))]
+        cart = [self._present(pid, qty) for pid, qty in candidate.cart if sellable(self.products.get(pid))]
         viewed = self._product(candidate.viewed) if candidate.viewed is not None else None
         categories = list(candidate.top_categories) or sorted(
             {int(self.products[pid]["category_id"]) for pid in exclude
@@ -266,8 +277,10 @@ class OutboxWriter:
         products = recommend(categories, self.popular, bought, self.product_count, exclude=exclude, paired=paired,
                              fallback=self.best_categories)
         context = customer_context(customer, [self.category_names.get(c, f"Category {c}") for c in categories[:2]],
-                                   products, self.segment_names.get(candidate.segment_id, ""), self.campaign.coupon,
-                                   cart=cart, viewed=present_product(viewed, base) if viewed else None)
+                                   [self._present(int(p["id"])) for p in products],
+                                   self.segment_names.get(candidate.segment_id, ""), self.campaign.coupon,
+                                   cart=cart, viewed=self._present(int(viewed["id"])) if viewed else None,
+                                   presented=True)
         ident = {"c": self.campaign.id, "k": candidate.customer_id, "d": candidate.dedupe_key}
         footer = self.footer.for_message(candidate.customer_id, email, ident)
         if self.tracker is None:

@@ -7,9 +7,10 @@ bought, what cannot be sold (inactive, no price) or the item the email is about.
 """
 from __future__ import annotations
 
+import functools
 from urllib.parse import urljoin, urlsplit
 
-from ..formatting import money
+from ..formatting import currency, locale, money
 
 
 def product_url(base_url: str, url: object) -> str:
@@ -32,9 +33,17 @@ def format_price(value: object) -> str:
     """A price as the shop writes it (``formatting.money``: the shop's currency and locale), or
     nothing when the shop has no usable price."""
     try:
-        return money(float(value))
+        number = float(value)
     except (TypeError, ValueError):
         return ""
+    return _price(number, currency(), locale())
+
+
+@functools.lru_cache(maxsize=8192)
+def _price(number: float, currency_code: str, locale_name: str) -> str:
+    """Babel's formatting is most of a product's cost in an email, and a catalogue's prices repeat
+    across thousands of emails: kept per (price, currency, locale)."""
+    return money(number)
 
 
 def sellable(product: dict | None) -> bool:

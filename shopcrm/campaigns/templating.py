@@ -126,7 +126,9 @@ class CompiledTemplates:
             self.subject = _compile(False, subject)
             self.html = _compile(True, html)
             self.text = _compile(False, text)
-            self.content = {key: _compile(False, str(value)) for key, value in (content or {}).items()
+            # plain wording (no "{") is used as it is: most fields are, and a render costs per message
+            self.content = {key: _compile(False, str(value)) if "{" in str(value) else str(value)
+                            for key, value in (content or {}).items()
                             if key in (*ONE_LINE_FIELDS, "intro") and value}
         except TemplateSyntaxError as exc:
             raise TemplateError(f"template error on line {exc.lineno}: {exc.message}") from exc
@@ -139,7 +141,7 @@ class CompiledTemplates:
         """The marketer's fields rendered for this customer (plain text, one line each but the intro)."""
         fields = {key: "" for key in (*ONE_LINE_FIELDS, "intro")}
         for key, template in self.content.items():
-            value = template.render(context)
+            value = template if isinstance(template, str) else template.render(context)
             fields[key] = value.strip() if key == "intro" else " ".join(value.split())
         fields["paragraphs"] = [" ".join(p.split()) for p in _PARAGRAPH_BREAK.split(fields["intro"]) if p.strip()]
         return fields
