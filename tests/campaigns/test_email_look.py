@@ -68,6 +68,11 @@ def look(segmented_app, demo_shop_file, pictures):
             html = shown.rendered.html
             assert "<style" not in html  # everything the content needs is inlined
             assert ADDRESS in html and "Unsubscribe" in html and f"{pictures}logo.svg" in html
+            text = shown.rendered.text
+            assert ADDRESS in text and "None" not in text and "{" not in text, (name, who)
+            assert (who == "empty" and name in ("abandoned_cart", "browse_abandonment")) == bool(shown.notes), (name, who)
+            if shown.notes:  # an example is marked as one, in the e-mail itself
+                assert text.startswith("[Example") and 'class="example"' in html
             for device, width in WIDTHS.items():
                 page = chromium.new_page(viewport={"width": width, "height": 900})
                 page.set_content(html, wait_until="load")
