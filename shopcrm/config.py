@@ -221,6 +221,24 @@ def plain_auth(setting, value, config):
             "(port 465); only for a server on this machine set SHOPCRM_MAIL_ALLOW_PLAIN_AUTH=1")
 
 
+def optional_web_address(setting, value, config):
+    """Empty, or an absolute http(s) address (an image a mail client loads, e.g. the shop's logo)."""
+    from urllib.parse import urlsplit
+
+    if value is None or value == "":
+        return None
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is not None and parts.scheme in ("http", "https") and parts.netloc and len(value) <= 500:
+        return None
+    return f"{setting.key} must be empty or a web address like https://shop.example.com/logo.png, not {value!r}"
+
+
+def postal_address(setting, value, config):
+    if value is None or (isinstance(value, str) and len(value) <= 300):
+        return None
+    return f"{setting.key} must be the shop's postal address in at most 300 characters (lines separated by commas)"
+
+
 @dataclass(frozen=True)
 class Setting:
     """One configuration key: its default, how an environment string is parsed, the
@@ -388,6 +406,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOPCRM_TRACK_OPENS", False, _parse_bool, help="add an open-tracking image (off by default)"),
     Setting("SHOPCRM_ATTRIBUTION_DAYS", 5, int, help="orders within this many days after a click count for the email",
             check=whole(1)),
+    Setting("SHOPCRM_SHOP_LOGO_URL", None, str, check=optional_web_address,
+            help="the shop's logo at the top of every e-mail (an https address of a PNG or JPEG about 400×100 px); "
+                 "unset: the shop's name in large letters"),
+    Setting("SHOPCRM_SHOP_ADDRESS", None, str, check=postal_address,
+            help="the shop's postal address, shown in the footer of every marketing e-mail (required by law in the "
+                 "EU and the US); lines separated by commas"),
     # --- admin -------------------------------------------------------------------------
     Setting("SHOPCRM_PAGE_SIZE", 50, int, check=whole(1), help="rows per page in the admin panel's lists"),
     Setting("SHOPCRM_RESULTS_MAX_AGE", 15, int,

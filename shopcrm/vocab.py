@@ -98,11 +98,6 @@ SUPPRESSION_LABELS = {
     "complaint": "Marked as spam", "soft_bounce": "Bounced too often (mailbox full or unavailable)",
     "manual": "Blocked by the shop", "forgotten": "Asked to be forgotten",
 }
-#: A campaign's state, as the campaign list and the dashboard name it.
-CAMPAIGN_STATE_LABELS = {
-    "draft": "Draft", "scheduled": "Scheduled", "queued": "Sending", "sending": "Sending", "sent": "Sent",
-    "cancelled": "Cancelled", "trigger": "Automatic",
-}
 #: What a timeline entry is.
 EVENT_LABELS = {"view": "Viewed", "cart": "Cart", "order": "Order", "email": "E-mail", "click": "Clicked"}
 
@@ -116,6 +111,8 @@ def source_label(source: str | None) -> str:
         return known
     text = str(source).replace("_", " ").strip()
     return text[:1].upper() + text[1:]
+
+
 #: Why an e-mail was not sent (the reason words of the outbox), for the panel.
 REASON_LABELS = {
     **{k: v.lower() for k, v in SUPPRESSION_LABELS.items()},
@@ -128,3 +125,19 @@ REASON_LABELS = {
 #: An outbox row's state, for the customer's timeline.
 MESSAGE_STATE_LABELS = {"queued": "waiting to be sent", "sending": "being sent", "sent": "sent",
                         "failed": "could not be delivered", "suppressed": "not sent", "cancelled": "not sent"}
+
+
+# --- a campaign's life (campaigns.service) -----------------------------------------------------------
+#: A campaign made by hand goes draft → scheduled (launched) → sending (rendered into the outbox, being
+#: delivered) → sent (nothing left to deliver); it may be cancelled before it is sent. A trigger's
+#: standing campaign keeps the status "trigger".
+CAMPAIGN_STATES = ("draft", "scheduled", "sending", "sent", "cancelled")
+CAMPAIGN_STATE_LABELS = {
+    "draft": "Draft",
+    "scheduled": "Scheduled",
+    "queued": "Sending",  # the state's name before campaigns went on to "sent" (migration 0012 renames it)
+    "sending": "Sending",
+    "sent": "Sent",
+    "cancelled": "Cancelled",
+    "trigger": "Automatic",
+}

@@ -113,8 +113,10 @@ def _campaign_figures(campaign_id: int) -> dict:
     campaign = db.session.get(Campaign, campaign_id)
     try:
         results, _ = recent_results().get(campaign)
+        problem = ("The shop could not be reached: orders after the e-mail are not counted right now."
+                   if results.get("orders_error") else "")
         return {"sent": results["states"].get("sent", 0), "clicked": results.get("clicked"),
-                "orders": results.get("orders"), "revenue": results.get("revenue"), "problem": ""}
+                "orders": results.get("orders"), "revenue": results.get("revenue"), "problem": problem}
     except (ShopCRMError, sa.exc.OperationalError):
         db.session.rollback()
         states = recent_results().state_counts([campaign_id]).get(campaign_id, {})

@@ -15,27 +15,16 @@ from ..extensions import db
 from ..vocab import VALUE_TYPE_LABELS, VALUE_TYPES
 from . import bp
 from .auth import role_required
-
-HELP = {
-    "run_offer": "After each segmentation run, one offer to the chosen customers (once per run).",
-    "abandoned_cart": "Cart lines older than the given hours and no order since: one reminder per cart.",
-    "browse_abandonment": "A product viewed repeatedly, not carted, not bought, no recent order: one reminder.",
-    "win_back": "Customers flagged at risk of churning: one win-back email per window.",
-}
-PARAM_LABELS = {
-    "hours": "hours after the last cart change", "max_age_days": "ignore carts older than (days)",
-    "window_days": "at most one email per customer every (days)", "min_views": "views of the same product",
-    "lookback_hours": "look at views of the last (hours)", "quiet_hours": "wait after the last view (hours)",
-    "recent_order_days": "skip customers who ordered in the last (days)",
-}
+from .common import as_sentence
 
 
 @bp.route("/triggers")
 @role_required("marketer", "viewer")
 def triggers():
     items = service.ensure_triggers()
-    return render_template("admin/triggers.html", triggers=items, titles=service.TITLES, help=HELP,
-                           labels=PARAM_LABELS, describe=describe, can_edit=current_user.has_role("marketer"),
+    return render_template("admin/triggers.html", triggers=items, titles=service.TITLES, help=service.HELP,
+                           labels=service.PARAM_LABELS, limits=service.NUMBER_LIMITS, describe=describe,
+                           can_edit=current_user.has_role("marketer"),
                            value_types=[(t, VALUE_TYPE_LABELS[t]) for t in VALUE_TYPES])
 
 
@@ -55,5 +44,5 @@ def trigger_update(kind: str):
         flash(f"{service.TITLES[kind]}: saved ({'on' if form.get('enabled') == 'y' else 'off'}).", "success")
     except ShopCRMError as exc:
         db.session.rollback()
-        flash(str(exc), "error")
-    return redirect(url_for("crm_admin.triggers"))
+        flash(as_sentence(exc), "error")
+    return redirect(url_for("crm_admin.triggers", _anchor=kind if kind in service.TITLES else None))

@@ -33,8 +33,9 @@ from ..extensions import db
 from ..models import Campaign, Message, Rule, Run
 from ..shop import current_mapping
 from ..shop import queries as shopq
-from .recommend import format_price, image_url, product_url, recommend, related, sellable
-from .templating import CompiledTemplates, Rendered
+from . import content as content_fields
+from .recommend import best_categories, format_price, image_url, product_url, recommend, related, sellable
+from .templating import CompiledTemplates, Rendered, shop_context
 
 CHUNK = 500
 RULES_PER_PRODUCT = 5
@@ -75,8 +76,10 @@ class EnqueueReport:
 
 
 def customer_context(customer: dict, categories: list[str], products: list[dict], segment_name: str,
-                     coupon: str | None, cart: list[dict] = (), viewed: dict | None = None) -> dict:
-    """The variables an email template sees. Values stay plain text; the HTML template escapes them."""
+                     coupon: str | None, cart: list[dict] = (), viewed: dict | None = None,
+                     presented: bool = False) -> dict:
+    """The variables an email template sees. Values stay plain text; the HTML template escapes them.
+    ``products`` are shop rows, or (``presented``) already as ``present_product`` makes them."""
     config = current_app.config
     base = config["SHOPCRM_SHOP_BASE_URL"]
     first = (customer.get("first_name") or "").strip()
@@ -85,12 +88,19 @@ def customer_context(customer: dict, categories: list[str], products: list[dict]
                      "email": customer.get("email") or ""},
         "segment": {"name": segment_name},
         "top_categories": categories,
-        "products": [present_product(p, base) for p in products],
+        "products": list(products) if presented else [present_product(p, base) for p in products],
         "coupon": coupon or "",
-        "shop": {"name": config["SHOPCRM_SHOP_NAME"], "url": base},
+        "shop": current_shop(),
         "cart": list(cart),
         "viewed": viewed,
     }
+
+
+def current_shop() -> dict:
+    """The shop as templates see it: name, address, logo (settings) and its home page."""
+    config = current_app.config
+    return shop_context(config["SHOPCRM_SHOP_NAME"], config["SHOPCRM_SHOP_BASE_URL"],
+                        config.get("SHOPCRM_SHOP_LOGO_URL"), config.get("SHOPCRM_SHOP_ADDRESS"))
 
 
 def present_product(product: dict, base_url: str, quantity: int = 1) -> dict:
@@ -101,15 +111,22 @@ def present_product(product: dict, base_url: str, quantity: int = 1) -> dict:
 
 
 class OutboxWriter:
-    """Renders and inserts one campaign's messages, a chunk of candidates at a time."""
+    """Renders and inserts one campaign's messages, a chunk of candidates at a time.
+
+    ``track=False`` (the admin's preview and test e-mails) leaves links untracked and adds no
+    open pixel: a click or an open there must never count as the customer's."""
 
     def __init__(self, campaign: Campaign, shop: sa.Connection, run: Run | None, as_of: datetime | None = None,
                  send_at: datetime | None = None, address_window: timedelta | None = None,
-                 popular: dict[int, list[dict]] | None = None):
+                 popular: dict[int, list[dict]] | None = None, track: bool = True):
         self.config = current_app.config
         self.campaign, self.shop, self.run = campaign, shop, run
         self.mapping = current_mapping()
-        self.templates = CompiledTemplates(campaign.subject, campaign.html_body, campaign.text_body)
+        self.content = content_fields.of(campaign)
+        self.product_count = self.content.product_count(self.config["SHOPCRM_RECOMMENDATIONS"])
+        self.templates = CompiledTemplates(campaign.subject, campaign.html_body, campaign.text_body,
+                                           self.content.as_dict())
+        self.track = track
         self.as_of = as_of or shop_now()
         self.send_at = send_at
         self.address_window = address_window
@@ -117,9 +134,11 @@ class OutboxWriter:
         # a year of sales per category: read once per writer, or handed in by the preview's cache
         self.popular = popular if popular is not None else shopq.popular_products(shop, self.mapping, self.as_of)
         self.products: dict[int, dict] = {int(p["id"]): p for ps in self.popular.values() for p in ps}
+        self.best_categories = best_categories(self.popular)
+        self.presented: dict[tuple[int, int], dict] = {}
         self.segment_names = {s.id: s.name for s in run.segments} if run is not None else {}
         self.footer = FooterLinks()
-        self.tracker = LinkTracker()
+        self.tracker = LinkTracker() if track else None
         self.insert = insert_ignoring_duplicates(Message.__table__, db.engine.dialect.name)
         self.report = EnqueueReport()
 
@@ -147,6 +166,16 @@ class OutboxWriter:
 
     def _product(self, pid: int) -> dict | None:
         return self.products.get(pid)
+
+    def _present(self, pid: int, quantity: int = 1) -> dict:
+        """A product as templates see it, made once per writer (links and prices repeat across
+        thousands of emails). Templates cannot change it: the sandbox is immutable."""
+        key = (pid, int(quantity or 1))
+        if key not in self.presented:
+            if len(self.presented) > 50_000:
+                self.presented.clear()
+            self.presented[key] = present_product(self.products[pid], self.config["SHOPCRM_SHOP_BASE_URL"], quantity)
+        return self.presented[key]
 
     def _load_products(self, ids: set[int]) -> None:
         missing = {pid for pid in ids if pid not in self.products}
@@ -208,8 +237,9 @@ class OutboxWriter:
             self.report.queued += sum(1 for r in rows if r["state"] == "queued")
         db.session.commit()
 
-    def preview(self, candidate: Candidate) -> Rendered:
-        """Render one candidate without writing anything (the admin's preview)."""
+    def preview(self, candidate: Candidate, notice: str | None = None) -> Rendered:
+        """Render one candidate without writing anything (the admin's preview; build the writer
+        with ``track=False``). ``notice`` is shown on top, e.g. that the cart is an example."""
         customer = shopq.customers_by_ids(self.shop, self.mapping, [candidate.customer_id]).get(candidate.customer_id)
         if customer is None:
             raise CampaignError(f"customer {candidate.customer_id} is not in the shop")
@@ -218,7 +248,7 @@ class OutboxWriter:
         rules = self._rules(bought | candidate.trigger_products)
         self._load_products({pid for pairs in rules.values() for pid, _ in pairs} | candidate.trigger_products)
         email = normalize(customer.get("email")) or "preview@invalid.example"
-        return Rendered(*self._render(candidate, customer, email, bought, rules)[:3])
+        return Rendered(*self._render(candidate, customer, email, bought, rules, notice=notice)[:3])
 
     def _row(self, candidate: Candidate, customer: dict, email: str | None, email_hash: str, reason: str | None,
              bought: set[int], rules: dict) -> dict:
@@ -236,24 +266,28 @@ class OutboxWriter:
                 "unsubscribe_url": unsubscribe, "state": "queued", "reason": None}
 
     def _render(self, candidate: Candidate, customer: dict, email: str, bought: set[int],
-                rules: dict) -> tuple[str, str, str, str]:
+                rules: dict, notice: str | None = None) -> tuple[str, str, str, str]:
         """Subject, HTML, text and the unsubscribe link of one message."""
-        base = self.config["SHOPCRM_SHOP_BASE_URL"]
         exclude = candidate.trigger_products
-        cart = [present_product(self.products[pid], base, qty) for pid, qty in candidate.cart
-                if sellable(self.products.get(pid))]
+        cart = [self._present(pid, qty) for pid, qty in candidate.cart if sellable(self.products.get(pid))]
         viewed = self._product(candidate.viewed) if candidate.viewed is not None else None
         categories = list(candidate.top_categories) or sorted(
             {int(self.products[pid]["category_id"]) for pid in exclude
              if self.products.get(pid) and self.products[pid].get("category_id") is not None})
         paired = related(bought | exclude, rules, self.products)
-        products = recommend(categories, self.popular, bought, self.config["SHOPCRM_RECOMMENDATIONS"],
-                             exclude=exclude, paired=paired)
+        products = recommend(categories, self.popular, bought, self.product_count, exclude=exclude, paired=paired,
+                             fallback=self.best_categories)
         context = customer_context(customer, [self.category_names.get(c, f"Category {c}") for c in categories[:2]],
-                                   products, self.segment_names.get(candidate.segment_id, ""), self.campaign.coupon,
-                                   cart=cart, viewed=present_product(viewed, base) if viewed else None)
+                                   [self._present(int(p["id"])) for p in products],
+                                   self.segment_names.get(candidate.segment_id, ""), self.campaign.coupon,
+                                   cart=cart, viewed=self._present(int(viewed["id"])) if viewed else None,
+                                   presented=True)
         ident = {"c": self.campaign.id, "k": candidate.customer_id, "d": candidate.dedupe_key}
         footer = self.footer.for_message(candidate.customer_id, email, ident)
-        rendered = self.templates.render(context, footer)
+        if self.tracker is None:
+            footer["open_pixel_url"] = None
+        rendered = self.templates.render(context, {**footer, "notice": notice})
+        if self.tracker is None:
+            return rendered.subject, rendered.html, rendered.text, footer["unsubscribe_url"]
         html, text = self.tracker.rewrite(rendered.html, rendered.text, ident)
         return rendered.subject, html, text, footer["unsubscribe_url"]

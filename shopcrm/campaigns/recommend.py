@@ -7,9 +7,10 @@ bought, what cannot be sold (inactive, no price) or the item the email is about.
 """
 from __future__ import annotations
 
+import functools
 from urllib.parse import urljoin, urlsplit
 
-from ..formatting import money
+from ..formatting import currency, locale, money
 
 
 def product_url(base_url: str, url: object) -> str:
@@ -29,11 +30,20 @@ def image_url(base_url: str, url: object) -> str | None:
 
 
 def format_price(value: object) -> str:
-    """A product price in the shop's currency and locale (``formatting.money``); empty when unknown."""
+    """A price as the shop writes it (``formatting.money``: the shop's currency and locale), or
+    nothing when the shop has no usable price."""
     try:
-        return money(float(value))
+        number = float(value)
     except (TypeError, ValueError):
         return ""
+    return _price(number, currency(), locale())
+
+
+@functools.lru_cache(maxsize=8192)
+def _price(number: float, currency_code: str, locale_name: str) -> str:
+    """Babel's formatting is most of a product's cost in an email, and a catalogue's prices repeat
+    across thousands of emails: kept per (price, currency, locale)."""
+    return money(number)
 
 
 def sellable(product: dict | None) -> bool:
@@ -58,10 +68,29 @@ def related(owned: set[int], rules: dict[int, list[tuple[int, float]]], products
     return [products[pid] for pid in ranked if sellable(products.get(pid))]
 
 
+def best_categories(popular: dict[int, list[dict]]) -> list[int]:
+    """Categories by how well their best seller sells: where a customer with no known interests
+    (or whose interests are bought out) gets picks from."""
+    return sorted(popular, key=lambda c: (-int((popular[c][0].get("sold") or 0) if popular[c] else 0), c))
+
+
+def _round_robin(picked: list[dict], seen: set[int], queues: list[list[dict]], n: int) -> None:
+    queues = [[p for p in queue if int(p["id"]) not in seen] for queue in queues]
+    while len(picked) < n and any(queues):
+        for queue in queues:
+            while queue and int(queue[0]["id"]) in seen:
+                queue.pop(0)
+            if queue and len(picked) < n:
+                product = queue.pop(0)
+                seen.add(int(product["id"]))
+                picked.append(product)
+
+
 def recommend(top_categories: list[int], popular: dict[int, list[dict]], bought: set[int], n: int,
-              exclude: set[int] = frozenset(), paired: list[dict] = ()) -> list[dict]:
+              exclude: set[int] = frozenset(), paired: list[dict] = (), fallback: list[int] = ()) -> list[dict]:
     """Up to ``n`` products: first those ``paired`` by association rules, then taken in turn
-    from the customer's top categories (best sellers first).
+    from the customer's top categories (best sellers first), then from the ``fallback``
+    categories (the shop's best, for a customer whose interests are unknown or bought out).
 
     Skips products the customer bought and ``exclude`` (e.g. the item a reminder is about).
     ``popular`` already holds only sellable products (active, priced).
@@ -73,13 +102,7 @@ def recommend(top_categories: list[int], popular: dict[int, list[dict]], bought:
         if len(picked) < n and pid not in seen:
             seen.add(pid)
             picked.append(product)
-    queues = [[p for p in popular.get(c, []) if int(p["id"]) not in seen] for c in top_categories]
-    while len(picked) < n and any(queues):
-        for queue in queues:
-            while queue and int(queue[0]["id"]) in seen:
-                queue.pop(0)
-            if queue and len(picked) < n:
-                product = queue.pop(0)
-                seen.add(int(product["id"]))
-                picked.append(product)
+    _round_robin(picked, seen, [popular.get(c, []) for c in top_categories], n)
+    others = [c for c in fallback if c not in set(top_categories)]
+    _round_robin(picked, seen, [popular.get(c, []) for c in others], n)
     return picked

@@ -1,10 +1,18 @@
-"""What a campaign achieved: outbox states, clicks, and orders attributed to it.
+"""What a campaign achieved: outbox states, clicks, orders and unsubscribes attributed to it,
+as counts and as rates.
 
 Attribution is last-touch, as Klaviyo's: an order counts for a campaign when the customer
 clicked one of its emails at most ``SHOPCRM_ATTRIBUTION_DAYS`` before placing it and clicked
 no other campaign's email in between. Orders are read from the shop (through the mapping)
 only for customers who clicked, in chunks, so the cost follows the clicks, not the audience.
-Opens are shown when tracked but never attributed (mail privacy proxies fake them).
+When the shop cannot be reached the orders are not counted (``orders`` is None and
+``orders_error`` says why) and everything counted from shopcrm's own outbox is still shown.
+An unsubscribe counts for the campaign whose email was the last one the address got before
+unsubscribing. Opens are shown when tracked but never attributed (mail privacy proxies fake them).
+
+Rates are over the emails delivered (``sent``), as Klaviyo's click, placed-order and
+unsubscribe rates; the delivery rate is over the emails handed to the mail server (delivered
+or refused).
 """
 from __future__ import annotations
 
@@ -15,11 +23,13 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import aliased
 
 from ..clock import to_shop, utcnow
 from ..delivery.sender import doubtful
+from ..errors import ShopCRMError
 from ..extensions import db
-from ..models import Campaign, Click, Message
+from ..models import Campaign, Click, Message, Suppression
 from ..shop import connect_shop, current_mapping
 from ..shop.activity import orders_between
 from ..state import app_state
@@ -54,17 +64,53 @@ def campaign_results(campaign: Campaign) -> dict:
             bucket[key] = bucket.get(key, 0) + n
     in_doubt = db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(
         Message.campaign_id == campaign.id, doubtful(now)))
-    orders, revenue = attributed_orders(campaign.id)
+    orders_error = None
+    try:
+        orders, revenue = attributed_orders(campaign.id)
+        revenue = round(revenue, 2)
+    except (ShopCRMError, sa.exc.DBAPIError) as exc:  # the shop is down: say so, show the rest
+        orders, revenue = None, None
+        orders_error = str(exc) if isinstance(exc, ShopCRMError) else f"the shop database failed: {exc.orig}"
+    delivered, clicked = counts.get("sent", 0), int(engagement[0])
+    unsubscribed = unsubscribes(campaign.id)
     return {
         "campaign": campaign.id, "name": campaign.name, "status": campaign.status,
         "states": counts, "total": sum(counts.values()), "in_doubt": int(in_doubt or 0),
+        "waiting": counts.get("queued", 0) + counts.get("sending", 0),
         "suppressed_by_reason": by_reason.get("suppressed", {}), "cancelled_by_reason": by_reason.get("cancelled", {}),
         "failed_by_reason": by_reason.get("failed", {}),
-        "clicked": int(engagement[0]), "clicks": int(engagement[1]),
+        "delivered": delivered, "clicked": clicked, "clicks": int(engagement[1]),
         "opened": int(engagement[2]) if current_app.config["SHOPCRM_TRACK_OPENS"] else None,
-        "orders": orders, "revenue": round(revenue, 2),
+        "orders": orders, "revenue": revenue, "orders_error": orders_error,
+        "unsubscribed": unsubscribed,
+        "rates": {
+            "delivered": rate(delivered, delivered + counts.get("failed", 0)),
+            "clicked": rate(clicked, delivered),
+            "ordered": rate(orders, delivered),
+            "unsubscribed": rate(unsubscribed, delivered),
+        },
+        "revenue_per_recipient": round(revenue / delivered, 2) if revenue is not None and delivered else None,
         "attribution_days": current_app.config["SHOPCRM_ATTRIBUTION_DAYS"],
     }
+
+
+def rate(part: int | None, whole: int) -> float | None:
+    """``part`` of ``whole`` (0.25), or None when there is nothing to divide or ``part`` is unknown."""
+    if part is None or not whole:
+        return None
+    return part / whole
+
+
+def unsubscribes(campaign_id: int) -> int:
+    """Addresses that unsubscribed after this campaign's email and got no other email in between."""
+    later = aliased(Message)
+    other_since = sa.select(later.id).where(later.email_hash == Message.email_hash, later.state == "sent",
+                                            later.sent_at > Message.sent_at, later.sent_at <= Suppression.created_at)
+    return int(db.session.scalar(
+        sa.select(sa.func.count(sa.distinct(Message.email_hash))).select_from(Message)
+        .join(Suppression, Suppression.email_hash == Message.email_hash)
+        .where(Message.campaign_id == campaign_id, Message.state == "sent", Suppression.reason == "unsubscribed",
+               Suppression.created_at >= Message.sent_at, ~other_since.exists())) or 0)
 
 
 class RecentResults:
@@ -97,7 +143,7 @@ class RecentResults:
             return {**kept[2], "status": campaign.status}, kept[1]
         counted_at, started = utcnow(), time.monotonic()
         results = campaign_results(campaign)
-        if self._worth_keeping(results["total"]):
+        if self._worth_keeping(results["total"]) and results["orders_error"] is None:
             with self._lock:
                 self._results[campaign.id] = (started, counted_at, results)
                 self._states[campaign.id] = (started, results["states"])

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from ..errors import CampaignError
 from ..extensions import db
 from ..models import Membership, Run, Segment
-from ..vocab import ACTIONS, POTENTIAL_PROFITABLE, VALUE_TYPES
+from ..vocab import ACTIONS, POTENTIAL_PROFITABLE, VALUE_TYPE_LABELS, VALUE_TYPES
 
 LIST_KEYS = {"countries": Membership.country, "regions": Membership.region, "cities": Membership.city,
              "sources": Membership.source}
@@ -195,7 +195,7 @@ def describe(target: dict) -> str:
     if target.get("segment_names"):
         parts.append("segments named " + ", ".join(target["segment_names"]))
     if target.get("value_types"):
-        parts.append("value types " + ", ".join(target["value_types"]))
+        parts.append(" or ".join(VALUE_TYPE_LABELS.get(t, t) for t in target["value_types"]) + " customers")
     for letter, (low, high) in (target.get("rfm") or {}).items():
         parts.append(f"RFM {letter.upper()} {low}–{high}")
     if "churn_risk" in target:
@@ -203,7 +203,7 @@ def describe(target: dict) -> str:
     if "min_churn_score" in target:
         parts.append(f"churn score ≥ {target['min_churn_score']:.2f}")
     if target.get("actions"):
-        parts.append("action " + ", ".join(target["actions"]))
+        parts.append("recommended action " + " or ".join(a.replace("_", " ") for a in target["actions"]))
     for key in LIST_KEYS:
         if target.get(key):
             parts.append(f"{key} " + ", ".join(target[key]))

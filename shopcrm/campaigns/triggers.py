@@ -19,6 +19,7 @@ Times compared with shop data are the shop's clock (naive local time).
 """
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
@@ -27,7 +28,7 @@ from flask import current_app
 
 from ..clock import shop_now, utcnow
 from ..dbutil import keyset_chunks
-from ..errors import CampaignError
+from ..errors import CampaignError, ShopCRMError
 from ..extensions import db
 from ..locks import job_lock
 from ..models import Membership, Message, Run, Trigger
@@ -50,9 +51,24 @@ DEFAULT_PARAMS: dict[str, dict] = {
 }
 TITLES = {"run_offer": "Offer after each segmentation run", "abandoned_cart": "Abandoned cart reminder",
           "browse_abandonment": "Browse abandonment reminder", "win_back": "Win-back"}
-_NUMBERS = {  # parameter: (minimum, whole number?)
-    "hours": (0.25, False), "max_age_days": (1, True), "window_days": (1, True), "min_views": (2, True),
-    "lookback_hours": (1, False), "quiet_hours": (0, False), "recent_order_days": (0, True),
+#: What each parameter means, in the shop owner's words (the triggers page and ``triggers list``).
+PARAM_LABELS = {
+    "hours": "hours after the last cart change", "max_age_days": "ignore carts older than (days)",
+    "window_days": "at most one email per customer every (days)", "min_views": "views of the same product",
+    "lookback_hours": "look at views of the last (hours)", "quiet_hours": "wait after the last view (hours)",
+    "recent_order_days": "skip customers who ordered in the last (days)",
+}
+#: What each trigger does, in one sentence.
+HELP = {
+    "run_offer": "After each segmentation run, one offer to the chosen customers (once per run).",
+    "abandoned_cart": "Cart lines older than the given hours and no order since: one reminder per cart.",
+    "browse_abandonment": "A product viewed repeatedly, not carted, not bought, no recent order: one reminder.",
+    "win_back": "Customers flagged at risk of churning: one win-back email per window.",
+}
+NUMBER_LIMITS = {  # parameter: (minimum, maximum, whole number?) — a maximum keeps dates computable and sensible
+    "hours": (0.25, 720, False), "max_age_days": (1, 365, True), "window_days": (1, 365, True),
+    "min_views": (2, 1000, True), "lookback_hours": (1, 2160, False), "quiet_hours": (0, 720, False),
+    "recent_order_days": (0, 365, True),
 }
 
 
@@ -97,8 +113,26 @@ def get_trigger(kind: str) -> Trigger:
     return next(t for t in ensure_triggers() if t.kind == kind)
 
 
+def _number(kind: str, key: str, value: Any) -> int | float:
+    """One numeric parameter, refused with a message naming it unless it is a finite number in its range."""
+    minimum, maximum, whole = NUMBER_LIMITS[key]
+    label = f"trigger {kind}: {PARAM_LABELS[key]} ({key})"
+    wanted = f"a {'whole ' if whole else ''}number from {minimum:g} to {maximum:g}"
+    if isinstance(value, bool):
+        raise CampaignError(f"{label} must be {wanted}, not {value!r}")
+    try:
+        number = float(str(value).strip()) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise CampaignError(f"{label} must be {wanted}, not {value!r}") from None
+    if not math.isfinite(number) or not minimum <= number <= maximum or (whole and number != int(number)):
+        raise CampaignError(f"{label} must be {wanted}, not {value!r}")
+    return int(number) if whole else number
+
+
 def check_params(kind: str, params: dict) -> dict:
-    """Validate a trigger's parameters; unknown keys and out-of-range values are refused."""
+    """Validate a trigger's parameters; unknown keys, values that are not finite numbers (NaN,
+    Infinity) and values outside a sensible range (1e308 days) are refused with a message that
+    names the parameter."""
     allowed = set(DEFAULT_PARAMS[kind])
     unknown = set(params) - allowed
     if unknown:
@@ -107,23 +141,32 @@ def check_params(kind: str, params: dict) -> dict:
     clean = {**DEFAULT_PARAMS[kind], **params}
     for key, value in clean.items():
         if key == "target":
+            if not isinstance(value, dict):
+                raise CampaignError(f"trigger {kind}: target must look like {{\"value_types\": [\"new\"]}}")
             target = check_target(value)
             if "segment_ids" in target or "run_id" in target:
                 raise CampaignError(f"trigger {kind}: segment ids change with every run; "
                                     "use segment_names to choose segments")
             clean[key] = target
             continue
-        minimum, whole = _NUMBERS[key]
-        try:
-            number = int(value) if whole else float(value)
-        except (TypeError, ValueError):
-            raise CampaignError(f"trigger {kind}: {key} must be a number") from None
-        if number < minimum or (whole and float(value) != int(value)):
-            raise CampaignError(f"trigger {kind}: {key} must be a {'whole ' if whole else ''}number ≥ {minimum}")
-        clean[key] = number
+        clean[key] = _number(kind, key, value)
     if kind == "browse_abandonment" and clean["quiet_hours"] >= clean["lookback_hours"]:
         raise CampaignError("trigger browse_abandonment: quiet_hours must be shorter than lookback_hours")
+    if kind == "abandoned_cart" and clean["hours"] >= clean["max_age_days"] * 24:
+        raise CampaignError("trigger abandoned_cart: hours (after the last cart change) must be shorter than "
+                            "max_age_days (older carts are ignored)")
     return clean
+
+
+def describe_params(kind: str, params: dict) -> list[str]:
+    """A trigger's parameters in words, one per line (the target described like a campaign's)."""
+    from .targets import describe
+
+    lines = [f"{PARAM_LABELS.get(key, key)}: {value:g}" if isinstance(value, (int, float)) else f"{key}: {value}"
+             for key, value in (params or {}).items() if key != "target"]
+    if "target" in (params or {}):
+        lines.insert(0, f"for: {describe(params['target'])}")
+    return lines
 
 
 def configure(kind: str, enabled: bool | None = None, params: dict | None = None,
@@ -156,7 +199,12 @@ def run_triggers(now: datetime | None = None, only: str | None = None) -> dict[s
         for trigger in triggers:
             if (only and trigger.kind != only) or (not only and not trigger.enabled):
                 continue
-            report, note = EVALUATORS[trigger.kind](trigger, now, lease)
+            try:  # parameters stored by an older version may be unusable: that trigger waits, the others run
+                trigger.params = check_params(trigger.kind, dict(trigger.params or {}))
+                report, note = EVALUATORS[trigger.kind](trigger, now, lease)
+            except ShopCRMError as exc:
+                db.session.rollback()
+                report, note = EnqueueReport(), f"not run: {exc}"
             trigger.last_evaluated_at = utcnow()
             trigger.last_report = {**report.as_dict(), "note": note}
             db.session.commit()

@@ -11,9 +11,15 @@ class Campaign(db.Model):
     """A campaign, or the standing campaign of a trigger (``kind`` names the trigger).
 
     ``target`` is a stored-results filter (see ``campaigns.targets``). Manual campaigns go
-    draft → scheduled (launched, waiting for ``scheduled_at``) → queued (rendered into the
-    outbox) and may be cancelled at any point; a trigger's campaign stays ``trigger`` and
-    only holds the template its messages are rendered from.
+    draft → scheduled (launched, waiting for ``scheduled_at``) → sending (rendered into the
+    outbox, being delivered) → sent (nothing left to deliver, ``finished_at``) and may be
+    cancelled until they are sent (``vocab.CAMPAIGN_STATES``); a trigger's campaign stays
+    ``trigger`` and only holds the template its messages are rendered from.
+
+    ``template`` names the shipped template the campaign started from and ``content`` holds
+    what a marketer writes without template code (``campaigns.content``: preheader, heading,
+    intro, button label, number of products); the subject and the template sources stay in
+    their own columns.
     """
 
     __tablename__ = "crm_campaign"
@@ -32,6 +38,9 @@ class Campaign(db.Model):
     scheduled_at = sa.Column(sa.DateTime)  # UTC; when a launched campaign is rendered and sent
     enqueued_at = sa.Column(sa.DateTime)
     cancelled_at = sa.Column(sa.DateTime)
+    template = sa.Column(sa.String(32))  # the shipped template it started from (templating.TEMPLATE_NAMES)
+    content = sa.Column(sa.JSON)  # campaigns.content.Content as a dict; None: the template's defaults
+    finished_at = sa.Column(sa.DateTime)  # UTC; when the last message was delivered (status "sent")
 
 
 class Trigger(db.Model):

@@ -95,6 +95,27 @@ class Click(db.Model):
     )
 
 
+class TrackedLink(db.Model):
+    """A shop link of one campaign's emails, named by a short number (``delivery.clicks``).
+
+    An email's tracked link carries only this number, the customer's id and a signature, so
+    it stays short in a plain-text email; the address it leads to is kept here once per
+    campaign and occasion (``dedupe_key``), not once per message."""
+
+    __tablename__ = "crm_link"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    campaign_id = sa.Column(sa.Integer, sa.ForeignKey("crm_campaign.id", ondelete="CASCADE"), nullable=False)
+    dedupe_key = sa.Column(sa.String(64), nullable=False, default="")
+    url_hash = sa.Column(sa.String(64), nullable=False)  # SHA-256 of url: the unique key (url itself is long)
+    url = sa.Column(sa.Text, nullable=False)
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_id", "dedupe_key", "url_hash", name="uq_crm_link_url"),
+    )
+
+
 class Preference(db.Model):
     """A shopper's choice of how often they want marketing email (from their own page)."""
 

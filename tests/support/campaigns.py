@@ -210,9 +210,9 @@ def states(app) -> dict[str, int]:
 
 
 def tracked_targets(body: str) -> set[str]:
-    """Where the tracked links of an email body lead (the URLs signed into their tokens)."""
+    """Where the tracked links of an email body lead (the addresses their tokens stand for)."""
     import re
 
-    from shopcrm.delivery.tokens import read_token
+    from shopcrm.delivery.clicks import resolve
 
-    return {read_token("click", token)["u"] for token in re.findall(r"/crm/c/([A-Za-z0-9_.\-]+)", body)}
+    return {resolve(token)["u"] for token in re.findall(r"/crm/c/([A-Za-z0-9_.\-]+)", body)}
