@@ -354,6 +354,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOPCRM_RESULTS_CACHE_FROM", 10000, int,
             help="messages from which a campaign's figures are reused that way (smaller ones are counted every time)",
             check=whole(0)),
+    # --- predicted value and churn (appended by the lifetime work) ---------------------------------
+    Setting("SHOPCRM_PREDICTION_HORIZON_DAYS", 90, int,
+            help="days ahead that each run predicts purchases and value for; also the horizon its backtest "
+                 "of the churn and value rankings looks back and checks (and `backtest`'s default)",
+            check=whole(7, 730, unit="days")),
+    Setting("SHOPCRM_MIN_REPEAT_BUYERS", 200, int,
+            help="below this many customers who bought more than once, no lifetime model is fitted: the run "
+                 "says so and ranks by RFM (from 200 on the fits were reliable in the benchmark)",
+            check=whole(1)),
 )
 
 

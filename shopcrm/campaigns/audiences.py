@@ -37,6 +37,9 @@ AUDIENCES = {a.key: a for a in (
     Audience("potential_profitable", "Offer to the customers most likely to buy",
              "High value, growing and new customers together.",
              {"value_types": list(POTENTIAL_PROFITABLE)}, "segment_offer"),
+    Audience("predicted_best", "Your predicted best customers",
+             "The tenth of your buyers expected to spend the most in the coming months.",
+             {"predicted_top_percent": 10}, "segment_offer"),
 )}
 
 

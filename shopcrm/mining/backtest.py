@@ -147,7 +147,7 @@ def history_at(customer, age_days, total, n_customers: int, cutoff_days: float =
     first = np.full(n_customers, -np.inf)
     np.minimum.at(recency, c, age)
     np.maximum.at(first, c, age)
-    window, growth = age <= window_days, age <= growth_days
+    window, growth = age < window_days, age < growth_days  # as order_features: younger than the window
     return PurchaseHistory(
         account_age_days=np.full(n_customers, np.nan),
         orders_total=np.bincount(c, minlength=n_customers),
