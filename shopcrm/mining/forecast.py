@@ -30,6 +30,12 @@ code that anyone able to write there could run); customers placed between runs a
 the best of the other rankings (``newcomer_ranking``), which are all rebuilt from stored
 figures (:func:`ranking_now`).
 
+**The RFM churn ranking** is minus the RFM sum, with equal sums ordered by days since the last
+purchase (``recency / (recency + 365)``, below 1, so it never crosses a whole RFM point). The
+sum alone has only 13 values: a tie at the cut of "at risk" would flag hundreds of customers
+more than the share asked (on the demo shop 48.6 % instead of 44.9 %). The check scores the
+ranking with this order, so its AUC is that of what is used.
+
 Everything here works on plain order arrays (customer row, age in days, total), the arrays a
 run extracts once; nothing reads the shop again.
 """
@@ -203,8 +209,10 @@ def check_past(customer, age_days, total, n_customers: int, *, horizon_days: flo
         skipped["classifier"] = str(error)
     laps("check.classifier")
     churn_scores = churn_rankings(history, **extra)
+    rfm = -churn_scores["rfm"]  # the RFM sum
+    churn_scores["rfm"] = rfm_churn(rfm, history.recency_days)
     aucs = {name: auc(score, churned) for name, score in churn_scores.items()}
-    value_scores = {"rfm": -churn_scores["rfm"]}
+    value_scores = {"rfm": rfm}
     if models.status == "fitted":
         value_scores["expected_value"] = value
     else:
@@ -219,6 +227,12 @@ def check_past(customer, age_days, total, n_customers: int, *, horizon_days: flo
                      skipped=skipped, models=models)
 
 
+def rfm_churn(rfm_sum: np.ndarray, recency_days: np.ndarray) -> np.ndarray:
+    """The RFM churn ranking: minus the RFM sum, equal sums by days since the last purchase."""
+    recency = np.clip(np.asarray(recency_days, dtype=np.float64), 0.0, None)
+    return -np.asarray(rfm_sum, dtype=np.float64) + recency / (recency + 365.0)
+
+
 def ranking_now(name: str, history: PurchaseHistory, rfm_scores: np.ndarray, probability_alive: np.ndarray,
                 expected_purchases: np.ndarray) -> np.ndarray:
     """The raw figure of a churn ranking built from stored figures (higher = more likely gone;
@@ -228,7 +242,7 @@ def ranking_now(name: str, history: PurchaseHistory, rfm_scores: np.ndarray, pro
     if name == BASELINE:
         return np.where(buyers, history.recency_days, np.nan)
     if name == "rfm":
-        return np.where(buyers, -np.asarray(rfm_scores, dtype=np.float64).sum(axis=1), np.nan)
+        return np.where(buyers, rfm_churn(np.asarray(rfm_scores).sum(axis=1), history.recency_days), np.nan)
     if name == "bgnbd_dropout":
         return np.where(buyers, 1.0 - np.asarray(probability_alive, dtype=np.float64), np.nan)
     if name == "bgnbd_purchases":
