@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import numpy as np
+import sqlalchemy as sa
 from flask import current_app
 from threadpoolctl import threadpool_limits
 
@@ -94,6 +95,17 @@ def _start(value: date | datetime) -> datetime:
     return value if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
 
 
+def _too_early(conn, mapping, as_of: datetime) -> NotEnoughData:
+    """Nobody had ordered before the date: say when the shop's first order was placed."""
+    order = mapping.source("order", ("placed_at",))
+    first = conn.execute(sa.select(sa.func.min(order.c.placed_at))).scalar()
+    hint = ""
+    if first is not None:
+        first = first if isinstance(first, datetime) else datetime.fromisoformat(str(first))
+        hint = f"; the shop's first order was placed on {first:%Y-%m-%d}: choose a later --as-of"
+    return NotEnoughData(f"no customer had ordered before {as_of:%Y-%m-%d}, so there is nothing to backtest{hint}")
+
+
 def run_backtest(as_of: date | datetime, horizon_days: int | None = None,
                  top_percent: float | None = None) -> BacktestReport:
     """Backtest as of ``as_of`` over the following horizon; the report is stored (committed)."""
@@ -119,14 +131,9 @@ def run_backtest(as_of: date | datetime, horizon_days: int | None = None,
         verify(conn, mapping)
         customers = read_customers(conn, mapping, end)
         orders, _ = read_orders(conn, mapping, end, customers["ids"])
-    n = len(customers["ids"])
-    before = orders.age_days >= horizon
-    if not before.any():
-        hint = ""
-        if len(orders):
-            oldest = end - timedelta(days=float(orders.age_days.max()))
-            hint = f"; the shop's first order was placed on {oldest:%Y-%m-%d}: choose a later --as-of"
-        raise NotEnoughData(f"no customer had ordered before {as_of:%Y-%m-%d}, so there is nothing to backtest{hint}")
+        n = len(customers["ids"])
+        if not (orders.age_days >= horizon).any():
+            raise _too_early(conn, mapping, as_of)
     with threadpool_limits(limits=params.threads):  # the run's cap: a cron job beside a web shop stays gentle
         past = check_past(orders.customer, orders.age_days, orders.total, n, horizon_days=horizon,
                           as_of_time_of_day=time_of_day(end), window_days=params.orders.window_days,
