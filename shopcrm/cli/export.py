@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import sys
 import time
 
 import click
@@ -47,8 +48,7 @@ def export_customers_command(run_id, output):
     written = 0
     with connect_shop() as conn:
         rows = customer_rows(run, shop_emails(conn, current_mapping()))
-        out = (open(path, "w", encoding="utf-8-sig", newline="") if path != "-"
-               else click.get_text_stream("stdout"))
+        out = open(path, "w", encoding="utf-8-sig", newline="") if path != "-" else sys.stdout
         try:
             if path == "-":
                 out.write("\ufeff")

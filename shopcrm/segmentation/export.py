@@ -14,7 +14,7 @@ together: memory stays flat whatever the number of customers.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 import sqlalchemy as sa
 
@@ -76,8 +76,3 @@ def customer_rows(run: Run, emails: Emails, segment_id: int | None = None,
         for m in part:
             yield row(m, found.get(m.customer_id), names.get(m.segment_id))
 
-
-def count(run: Run, segment_id: int | None = None) -> int:
-    conditions: Iterable = [Membership.run_id == run.id] + (
-        [Membership.segment_id == segment_id] if segment_id is not None else [])
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Membership).where(*conditions))

@@ -15,6 +15,7 @@ from shopcrm.mining.forecast import ranking_now
 from shopcrm.models import Insight, Membership, Run
 from shopcrm.segmentation import mine
 from shopcrm.segmentation import run as pipeline
+from shopcrm.segmentation.export import EXPORT_COLUMNS, customer_rows
 from shopcrm.segmentation.mine import history_of
 from shopcrm.segmentation.model import RunModel
 from shopcrm.segmentation.params import RunParams
@@ -217,6 +218,10 @@ def test_predicted_best_customers_and_the_member_order_on_mariadb(mariadb_databa
             keys = [(r.rfm_r + r.rfm_f + r.rfm_m, r.monetary) for r in first]
             assert keys == sorted(keys, reverse=True)
             check_predicted_top(run)
+            # the export's keyset chunks on MariaDB: every customer once, in order
+            rows = list(customer_rows(run, lambda ids: {}, chunk=700))
+            ids = [int(r[0]) for r in rows[1:]]
+            assert rows[0] == list(EXPORT_COLUMNS) and ids == sorted(set(ids)) and len(ids) == run.counts["customers"]
     finally:
         dispose(app)
 
