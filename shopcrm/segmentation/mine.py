@@ -359,8 +359,8 @@ def mine_customers(ex: ShopExtract, params: RunParams) -> tuple[MiningResult, np
                "ran": {"level": level_used(ex, params.level), "segments": k}}
     timings.update({f"lifetime.{name}": seconds for name, seconds in fc.timings.items()})
     result = MiningResult(
-        segment_of=segment_of, centers=segmenter.cluster_centers_, names=segment_names(segmenter.cluster_centers_, names),
-        segment_tops=tops, segment_brands=brand_tops,
+        segment_of=segment_of, centers=segmenter.cluster_centers_,
+        names=segment_names(segmenter.cluster_centers_, names), segment_tops=tops, segment_brands=brand_tops,
         top_categories=top_ids(ex.interest, ex.category_ids), top_brands=top_ids(ex.brand_interest, ex.brand_ids),
         value_types=classifier.types_, value_rank=classifier.value_rank_, rfm=rfm.scores_,
         churn_score=churn.score_, churn_risk=churn.risk_, actions=actions, p_alive=fc.probability_alive,

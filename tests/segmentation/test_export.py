@@ -46,7 +46,8 @@ def test_every_customer_with_every_column_in_order(exportable, tmp_path):
     assert list(rows[0]) == COLUMNS == list(EXPORT_COLUMNS)
     with exportable.app_context():
         run = Run.current()
-        stored = {m.customer_id: m for m in db.session.scalars(sa.select(Membership).where(Membership.run_id == run.id))}
+        members = db.session.scalars(sa.select(Membership).where(Membership.run_id == run.id))
+        stored = {m.customer_id: m for m in members}
         names = dict(db.session.execute(sa.select(Segment.id, Segment.name).where(Segment.run_id == run.id)).all())
     assert f"wrote {len(stored):,} customers of run #{run.id} to {out}" in result.output
     assert [int(r["customer_id"]) for r in rows] == sorted(stored)
@@ -88,7 +89,8 @@ def test_the_terminal_and_a_chosen_run(exportable):
         db.session.add(failed)
         db.session.commit()
         failed_id = failed.id
-    chosen = exportable.test_cli_runner().invoke(args=["shopcrm", "export", "customers", "--run", str(run_id), "-o", "-"])
+    chosen = exportable.test_cli_runner().invoke(args=["shopcrm", "export", "customers", "--run", str(run_id),
+                                                       "-o", "-"])
     assert chosen.exit_code == 0 and chosen.stdout == result.stdout
     for run, message in ((failed_id, f"run #{failed_id} is failed, not succeeded"), (9999, "there is no run #9999")):
         bad = exportable.test_cli_runner().invoke(args=["shopcrm", "export", "customers", "--run", str(run)])
