@@ -38,7 +38,7 @@ ACTIONS = (
 #: The churn rankings a run's backtest compares (``mining.forecast``), in the owner's words.
 CHURN_RANKING_LABELS = {
     "days_since_last": "Days since the last purchase",
-    "rfm": "RFM score (lowest first, then the longest silent)",
+    "rfm": "RFM score, lowest first",
     "bgnbd_dropout": "Chance of having stopped (lifetime model)",
     "bgnbd_purchases": "Fewest purchases expected (lifetime model)",
     "classifier": "Learnt from the shop's own past (classifier)",
