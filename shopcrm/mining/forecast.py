@@ -290,9 +290,11 @@ def forecast(customer, age_days, total, n_customers: int, *, horizon_days: float
     laps = _Laps(timings)
     h = float(horizon_days)
     inputs = lifetime_inputs(customer, age_days, total, n_customers, as_of_time_of_day=as_of_time_of_day)
+    laps("inputs")
     models = fit_models(inputs, min_repeat_buyers)
+    laps("fit")
     alive, purchases, value = models.predict(inputs, h)
-    laps("lifetime")
+    laps("predict")
     past = check_past(customer, age_days, total, n_customers, horizon_days=h, as_of_time_of_day=as_of_time_of_day,
                       window_days=window_days, growth_days=growth_days, min_repeat_buyers=min_repeat_buyers,
                       classifier_rows=classifier_rows, random_state=random_state, timings=timings)
