@@ -42,7 +42,7 @@ import shops  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 DEFAULT_SERVER = "mysql+pymysql://root@127.0.0.1:3306/?charset=utf8mb4"
-CRM_DATABASE = shops.DB_PREFIX + "crm"
+CRM_DATABASE = os.environ.get("SHOPCRM_BENCH_CRM_DATABASE", shops.DB_PREFIX + "crm")
 VIEW_INDEX = "ix_product_views_customer"
 
 
@@ -335,9 +335,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scaling", action="store_true", help="add the 10k and 1M shops (the 1M build takes minutes)")
     parser.add_argument("--naive-at-1m", action="store_true", help="also run (c) on the 1M shop (slow, several GB)")
     parser.add_argument("--drop", action="store_true", help="drop every benchmark database and exit")
+    parser.add_argument("--crm-database", help="the prefix of shopcrm's own benchmark databases (default "
+                                               "shopcrm_bench_crm; SHOPCRM_BENCH_CRM_DATABASE): a branch with its own "
+                                               "migrations on a shared server uses its own, leaving the others' alone")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
+    global CRM_DATABASE
+    if args.crm_database:
+        CRM_DATABASE = args.crm_database
     if args.child:
         kind, *rest = args.child
         result = child_run(*rest) if kind == "run" else child_naive(rest[0], int(rest[1]))

@@ -61,6 +61,7 @@ from .backtest import (
 )
 from .lifetime import MIN_REPEAT_BUYERS, BetaGeoModel, GammaGammaModel, TooFewRepeatBuyers
 from .occasions import LifetimeInputs, future_activity, lifetime_inputs
+from .rfm import RFMScorer
 from .value_types import PurchaseHistory
 
 #: The churn rankings, in the order :func:`~.backtest.churn_rankings` offers them.
@@ -200,7 +201,7 @@ def check_past(customer, age_days, total, n_customers: int, *, horizon_days: flo
     else:
         extra.update(probability_alive=alive, expected_purchases=purchases)
     laps("check.lifetime")
-    features = repurchase_features(customer, age_days, total, n_customers, cutoff_days=h, **kw)
+    features = repurchase_features(customer, age_days, total, n_customers, cutoff_days=h, inputs=inputs, **kw)
     try:
         _, X, y = repurchase_training_set(customer, age_days, total, n_customers, cutoff_days=h, horizon_days=h, **kw)
         model = _classifier(X, y, classifier_rows, random_state)
@@ -300,10 +301,6 @@ def forecast(customer, age_days, total, n_customers: int, *, horizon_days: float
                       classifier_rows=classifier_rows, random_state=random_state, timings=timings)
     laps.clock = time.perf_counter()
     history = history_at(customer, age_days, total, n_customers, window_days=window_days, growth_days=growth_days)
-    if rfm_scores is None:
-        from .rfm import RFMScorer
-
-        rfm_scores = RFMScorer().fit(history).scores_
     chosen = past.chosen
     if chosen == "classifier":
         raw = _classifier_now(customer, age_days, total, n_customers, past, as_of_time_of_day, classifier_rows,
@@ -313,6 +310,8 @@ def forecast(customer, age_days, total, n_customers: int, *, horizon_days: float
         raw, newcomer = None, chosen
     if chosen in ("bgnbd_dropout", "bgnbd_purchases") and models.purchases is None:
         chosen = newcomer = BASELINE  # the check could fit the models and now cannot: not expected, but safe
+    if rfm_scores is None and newcomer == "rfm":
+        rfm_scores = RFMScorer().fit(history).scores_  # the run's own scores: the same figures, the same edges
     newcomer_raw = ranking_now(newcomer, history, rfm_scores, alive, purchases)
     laps("churn_ranking")
     return Forecast(horizon_days=h, models=models, probability_alive=alive, expected_orders=purchases,

@@ -65,21 +65,22 @@ def level_edges(values: np.ndarray, n_levels: int) -> np.ndarray:
         level = spread if d > 1 else np.array([(n_levels + 1) // 2])
     else:
         level = np.empty(d, dtype=int)
-        start, remaining = 0, float(counts.sum())
+        cumulative = np.cumsum(counts).astype(np.float64)  # buyers up to and including each value
+        start, placed = 0, 0.0
         for current in range(1, n_levels + 1):
             levels_left = n_levels - current  # levels still to fill after this one
             if levels_left == 0:
                 level[start:] = current
                 break
-            target = remaining / (levels_left + 1)
-            end, size = start + 1, float(counts[start])
-            # Take the next group of equal values while that brings the level closer to its share
-            # and leaves at least one distinct value for every level still to fill.
-            while end < d - levels_left and abs(size + counts[end] - target) < abs(size - target):
-                size += counts[end]
-                end += 1
+            target = (cumulative[-1] - placed) / (levels_left + 1)
+            # The level ends after the value that brings it closest to its share (on a tie, the
+            # earlier one), holding at least one value and leaving one for each level to fill.
+            at = int(np.searchsorted(cumulative, placed + target))  # first end at or over the share
+            ends = [e for e in (at, at + 1) if start + 1 <= e <= d - levels_left] or [
+                min(max(at + 1, start + 1), d - levels_left)]
+            end = min(ends, key=lambda e: (abs(cumulative[e - 1] - placed - target), e))
             level[start:end] = current
-            remaining -= size
+            placed = cumulative[end - 1]
             start = end
     edges = np.empty(n_levels - 1)
     for j, lvl in enumerate(range(2, n_levels + 1)):
