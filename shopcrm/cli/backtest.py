@@ -37,7 +37,7 @@ def report_lines(report) -> list[str]:
     if r.lifetime != "fitted":
         lines.append(f"  (no predicted value: {r.skipped.get('expected_value', r.lifetime)})")
     lines += ["", f"Who stops buying? Of a customer who did not buy again in the {r.horizon_days} days and one who "
-                  f"did, how often each churn score puts the one who left higher ({percent(0.5)} is a coin toss):",
+                  f"did, how often each churn score puts the one who left higher ({percent(0.5, 0)} is a coin toss):",
               f"  {'churn score':<{WIDTH}} {'right':>20}"]
     for name, label in CHURN_RANKING_LABELS.items():
         if name in r.aucs:
