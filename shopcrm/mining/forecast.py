@@ -21,20 +21,20 @@ candidates are those that need no model. Order values too heavy-tailed for Gamma
 (q ≤ 1) leave the expected value NaN the same way.
 
 **The classifier** learns "bought again within the horizon" from features one horizon
-earlier (:mod:`.backtest`); it is trained on at most ``classifier_rows`` customers (a seeded
-sample: on the benchmark shop 20,000 gave the AUC of 50,000 to 0.001 at a third of the time).
-It is trained twice only when it is chosen: to be scored in the check (features two horizons
-back, labels in the horizon after) and to score now (features one horizon back, labels in
-the last horizon). It is not stored with the run (a pickled model in the database would be
-code that anyone able to write there could run); customers placed between runs are scored by
-the best of the other rankings (``newcomer_ranking``), which are all rebuilt from stored
-figures (:func:`ranking_now`).
+earlier (:mod:`.backtest`). It is trained on at most ``classifier_rows`` customers (a seeded
+sample: on the 100,000-customer benchmark shop 20,000 of its 50,000 gave the same AUC, 0.852
+against 0.851, in half the training time). It is trained once for the check (features two
+horizons back, labels in the horizon after) and, only when it is chosen, once more to score
+now (features one horizon back, labels in the last horizon). It is not stored with the run (a
+pickled model in the database would be code that anyone able to write there could run):
+customers placed between runs are scored by the best of the other rankings
+(``newcomer_ranking``), which are all rebuilt from stored figures (:func:`ranking_now`).
 
 **The RFM churn ranking** is minus the RFM sum, with equal sums ordered by days since the last
 purchase (``recency / (recency + 365)``, below 1, so it never crosses a whole RFM point). The
-sum alone has only 13 values: a tie at the cut of "at risk" would flag hundreds of customers
-more than the share asked (on the demo shop 48.6 % instead of 44.9 %). The check scores the
-ranking with this order, so its AUC is that of what is used.
+sum alone has only 13 values: the tie at the cut of "at risk" flagged far more buyers than the
+share asked (on the demo shop 48.6 % of them instead of 44.9 %). The check scores the ranking
+with this order, so its AUC is that of what is used.
 
 Everything here works on plain order arrays (customer row, age in days, total), the arrays a
 run extracts once; nothing reads the shop again.
