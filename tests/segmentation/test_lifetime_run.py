@@ -2,6 +2,7 @@
 by the actions, the value ranking and the "predicted best customers" target; newcomers scored
 with the stored models; small shops told so."""
 import threading
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from shopcrm.mining.forecast import ranking_now
 from shopcrm.models import Insight, Membership, Run
 from shopcrm.segmentation import mine
 from shopcrm.segmentation import run as pipeline
+from shopcrm.segmentation.backtest import last_backtest, run_backtest
 from shopcrm.segmentation.export import EXPORT_COLUMNS, customer_rows
 from shopcrm.segmentation.mine import history_of
 from shopcrm.segmentation.model import RunModel
@@ -222,6 +224,10 @@ def test_predicted_best_customers_and_the_member_order_on_mariadb(mariadb_databa
             rows = list(customer_rows(run, lambda ids: {}, chunk=700))
             ids = [int(r[0]) for r in rows[1:]]
             assert rows[0] == list(EXPORT_COLUMNS) and ids == sorted(set(ids)) and len(ids) == run.counts["customers"]
+            # the backtest's report kept in crm_state on MariaDB (its JSON column refuses NaN)
+            report = run_backtest(datetime(2026, 8, 3))
+            db.session.expire_all()
+            assert last_backtest()["capture"] == report.capture and last_backtest()["chosen"] == report.chosen
     finally:
         dispose(app)
 
