@@ -435,6 +435,15 @@ SETTINGS: tuple[Setting, ...] = (
                  "1 behind Apache's ProxyPass to gunicorn", check=whole(0, 5)),
     Setting("SHOPCRM_MAIL_ALLOW_PLAIN_AUTH", False, _parse_bool,
             help="allow the SMTP login without TLS (only for a mail server on this machine)", check=plain_auth),
+    # --- predicted value and churn (appended by the lifetime work) ---------------------------------
+    Setting("SHOPCRM_PREDICTION_HORIZON_DAYS", 90, int,
+            help="days ahead that each run predicts purchases and value for; also the horizon its backtest "
+                 "of the churn and value rankings looks back and checks (and `backtest`'s default)",
+            check=whole(7, 730, unit="days")),
+    Setting("SHOPCRM_MIN_REPEAT_BUYERS", 200, int,
+            help="below this many customers who bought more than once, no lifetime model is fitted: the run "
+                 "says so and ranks by RFM (from 200 on the fits were reliable in the benchmark)",
+            check=whole(1)),
 )
 
 

@@ -35,6 +35,22 @@ ACTIONS = (
     "cross_sell",                # 6. every other buyer: related products from other categories
 )
 
+#: The churn rankings a run's backtest compares (``mining.forecast``), in the owner's words.
+CHURN_RANKING_LABELS = {
+    "days_since_last": "Days since the last purchase",
+    "rfm": "RFM score, lowest first",
+    "bgnbd_dropout": "Chance of having stopped (lifetime model)",
+    "bgnbd_purchases": "Fewest purchases expected (lifetime model)",
+    "classifier": "Learnt from the shop's own past (classifier)",
+}
+#: How the best customers can be picked (the value rankings of a run and of ``backtest``), in the owner's words.
+VALUE_RANKING_LABELS = {
+    "expected_value": "Predicted value (lifetime model)",
+    "high_value": "“High value” type",
+    "rfm": "RFM score",
+    "ceiling": "What they really spent (the ceiling)",
+}
+
 #: What interest segments are computed on, and how they are clustered.
 LEVELS = ("category", "brand", "both")
 ALGORITHMS = ("kmeans", "agglomerative")

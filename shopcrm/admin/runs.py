@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..models import Run, Segment
+from ..segmentation.backtest import panel_data
 from ..segmentation.queue import queue_run, waiting_run
 from . import bp
 from .auth import role_required
@@ -36,7 +37,8 @@ def runs():
     current = Run.current()
     waiting = waiting_run() is not None
     return render_template("admin/runs.html", runs=rows, page=page, current=current, form=ConfirmForm(),
-                           waiting=waiting, can_queue=current_user.has_role("marketer"))
+                           waiting=waiting, can_queue=current_user.has_role("marketer"),
+                           predictions=panel_data(current))  # templates/admin/_backtest.html
 
 
 @bp.route("/runs/queue", methods=["POST"])

@@ -47,6 +47,9 @@ AUDIENCES = {a.key: a for a in (
     Audience("cross_sell", "Suggest related products",
              "Buyers who may like products from other categories.",
              {"actions": ["cross_sell"]}, "segment_offer"),
+    Audience("predicted_best", "Your predicted best customers",
+             "The tenth of your buyers expected to spend the most in the coming months.",
+             {"predicted_top_percent": 10}, "segment_offer"),
 )}
 
 

@@ -11,6 +11,9 @@ audience can be counted before launch::
     {"actions": ["reactivation"]}                 seed 003 recommended action
     {"countries": ["DE"], "regions": [...], "cities": [...], "sources": ["newsletter"]}
     {"run_id": 12}                                pin a run (default: the segments' run, else the current one)
+    {"predicted_top_percent": 10}                 the run's predicted best customers: its top 10 % of buyers by
+                                                  expected value (or RFM, where the run's backtest preferred it;
+                                                  segmentation.ranking)
 
 Keys combine with AND; values inside one key with OR. Everything is read from ``crm_membership``
 through its indexes, never from the shop.
@@ -24,6 +27,7 @@ import sqlalchemy as sa
 from ..errors import CampaignError
 from ..extensions import db
 from ..models import Membership, Run, Segment
+from ..segmentation.ranking import predicted_top
 from ..vocab import ACTIONS, POTENTIAL_PROFITABLE, VALUE_TYPE_LABELS, VALUE_TYPES
 
 LIST_KEYS = {"countries": Membership.country, "regions": Membership.region, "cities": Membership.city,
@@ -31,6 +35,7 @@ LIST_KEYS = {"countries": Membership.country, "regions": Membership.region, "cit
 RFM_COLUMNS = {"r": Membership.rfm_r, "f": Membership.rfm_f, "m": Membership.rfm_m}
 KNOWN_KEYS = {"run_id", "segment_ids", "segment_id", "segment_names", "value_types", "rfm", "churn_risk",
               "min_churn_score", "actions", *LIST_KEYS}
+KNOWN_KEYS.add("predicted_top_percent")
 
 
 def default_offer_target() -> dict:
@@ -113,6 +118,8 @@ def check_target(target: dict | None) -> dict:
     for key in LIST_KEYS:
         if key in target:
             clean[key] = _strings(target[key], key)
+    if "predicted_top_percent" in target:
+        clean["predicted_top_percent"] = _check_percent(target["predicted_top_percent"])
     if not clean or set(clean) == {"run_id"}:
         raise CampaignError("a campaign needs a target: segments, value types, RFM scores, churn risk, "
                             "actions, location or source")
@@ -134,6 +141,16 @@ def _check_rfm(rfm: Any) -> dict:
             raise CampaignError(f"target 'rfm.{letter}' must satisfy 1 ≤ low ≤ high ≤ 5")
         clean[letter] = [low, high]
     return clean
+
+
+def _check_percent(value: Any) -> float:
+    try:
+        percent = float(value)
+    except (TypeError, ValueError):
+        raise CampaignError("target 'predicted_top_percent' must be a number of per cent, e.g. 10") from None
+    if not 0 < percent <= 100:
+        raise CampaignError("target 'predicted_top_percent' must be above 0 and at most 100 (per cent of the buyers)")
+    return percent
 
 
 def target_run(target: dict) -> Run:
@@ -176,6 +193,8 @@ def audience_filter(target: dict, run: Run) -> list:
     for key, column in LIST_KEYS.items():
         if target.get(key):
             conditions.append(column.in_(target[key]))
+    if target.get("predicted_top_percent"):
+        conditions.append(predicted_top(run, float(target["predicted_top_percent"])))
     return conditions
 
 
@@ -207,6 +226,8 @@ def describe(target: dict) -> str:
     for key in LIST_KEYS:
         if target.get(key):
             parts.append(f"{key} " + ", ".join(target[key]))
+    if target.get("predicted_top_percent"):
+        parts.append(f"predicted best {target['predicted_top_percent']:g} % of buyers")
     if "run_id" in target:
         parts.append(f"run #{target['run_id']}")
     return "; ".join(parts) or "nobody"

@@ -90,4 +90,4 @@ def parse_datetime(value: str | None) -> datetime | None:
         raise click.BadParameter(f"{value!r} is not a date like 2026-11-01 or 2026-11-01T08:00") from exc
 
 
-from . import campaigns, delivery, demo, segmentation, setup, shop, triggers  # noqa: E402,F401  (commands register on import)
+from . import backtest, campaigns, delivery, demo, export, segmentation, setup, shop, triggers  # noqa: E402,F401  (commands register on import)

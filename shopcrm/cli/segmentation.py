@@ -6,7 +6,8 @@ import sqlalchemy as sa
 from flask import current_app
 
 from ..extensions import db
-from ..vocab import ALGORITHMS, LEVELS, VALUE_TYPE_LABELS
+from ..formatting import number, percent
+from ..vocab import ALGORITHMS, CHURN_RANKING_LABELS, LEVELS, VALUE_RANKING_LABELS, VALUE_TYPE_LABELS
 from . import friendly_errors, parse_datetime, shopcrm_group
 
 
@@ -51,9 +52,30 @@ def segment_command(n_clusters, algorithm, level, as_of_text, wait, quiet):
     click.echo("customer types: " + ", ".join(f"{n:,} {VALUE_TYPE_LABELS.get(t, t).lower()}"
                                             for t, n in sorted((counts.get("value_types") or {}).items())))
     click.echo("rules: " + ", ".join(f"{n:,} {k}" for k, n in (counts.get("rules") or {}).items()))
+    for line in prediction_lines(quality):
+        click.echo(line)
     for seg in run.segments:
         click.echo(f"  #{seg.id:<5} {seg.size:>7}  {seg.name}")
     echo_index(index)
+
+
+def prediction_lines(quality: dict) -> list[str]:
+    """What the run predicted and chose, and what it could not do as asked (its notes)."""
+    lines = []
+    lifetime, churn, value = quality.get("lifetime"), quality.get("churn_ranking"), quality.get("value_ranking")
+    if lifetime and lifetime.get("status") == "fitted":
+        lines.append(f"predictions: purchases and value over the next {lifetime['horizon_days']:g} days, learnt from "
+                     f"{number(lifetime['repeat_buyers'])} repeat buyers")
+    if churn:
+        tried = (f", right {percent(churn['auc'])} of the time on the shop's past (days since the last purchase: "
+                 f"{percent(churn['baseline_auc'])})" if churn.get("auc") is not None
+                 and churn.get("baseline_auc") is not None else "")
+        lines.append(f"churn score: {CHURN_RANKING_LABELS.get(churn['chosen'], churn['chosen'])}{tried}; "
+                     f"{number(churn['at_risk'])} customers at risk")
+    if value:
+        lines.append(f"best customers first by: {VALUE_RANKING_LABELS.get(value['chosen'], value['chosen'])}")
+    lines += [f"note: {note}" for note in quality.get("notes") or []]
+    return lines
 
 
 def echo_index(state) -> None:

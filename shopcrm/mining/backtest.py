@@ -147,7 +147,7 @@ def history_at(customer, age_days, total, n_customers: int, cutoff_days: float =
     first = np.full(n_customers, -np.inf)
     np.minimum.at(recency, c, age)
     np.maximum.at(first, c, age)
-    window, growth = age <= window_days, age <= growth_days
+    window, growth = age < window_days, age < growth_days  # as order_features: younger than the window
     return PurchaseHistory(
         account_age_days=np.full(n_customers, np.nan),
         orders_total=np.bincount(c, minlength=n_customers),
@@ -186,14 +186,16 @@ def churn_rankings(history: PurchaseHistory, *, probability_alive=None, expected
 # --- the classifier trained on the shop's own past ------------------------------------------------
 
 def repurchase_features(customer, age_days, total, n_customers: int, *, cutoff_days: float = 0.0,
-                        recent_days: float = 90.0, as_of_time_of_day: float = 0.0) -> np.ndarray:
+                        recent_days: float = 90.0, as_of_time_of_day: float = 0.0, inputs=None) -> np.ndarray:
     """Per customer, the :data:`FEATURES` as of ``cutoff_days`` before the as-of date.
 
     Counted in purchase occasions (see :mod:`.occasions`); NaN rows for customers who had not
-    bought yet (the classifier takes NaN as missing, but callers keep only buyers).
+    bought yet (the classifier takes NaN as missing, but callers keep only buyers). ``inputs``:
+    the :func:`~.occasions.lifetime_inputs` of the same cutoff, when the caller has them.
     """
-    inputs = lifetime_inputs(customer, age_days, total, n_customers, cutoff_days=cutoff_days,
-                             as_of_time_of_day=as_of_time_of_day)
+    if inputs is None:
+        inputs = lifetime_inputs(customer, age_days, total, n_customers, cutoff_days=cutoff_days,
+                                 as_of_time_of_day=as_of_time_of_day)
     recent_count, recent_spend = future_activity(customer, age_days, total, n_customers,
                                                  cutoff_days=cutoff_days + recent_days, horizon_days=recent_days,
                                                  as_of_time_of_day=as_of_time_of_day)

@@ -4,13 +4,33 @@ Seed 003 asks the mining process to end in "a score for a particular ... custome
 recommended action based on the score", and names dissolution (the customer quietly leaving)
 as the last stage of a relationship.
 
-**Churn score.** A buyer's *expected gap* between orders is their own average gap when they
-ordered at least twice (first order to last order, divided by the gaps between them), and
-the store's median of those gaps otherwise. With ``r`` = days since the last order divided
-by the expected gap and ``f`` = ``gap_factor``, the score is ``r² / (r² + f²)``: 0 right
-after an order, 0.5 when the silence is ``gap_factor`` times the usual gap, towards 1 beyond.
-Customers who never bought have no score. **Churn risk** is a score of at least 0.5 after at
-least ``min_days`` of silence (a daily buyer missing three days is not at risk).
+**The score a run stores** (:class:`RankedChurn`) comes from the churn ranking that did best
+on the shop's own past (``mining.forecast``: days since the last purchase, the RFM sum,
+BG/NBD's figures, a classifier trained on the shop's history — never one that did worse than
+days since the last purchase alone). A ranking orders the buyers; the score puts that order
+on a scale of 0 to 1:
+
+* **churn score = the buyer's place among the run's buyers**: 0.9 means the ranking holds
+  this customer more likely to have left than 90 % of the shop's buyers (equal rankings get
+  the middle of their places; 0 the least likely, 1 the most). It is a rank, not a
+  probability: the rankings' raw figures are in different units (days, RFM points,
+  purchases), and the rank is what the backtest measured (the AUC depends only on it);
+* **at risk = the top share of buyers by the ranking**, the share being the one the gap rule
+  below flags in the same run (so the number of customers a win-back mails stays what the
+  shop had, and *who* is flagged follows the better ranking); buyers tied with the last one
+  flagged are flagged too; and, as before, never before ``min_days`` without an order.
+
+The buyers' raw figures are kept as at most 1,001 quantiles, so a customer placed between
+runs is scored against the same scale and the same threshold.
+
+**The gap rule** (:class:`ChurnScorer`, the first score; it now sets how many are at risk). A
+buyer's *expected gap* between orders is their own average gap when they ordered at least
+twice (first order to last order, divided by the gaps between them), and the store's median
+of those gaps otherwise. With ``r`` = days since the last order divided by the expected gap
+and ``f`` = ``gap_factor``, the score is ``r² / (r² + f²)``: 0 right after an order, 0.5 when
+the silence is ``gap_factor`` times the usual gap, towards 1 beyond. Customers who never bought
+have no score. **At risk** is a score of at least 0.5 after at least ``min_days`` of silence
+(a daily buyer missing three days is not at risk).
 """
 from __future__ import annotations
 
@@ -64,6 +84,61 @@ class ChurnScorer(StoredEstimator):
         own_gap[repeat] = ((history.first_order_days[repeat] - history.recency_days[repeat])
                            / (history.orders_total[repeat] - 1))
         score, risk, _ = self._score(history, own_gap)
+        return score, risk
+
+
+class RankedChurn(StoredEstimator):
+    """Churn score and flag from a ranking's raw figures (higher = more likely to have left).
+
+    Parameters
+    ----------
+    ranking : the ranking's name (``mining.forecast.RANKINGS``), kept with the stored state
+    risk_share : the share of buyers flagged at risk (0 to 1)
+    min_days : no buyer is at risk before this many days without an order
+    grid_size : quantiles of the raw figures kept to score customers (at most)
+
+    Attributes
+    ----------
+    grid_ : sorted raw figures of the buyers (all of them, or ``grid_size`` quantiles)
+    risk_from_ : a raw figure at or above this is at risk (None: nobody is)
+    score_, risk_ : per customer of the fit; NaN and False for customers without a figure
+    """
+
+    fitted_state = ("grid_", "risk_from_")
+
+    def __init__(self, ranking: str = "days_since_last", risk_share: float = 0.0, min_days: float = 30.0,
+                 grid_size: int = 1001):
+        self.ranking = ranking
+        self.risk_share = risk_share
+        self.min_days = min_days
+        self.grid_size = grid_size
+
+    def fit(self, raw, recency_days, y=None) -> "RankedChurn":
+        raw = np.asarray(raw, dtype=np.float64)
+        known = np.sort(raw[~np.isnan(raw)])
+        if len(known) > self.grid_size:
+            known = np.quantile(known, np.linspace(0.0, 1.0, self.grid_size), method="inverted_cdf")
+        self.grid_ = known
+        flagged = int(round(min(max(self.risk_share, 0.0), 1.0) * len(known)))
+        self.risk_from_ = float(known[len(known) - flagged]) if flagged else None
+        self.score_, self.risk_ = self.predict(raw, recency_days)
+        return self
+
+    def predict(self, raw, recency_days) -> tuple[np.ndarray, np.ndarray]:
+        """Score and flag of customers by their raw figures (NaN: no score, not at risk)."""
+        raw = np.asarray(raw, dtype=np.float64)
+        grid = np.asarray(self.grid_, dtype=np.float64)
+        known = ~np.isnan(raw)
+        score = np.full(len(raw), np.nan)
+        if len(grid):
+            below = np.searchsorted(grid, raw[known], side="left")
+            at_or_below = np.searchsorted(grid, raw[known], side="right")
+            # the middle of the places of equal figures, over the len(grid) - 1 steps of the scale
+            score[known] = np.clip((below + at_or_below - 1) / 2 / max(len(grid) - 1, 1), 0.0, 1.0)
+        risk = np.zeros(len(raw), dtype=bool)
+        if self.risk_from_ is not None:
+            silent = np.nan_to_num(np.asarray(recency_days, dtype=np.float64), nan=-1.0) >= self.min_days
+            risk[known] = (raw[known] >= self.risk_from_) & silent[known]
         return score, risk
 
 

@@ -114,7 +114,7 @@ def order_features(customer: np.ndarray, age_days: np.ndarray, total: np.ndarray
     last and the first order, orders and spend inside the value window, spend inside the growth
     window. ``customer`` is each order's customer row, ``age_days`` its age at the as-of date."""
     c, age = customer, age_days
-    in_window, in_growth = age <= window_days, age <= growth_days
+    in_window, in_growth = age < window_days, age < growth_days  # younger than the window: one rule for every edge
     recency = np.full(n_customers, np.inf)
     first = np.full(n_customers, -np.inf)
     np.minimum.at(recency, c, age)

@@ -7,12 +7,41 @@ customers into six types. They are applied in this order, the first that matches
 
 1. ``new`` — the account is younger than ``new_days`` (exactly ``new_days`` old is not new);
 2. ``negative`` — never bought;
-3. ``most_growth`` — buying started within the last ``growth_days`` (first order at most
-   ``growth_days`` ago), or spend sharply up: spend in the last ``growth_days`` is at least
-   ``growth_ratio`` times the customer's average spend per ``growth_days`` earlier in the window;
+3. ``most_growth`` — buying started within the last ``growth_days`` (the first order younger
+   than ``growth_days``); or, for a buyer the clusters rank average or low, spend sharply up:
+   spend in the last ``growth_days`` is at least ``growth_ratio`` times the customer's
+   average spend per ``growth_days`` earlier in the window;
 4. ``high_value`` / ``ordinary`` / ``below_average`` — by the rank of the customer's cluster.
 
 Potential profitable (the default offer audience) = high value + most growth + new.
+
+**Window edges.** One rule for every window of a run: an order (or view, or cart item)
+counts inside a window of ``d`` days when it is *younger* than ``d`` days (``age < d``), the
+rule the shop readers apply to browsing and the interests to purchases. An order exactly 365
+days old is outside the value window as it is outside the interests; exactly 90 days is
+outside the growth window, as an account exactly 90 days old is not new.
+
+**"Most growth", checked against seed 004.** The paper defines most growth customers as those
+who "initially were not purchasing the goods online but started purchasing in the last 3
+months": rule 3's first half, unchanged. "Spend sharply up" is shopcrm's addition (the design
+card's), for a regular buyer whose buying grows. Its threshold is looser than it reads: with
+the defaults (ratio 3, a 90-day growth window in a 365-day value window) the earlier average
+is the spend of the 275 days before divided by 275/90, so "at least 3 times that" means the
+last 90 days' spend is at least 0.98 times the whole 275 days' spend before — a customer with
+one order before and one of the same size recently qualifies. Applied to every buyer, it took
+the shop's most active buyers (they order often, so often recently) out of "high value".
+Measured as of 90 days before the end of the 3,000-customer demo shop: 61 of the 304 buyers
+of the top cluster (20 %) became "most growth" by spend alone, and the high-value type (224
+customers) caught 48.3 % of its buyers' revenue in the next 90 days, where as many customers
+picked by the RFM sum caught 60.1 % (ceiling 85.2 %): the issue's 51 % against 60 %. So the
+clause now applies only to buyers the clusters rank average or low: it still promotes a
+growing ordinary buyer into the potential profitable and never demotes a top one. The same
+measurement now: 285 high-value customers catching 64.6 % (RFM at that size 67.8 %, ceiling
+91.7 %). 182 days back: 50.5 % (RFM 60.7 %) before, 62.9 % (67.1 %) now. On CDNOW 91 days
+back: 54.2 % (56.2 %) before, 63.6 % (63.4 %) now; 182 days back 49.6 % (56.6 %) before,
+62.0 % (62.0 %) now. Top-cluster buyers who started buying within 90 days stay "most growth"
+(seed 004's own rule; 5 on the demo shop). Ranking by predicted value does better still
+(``mining.forecast``; the ``backtest`` command shows the rankings side by side).
 """
 from __future__ import annotations
 
@@ -66,9 +95,10 @@ class ValueTypeClassifier(StoredEstimator):
     Parameters
     ----------
     new_days : an account younger than this is "new" (exactly ``new_days`` old is not)
-    growth_days : buying that started at most this many days ago is "most growth"
-    growth_ratio : spend in the last ``growth_days`` at least this many times the customer's
-        earlier average per ``growth_days`` is "most growth" too
+    growth_days : buying that started less than this many days ago is "most growth"
+    growth_ratio : for buyers of the average and low clusters, spend in the last ``growth_days``
+        at least this many times the customer's earlier average per ``growth_days`` is "most
+        growth" too
     window_days : the value window the frequency and spend were counted in
     n_value_clusters : k of the k-means on R, F, M (3: high, average, low)
     sample_size : the k-means is fitted on at most this many buyers (a random sample), then
@@ -127,12 +157,13 @@ class ValueTypeClassifier(StoredEstimator):
         buyers = history.orders_total > 0
         age = history.account_age_days
         is_new = ~np.isnan(age) & (age < self.new_days)
-        started_recently = buyers & (history.first_order_days <= self.growth_days)
+        started_recently = buyers & (history.first_order_days < self.growth_days)
         earlier_spend = (history.monetary - history.recent_spend).clip(min=0)
         periods = max(self.window_days - self.growth_days, 1) / self.growth_days
         earlier_rate = earlier_spend / periods
-        spend_up = buyers & (history.recent_spend > 0) & (earlier_rate > 0) & (
-            history.recent_spend >= self.growth_ratio * earlier_rate)
+        with np.errstate(invalid="ignore"):  # an infinite ratio switches the clause off
+            spend_up = buyers & (rank > 0) & (history.recent_spend > 0) & (earlier_rate > 0) & (
+                history.recent_spend >= self.growth_ratio * earlier_rate)
 
         types = np.array([RANK_TYPES[r] if r >= 0 else "negative" for r in rank], dtype=object)
         types[buyers & (started_recently | spend_up)] = "most_growth"

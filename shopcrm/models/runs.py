@@ -84,13 +84,18 @@ class Membership(db.Model):
     rfm_r = sa.Column(sa.SmallInteger)  # classic RFM scores 1..5 (store-relative quantiles); NULL never bought
     rfm_f = sa.Column(sa.SmallInteger)
     rfm_m = sa.Column(sa.SmallInteger)
-    churn_score = sa.Column(sa.Float)  # seed 003: a score in [0, 1], higher = more at risk
+    churn_score = sa.Column(sa.Float)  # seed 003: 0..1, the buyer's place in the chosen churn ranking (mining.churn)
     churn_risk = sa.Column(sa.Boolean, nullable=False, default=False, server_default=sa.false())
     action = sa.Column(sa.String(32))  # seed 003: one recommended action per customer
     country = sa.Column(sa.String(64))  # copied from the shop at run time for groups and targeting
     region = sa.Column(sa.String(64))
     city = sa.Column(sa.String(64))
     source = sa.Column(sa.String(64))
+    # Predicted over the run's horizon (quality["lifetime"]["horizon_days"], 90 days by default); NULL when the
+    # customer never bought or the shop had too few repeat buyers for the models (mining.forecast).
+    p_alive = sa.Column(sa.Float)  # BG/NBD: the chance the customer is still a customer
+    expected_orders = sa.Column(sa.Float)  # purchase occasions (a day's orders) expected in the horizon
+    expected_value = sa.Column(sa.Float)  # revenue expected in the horizon (expected orders × Gamma-Gamma value)
 
     __table_args__ = (
         sa.Index("ix_crm_membership_run_segment", "run_id", "segment_id", "customer_id"),

@@ -4,9 +4,11 @@ A full run re-clusters everyone; between runs, customers who signed up since are
 from the segments. This reads just those customers from the shop, builds their interest
 vectors in the current run's feature order, and places them exactly as the run would have
 placed a customer it had seen: the nearest segment centroid, the value cluster by the
-stored centroids and z-score parameters, RFM against the stored quintile edges, churn
-against the stored store gap, actions against the stored median order value. Their
-memberships join the current run; the run's segment sizes and counts are updated.
+stored centroids and z-score parameters, RFM against the stored edges, P(alive), expected
+orders and value with the stored BG/NBD and Gamma-Gamma models over the run's horizon, churn
+with the stored ranking, scale and threshold (older runs: the stored gap rule), actions
+against the stored median order value. Their memberships join the current run; the run's
+segment sizes and counts are updated.
 """
 from __future__ import annotations
 
@@ -18,13 +20,14 @@ import sqlalchemy as sa
 from ..beacon.store import beacon_view_scores
 from ..errors import NotEnoughData
 from ..extensions import db
-from ..mining import interest_features, recommend_actions
+from ..mining import interest_features, lifetime_inputs, recommend_actions
+from ..mining.forecast import Models, ranking_now
 from ..mining.interests import nearest
 from ..models import Insight, Membership, Run, Segment
 from ..shop.readers import CUSTOMER_BUCKET, fetch_packed, prepare_packing, read_customers
 from ..shop.sqlfuncs import bucket
 from .extract import ShopExtract, extract
-from .mine import MiningResult, history_of, top_ids
+from .mine import MiningResult, history_of, time_of_day, top_ids
 from .model import RunModel
 from .params import RunParams
 from .store import MEMBERSHIP_COLUMNS, executemany, membership_rows
@@ -75,14 +78,30 @@ def _place(ex: ShopExtract, run: Run, model: RunModel, stored: dict) -> MiningRe
 
     history = history_of(ex)
     types, rank = model.value.predict(history)
-    score, risk = model.churn.predict(history)
+    rfm = model.rfm.predict(history)
+    alive, orders, value = _lifetime(ex, model)
+    if model.ranked_churn is None:
+        score, risk = model.churn.predict(history)
+    else:
+        raw = ranking_now(model.ranked_churn.ranking, history, rfm, alive, orders)
+        score, risk = model.ranked_churn.predict(raw, history.recency_days)
     actions, _ = recommend_actions(types, risk, history, median_order_value=model.median_order_value)
     empty: dict = {}
     return MiningResult(segment_of=segment_of, centers=centers, names=[s.name for s in segments], segment_tops=[],
                         segment_brands=[], top_categories=top_ids(ex.interest, ex.category_ids),
                         top_brands=top_ids(ex.brand_interest, ex.brand_ids), value_types=types, value_rank=rank,
-                        rfm=model.rfm.predict(history), churn_score=score, churn_risk=risk, actions=actions, rules=empty,
-                        insights=empty, quality=empty, model=stored)
+                        rfm=rfm, churn_score=score, churn_risk=risk, actions=actions, p_alive=alive,
+                        expected_orders=orders, expected_value=value, rules=empty, insights=empty, quality=empty,
+                        model=stored)
+
+
+def _lifetime(ex: ShopExtract, model: RunModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """P(alive), expected orders and value of the newcomers by the run's stored models (NaN
+    without them), from their orders as of the run's date (calendar days, as the run)."""
+    inputs = lifetime_inputs(ex.orders.customer, ex.orders.age_days, ex.orders.total, ex.n_customers,
+                             as_of_time_of_day=time_of_day(ex.as_of))
+    status = "fitted" if model.values is not None else "no_value_model"
+    return Models(purchases=model.purchases, values=model.values, status=status).predict(inputs, model.horizon_days)
 
 
 def assign_new_customers(run: Run, shop_conn: sa.Connection, mapping) -> AssignReport:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import sqlalchemy as sa
@@ -56,6 +56,8 @@ class ShopExtract:
     monetary: np.ndarray  # spend inside the value window
     recent_spend: np.ndarray  # spend inside the growth window
     counts: dict = field(default_factory=dict)  # rows read and dropped, for the run record
+    #: What ``after_orders`` computed from the orders while the views streamed (the run's forecast).
+    order_analysis: Any = None
 
     @property
     def n_customers(self) -> int:
@@ -78,11 +80,15 @@ class ShopExtract:
         return self.catalog.brand_names
 
 
+OrderWork = Callable[[Orders, int], Any]
+
+
 def _orders_and_lines(conn: sa.Connection, mapping: ShopMapping, as_of: datetime, ids: np.ndarray,
-                      catalog: Catalog, history_days: int, only: list[int] | None):
+                      catalog: Catalog, history_days: int, only: list[int] | None, after_orders: OrderWork | None):
     order_table, order_counts = read_orders(conn, mapping, as_of, ids, only)
     line_table, line_counts = read_lines(conn, mapping, order_table, catalog, history_days, restricted=only is not None)
-    return order_table, line_table, {**order_counts, **line_counts}
+    analysis = after_orders(order_table, len(ids)) if after_orders is not None else None
+    return order_table, line_table, {**order_counts, **line_counts}, analysis
 
 
 def _read_in_parallel(conn: sa.Connection) -> bool:
@@ -94,7 +100,7 @@ def _read_in_parallel(conn: sa.Connection) -> bool:
 def extract(conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
             interest: InterestParams = InterestParams(), orders: OrderParams = OrderParams(),
             extra_views: np.ndarray | None = None, only_customers: Iterable[int] | None = None,
-            parallel: bool = True) -> ShopExtract:
+            parallel: bool = True, after_orders: OrderWork | None = None) -> ShopExtract:
     """Run every query and align the results on the shop's customers.
 
     ``extra_views`` are (customer, category, decayed score) rows aggregated elsewhere
@@ -103,6 +109,11 @@ def extract(conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
     extraction to those customer ids (assigning new customers between runs). With
     ``parallel`` (and a server database) orders and order lines are read on a second
     connection of the same engine while the views stream on this one.
+
+    ``after_orders(orders, n_customers)`` is work that needs only the orders (the run's
+    lifetime models and backtests, ``mine.order_work``): it runs right after the order side is
+    read, on that side's thread, so on a server database it overlaps with the views streaming
+    in; its result is the extract's ``order_analysis``.
     """
     only = None if only_customers is None else sorted({int(i) for i in only_customers})
     prepare_packing(conn)
@@ -115,7 +126,8 @@ def extract(conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
         second = conn.engine.connect()
         prepare_packing(second)
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopcrm-extract")
-        order_side = pool.submit(_orders_and_lines, second, mapping, as_of, ids, catalog, history_days, only)
+        order_side = pool.submit(_orders_and_lines, second, mapping, as_of, ids, catalog, history_days, only,
+                                 after_orders)
     try:
         acc = InterestAccumulator(ids, catalog, as_of, interest.half_life_days)
         weights = {"view": interest.weight_view, "cart_item": interest.weight_cart}
@@ -127,10 +139,10 @@ def extract(conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
                 acc.add_grouped(entity, keys, per_customer, product, age.astype(np.float64), weights[entity],
                                 track_months=entity == "view")
         if pool is not None:
-            order_table, line_table, order_counts = order_side.result()
+            order_table, line_table, order_counts, analysis = order_side.result()
         else:
-            order_table, line_table, order_counts = _orders_and_lines(conn, mapping, as_of, ids, catalog,
-                                                                       history_days, only)
+            order_table, line_table, order_counts, analysis = _orders_and_lines(conn, mapping, as_of, ids, catalog,
+                                                                                 history_days, only, after_orders)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -155,5 +167,6 @@ def extract(conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
         as_of=as_of, customer_ids=ids, account_age_days=table["age_days"],
         country=table["country"], region=table["region"], city=table["city"], source=table["source"],
         catalog=catalog, interest=acc.categories, brand_interest=acc.brands, visit_months=acc.months,
-        orders=order_table, lines=line_table, counts={**acc.counts, **order_counts}, **features,
+        orders=order_table, lines=line_table, counts={**acc.counts, **order_counts}, order_analysis=analysis,
+        **features,
     )

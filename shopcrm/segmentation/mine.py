@@ -1,10 +1,19 @@
-"""The mining stage of a run: every analysis on one extract, no database involved."""
+"""The mining stage of a run: every analysis on one extract, no database involved.
+
+The lifetime part (P(alive), expected purchases and value, the backtests that choose the churn
+and value rankings: ``mining.forecast``) needs only the orders; ``order_work`` hands it to the
+extraction, which runs it as soon as the orders are read, while the views still stream in.
+``mine_customers`` then turns the chosen churn ranking into each buyer's churn score, flag and
+recommended action, and says on the run what it could not do as asked (``notes``).
+"""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..errors import NotEnoughData
 from ..mining import (
@@ -25,8 +34,11 @@ from ..mining import (
     stability,
 )
 from ..mining import insights as charts
+from ..mining.churn import RankedChurn
+from ..mining.forecast import Forecast, forecast
 from ..mining.naming import top_features
-from .extract import ShopExtract
+from ..shop.readers import Orders
+from .extract import OrderWork, ShopExtract
 from .model import RunModel
 from .params import RunParams
 
@@ -60,11 +72,15 @@ class MiningResult:
     churn_score: np.ndarray  # NaN never bought
     churn_risk: np.ndarray
     actions: np.ndarray
+    p_alive: np.ndarray  # NaN never bought, or no lifetime model (too few repeat buyers)
+    expected_orders: np.ndarray  # purchase occasions expected in the prediction horizon
+    expected_value: np.ndarray  # revenue expected in the prediction horizon
     rules: dict[str, dict[str, np.ndarray]]
     insights: dict[str, object]
     quality: dict
     model: dict
     timings: dict[str, float] = field(default_factory=dict)
+    params_ran: dict = field(default_factory=dict)  # the parameters that ran where they differ from those asked
 
 
 def history_of(ex: ShopExtract) -> PurchaseHistory:
@@ -90,6 +106,12 @@ def top_ids(matrix: np.ndarray, ids: np.ndarray, top: int = 3) -> np.ndarray:
         text = np.where(positive[:, j], text + "," + names[:, j], text)
     out[positive[:, 0]] = text[positive[:, 0]]
     return out
+
+
+def level_used(ex: ShopExtract, level: str) -> str:
+    """The interest level that can run: brand and both need brands (``interest_features``
+    falls back to categories without them)."""
+    return level if level == "category" or len(ex.brand_ids) else "category"
 
 
 def _feature_names(ex: ShopExtract, level: str) -> tuple[list[str], list[tuple[str, int]]]:
@@ -160,8 +182,138 @@ class _Laps:
         self.clock = now
 
 
+def release_freed_memory() -> None:
+    """Hand freed heap memory back to the system before the store stage, a run's peak.
+
+    The lifetime work allocates thousands of small arrays (the classifier's histograms and
+    trees) on the extraction's order thread; glibc keeps what a thread freed in that thread's
+    own arena, so the process stayed ~25 MB larger through the store stage at 100k customers.
+    ``malloc_trim`` returns it (all arenas). Only where the C library is glibc (Linux); a no-op
+    elsewhere.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def time_of_day(as_of: datetime) -> float:
+    """The as-of instant's time of day as a fraction of a day: purchase occasions are calendar days."""
+    return (as_of.hour * 3600 + as_of.minute * 60 + as_of.second) / 86400.0
+
+
+def forecast_orders(orders: Orders, n_customers: int, as_of: datetime, params: RunParams) -> Forecast:
+    """The lifetime predictions and the backtests that choose the rankings, from the orders alone."""
+    return forecast(orders.customer, orders.age_days, orders.total, n_customers,
+                    horizon_days=params.prediction_horizon_days, as_of_time_of_day=time_of_day(as_of),
+                    window_days=params.orders.window_days, growth_days=params.orders.growth_days,
+                    min_repeat_buyers=params.min_repeat_buyers, random_state=params.random_state)
+
+
+def order_work(params: RunParams, as_of: datetime) -> OrderWork:
+    """:func:`forecast_orders` as the extraction's ``after_orders``: on the order side's thread,
+    under the run's thread cap (OpenMP's cap is per calling thread; the classifier uses it)."""
+    def work(orders: Orders, n_customers: int) -> Forecast:
+        with threadpool_limits(limits=params.threads):
+            return forecast_orders(orders, n_customers, as_of, params)
+    return work
+
+
+def _no_activity(ex: ShopExtract, params: RunParams, active: int) -> NotEnoughData:
+    """Too few customers with activity; where the orders simply stop long before the as-of
+    date, the newest order's date and the ``--as-of`` that would analyse the shop as it was."""
+    horizon = params.interest.horizon_days
+    text = (f"only {active} customer(s) have browsing, cart or order activity in the {horizon} days before "
+            f"{ex.as_of:%Y-%m-%d} (SHOPCRM_INTEREST_HORIZON_DAYS); a segmentation needs at least "
+            f"{params.min_customers}")
+    if len(ex.orders) and float(ex.orders.age_days.min()) >= horizon:
+        newest = ex.as_of - timedelta(days=float(ex.orders.age_days.min()))
+        text += (f". The shop has {len(ex.orders):,} orders, but the newest was placed on {newest:%Y-%m-%d}: "
+                 f"to analyse the shop as it was then, run `flask shopcrm segment --as-of "
+                 f"{newest.date() + timedelta(days=1):%Y-%m-%d}`")
+    return NotEnoughData(text)
+
+
+def interest_notes(ex: ShopExtract, params: RunParams, X: np.ndarray, k: int) -> tuple[list[str], dict]:
+    """What the segmentation could not do as asked, in the owner's words, and the parameters
+    that ran instead of the asked ones."""
+    notes, ran = [], {}
+    level = level_used(ex, params.level)
+    if level != params.level:
+        asked = "brand" if params.level == "brand" else "category and brand"
+        notes.append(f"Segments by {asked} were asked for, but no product of the shop has a brand: the segments "
+                     "are by category.")
+        ran["level"] = level
+    kind = "brand" if level == "brand" else "category"
+    used = int((X > 0).any(axis=0).sum()) if X.size else 0
+    if used == 1 and level != "both":
+        column = int(np.flatnonzero((X > 0).any(axis=0))[0])
+        name = (list(ex.brand_names) if kind == "brand" else list(ex.category_names))[column]
+        notes.append(f"All the customers' activity is in one {kind} ({name}), so their interests cannot tell them "
+                     f"apart: there is one interest segment. Interest segments need activity in at least two "
+                     f"{'brands' if kind == 'brand' else 'categories'}.")
+    if params.n_clusters is not None and k < params.n_clusters:
+        notes.append(f"{params.n_clusters} segments were asked for, but the customers' interests form only {k} "
+                     f"distinct group(s), so the run made {k}.")
+    if ran or (params.n_clusters is not None and k != params.n_clusters):
+        ran["asked"] = {"level": params.level, "n_clusters": params.n_clusters}
+        if params.n_clusters is not None:
+            ran["n_clusters"] = k
+    return notes, ran
+
+
+def lifetime_notes(fc: Forecast) -> list[str]:
+    """Why a run has no predicted value, in the owner's words."""
+    m = fc.models
+    if m.status == "too_few_repeat_buyers":
+        return [f"Only {m.repeat_buyers:,} customers have bought more than once; predicting purchases and value "
+                f"needs at least {m.needed:,}, so this run has no predicted value or chance of still being a "
+                "customer, and it ranks customers by their RFM score instead."]
+    if m.status == "heavy_tailed_values":
+        return ["A few orders are worth so much more than the rest that the value model cannot give an average "
+                "order value: this run predicts purchases but no value, and ranks customers by their RFM score "
+                "instead."]
+    return []
+
+
+def _round(value, digits: int = 4):
+    return None if value is None or not np.isfinite(value) else round(float(value), digits)
+
+
+def _lifetime_quality(fc: Forecast, churn: RankedChurn, buyers: int) -> dict:
+    m = fc.models
+    lifetime = {"status": m.status, "repeat_buyers": m.repeat_buyers, "needed": m.needed,
+                "horizon_days": fc.horizon_days, "reason": m.reason or None}
+    if m.purchases is not None:
+        p = m.purchases
+        lifetime["bgnbd"] = {"r": _round(p.r_, 6), "alpha": _round(p.alpha_, 6), "a": _round(p.a_, 6),
+                             "b": _round(p.b_, 6), "converged": p.converged_}
+        v = m.values
+        lifetime["gamma_gamma"] = {"p": _round(v.p_, 6), "q": _round(v.q_, 6), "v": _round(v.v_, 6),
+                                   "frequency_value_correlation": _round(v.frequency_value_correlation_),
+                                   "converged": v.converged_}
+    past = fc.past.summary()
+    at_risk = int(churn.risk_.sum())
+    return {
+        "lifetime": lifetime,
+        "churn_ranking": {"chosen": fc.churn_ranking, "auc": past["aucs"].get(fc.churn_ranking),
+                          "baseline_auc": past["aucs"].get("days_since_last"), "aucs": past["aucs"],
+                          "customers": past["customers"], "churned": past["churned"],
+                          "horizon_days": fc.horizon_days, "skipped": past["skipped"],
+                          "newcomers_by": fc.newcomer_ranking, "at_risk": at_risk,
+                          "at_risk_share": _round(at_risk / buyers if buyers else 0.0),
+                          "score": "share of buyers the ranking puts below the customer (0 to 1)"},
+        "value_ranking": {"chosen": fc.value_ranking, "shares": past["value_shares"],
+                          "ceiling": past["value_ceiling"], "fraction": past["value_fraction"],
+                          "customers": past["customers"], "horizon_days": fc.horizon_days},
+    }
+
+
 def mine_customers(ex: ShopExtract, params: RunParams) -> tuple[MiningResult, np.ndarray, InterestSegmenter]:
-    """What every membership needs: segments, value types, RFM, churn, actions, tops.
+    """What every membership needs: segments, value types, RFM, churn, actions, tops, and the
+    lifetime predictions (``ex.order_analysis``, or computed here when the extraction did not).
 
     Returns the result (rules, insights and quality still empty), and the feature rows and
     the fitted segmenter that :func:`mine_quality` measures.
@@ -174,8 +326,7 @@ def mine_customers(ex: ShopExtract, params: RunParams) -> tuple[MiningResult, np
     features = interest_features(ex.interest, ex.brand_interest, params.level)
     active = features.sum(axis=1) > 0
     if active.sum() < minimum:
-        raise NotEnoughData(f"only {int(active.sum())} customer(s) have browsing, cart or order activity; "
-                            f"a segmentation needs at least {minimum}")
+        raise _no_activity(ex, params, int(active.sum()))
     X = features[active]
     segmenter = InterestSegmenter(n_clusters=params.n_clusters, k_range=(params.k_min, params.k_max),
                                   sample_size=params.silhouette_sample, algorithm=params.algorithm,
@@ -187,31 +338,55 @@ def mine_customers(ex: ShopExtract, params: RunParams) -> tuple[MiningResult, np
     names, feature_ids = _feature_names(ex, params.level)
     lap("segments")
 
+    notes, ran = interest_notes(ex, params, X, k)
+
     history = history_of(ex)
     classifier = ValueTypeClassifier(new_days=params.new_days, growth_days=params.orders.growth_days,
                                      growth_ratio=params.growth_ratio, window_days=params.orders.window_days,
                                      random_state=params.random_state).fit(history)
     rfm = RFMScorer().fit(history)
-    churn = ChurnScorer(gap_factor=params.churn_gap_factor, min_days=params.churn_min_days).fit(history)
-    actions, median_order = recommend_actions(classifier.types_, churn.risk_, history)
     lap("value_types")
+
+    fc = ex.order_analysis
+    if fc is None:
+        fc = forecast_orders(ex.orders, ex.n_customers, ex.as_of, params)
+        lap("lifetime")
+    ex.order_analysis = None  # the backtest's arrays go now: the store stage, next, is a run's peak of memory
+    gap_rule = ChurnScorer(gap_factor=params.churn_gap_factor, min_days=params.churn_min_days).fit(history)
+    buyers = int((history.orders_total > 0).sum())
+    share = float(gap_rule.risk_.sum()) / buyers if buyers else 0.0
+    churn = RankedChurn(ranking=fc.churn_ranking, risk_share=share, min_days=params.churn_min_days).fit(
+        fc.churn_raw, history.recency_days)
+    newcomers = churn if fc.newcomer_ranking == fc.churn_ranking else RankedChurn(
+        ranking=fc.newcomer_ranking, risk_share=share, min_days=params.churn_min_days).fit(
+        fc.newcomer_raw, history.recency_days)
+    actions, median_order = recommend_actions(classifier.types_, churn.risk_, history)
+    notes += lifetime_notes(fc)
+    lap("churn")
 
     tops = _segment_tops(ex.interest, segment_of, k, ex.category_ids, list(ex.category_names))
     brand_tops = _segment_tops(ex.brand_interest, segment_of, k, ex.brand_ids, list(ex.brand_names))
-    model = RunModel(level=params.level, features=feature_ids, value=classifier, rfm=rfm, churn=churn,
-                     median_order_value=median_order).to_dict()
+    model = RunModel(level=level_used(ex, params.level), features=feature_ids, value=classifier, rfm=rfm,
+                     churn=gap_rule, median_order_value=median_order, ranked_churn=newcomers,
+                     purchases=fc.models.purchases, values=fc.models.values if fc.models.status == "fitted" else None,
+                     horizon_days=fc.horizon_days).to_dict()
     quality = {"value_clusters": {"centers": np.round(classifier.cluster_centers_, 4).tolist(),
                                   "scores": np.round(classifier.cluster_scores_, 4).tolist(),
-                                  "rank_of_label": classifier.rank_of_label_.tolist()}}
+                                  "rank_of_label": classifier.rank_of_label_.tolist()},
+               **_lifetime_quality(fc, churn, buyers), "notes": notes,
+               "ran": {"level": level_used(ex, params.level), "segments": k}}
+    timings.update({f"lifetime.{name}": seconds for name, seconds in fc.timings.items()})
     result = MiningResult(
-        segment_of=segment_of, centers=segmenter.cluster_centers_, names=segment_names(segmenter.cluster_centers_, names),
-        segment_tops=tops, segment_brands=brand_tops,
+        segment_of=segment_of, centers=segmenter.cluster_centers_,
+        names=segment_names(segmenter.cluster_centers_, names), segment_tops=tops, segment_brands=brand_tops,
         top_categories=top_ids(ex.interest, ex.category_ids), top_brands=top_ids(ex.brand_interest, ex.brand_ids),
         value_types=classifier.types_, value_rank=classifier.value_rank_, rfm=rfm.scores_,
-        churn_score=churn.score_, churn_risk=churn.risk_, actions=actions, rules={}, insights={},
-        quality=quality, model=model, timings=timings,
+        churn_score=churn.score_, churn_risk=churn.risk_, actions=actions, p_alive=fc.probability_alive,
+        expected_orders=fc.expected_orders, expected_value=fc.expected_value, rules={}, insights={},
+        quality=quality, model=model, timings=timings, params_ran=ran,
     )
     lap("labels")
+    release_freed_memory()
     return result, X, segmenter
 
 

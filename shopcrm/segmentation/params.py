@@ -51,6 +51,8 @@ class RunParams:
     rule_max: int = 5000
     min_customers: int = 10
     threads: int = 1  # BLAS/OpenMP threads for the mining (a cron job beside a web shop stays gentle)
+    prediction_horizon_days: int = 90  # expected purchases and value are for this many days ahead
+    min_repeat_buyers: int = 200  # below this many repeat buyers no lifetime model is fitted (RFM instead)
 
     @classmethod
     def from_config(cls, config, **overrides) -> "RunParams":
@@ -71,6 +73,8 @@ class RunParams:
             rule_min_support=c["SHOPCRM_RULE_MIN_SUPPORT"], rule_min_confidence=c["SHOPCRM_RULE_MIN_CONFIDENCE"],
             rule_min_lift=c["SHOPCRM_RULE_MIN_LIFT"], rule_min_count=c["SHOPCRM_RULE_MIN_COUNT"],
             rule_max=c["SHOPCRM_RULE_MAX"], threads=c["SHOPCRM_MINING_THREADS"],
+            prediction_horizon_days=c["SHOPCRM_PREDICTION_HORIZON_DAYS"],
+            min_repeat_buyers=c["SHOPCRM_MIN_REPEAT_BUYERS"],
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -32,7 +32,7 @@ from ..shop.schema import verify
 from . import search_index
 from .assign import AssignReport, assign_new_customers
 from .extract import ShopExtract, extract
-from .mine import MiningResult, combine, mine_customers, mine_orders, mine_quality
+from .mine import MiningResult, combine, mine_customers, mine_orders, mine_quality, order_work
 from .params import RunParams
 from .store import mark_interrupted, previous_segments, prune, store_figures, store_memberships
 
@@ -139,13 +139,15 @@ def run_segmentation(params: RunParams | None = None, as_of: datetime | None = N
                 verify(conn, mapping)  # a mapping that does not fit is a clear MappingError, not a traceback
                 beacon_views = beacon_view_scores(conn, mapping, as_of, params.interest.half_life_days,
                                                   params.interest.horizon_days)
-                ex = extract(conn, mapping, as_of, params.interest, params.orders, extra_views=beacon_views)
+                ex = extract(conn, mapping, as_of, params.interest, params.orders, extra_views=beacon_views,
+                             after_orders=order_work(params, as_of))
             timings["extract"] = round(time.perf_counter() - t0, 3)
             lease.renew()
 
             report("mine")
             t0 = time.perf_counter()
             result, X, segmenter = mine_customers(ex, params)
+            run.params = {**run.params, **result.params_ran}  # what ran, where it differs from what was asked
             previous = previous_segments(previous_run)
             timings["mine"] = round(time.perf_counter() - t0, 3)
             lease.renew()

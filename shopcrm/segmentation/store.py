@@ -31,7 +31,8 @@ BATCH_DONE = object()
 TEXT_LIMIT = 64  # the width of the location and source columns
 MEMBERSHIP_COLUMNS = ("run_id", "customer_id", "segment_id", "value_type", "recency_days", "frequency", "monetary",
                       "top_categories", "top_brands", "value_rank", "rfm_r", "rfm_f", "rfm_m", "churn_score",
-                      "churn_risk", "action", "country", "region", "city", "source")
+                      "churn_risk", "action", "country", "region", "city", "source", "p_alive", "expected_orders",
+                      "expected_value")
 RULE_COLUMNS = ("run_id", "kind", "antecedent", "consequent", "count", "support", "confidence", "lift")
 Progress = Callable[[float], None]
 
@@ -194,6 +195,7 @@ def membership_rows(run_id: int, ex: ShopExtract, result: MiningResult, segment_
     rank = result.value_rank[rows]
     rfm = result.rfm[rows]
     churn = result.churn_score[rows]
+    alive, orders, value = result.p_alive[rows], result.expected_orders[rows], result.expected_value[rows]
     n = len(label)
     columns = [
         [run_id] * n,
@@ -211,6 +213,9 @@ def membership_rows(run_id: int, ex: ShopExtract, result: MiningResult, segment_
         result.churn_risk[rows].astype(bool).tolist(),
         result.actions[rows].tolist(),
         *(_text(getattr(ex, f)[rows]) for f in ("country", "region", "city", "source")),
+        _nullable(np.round(alive, 4), np.isnan(alive)),
+        _nullable(np.round(orders, 4), np.isnan(orders)),
+        _nullable(np.round(value, 2), np.isnan(value)),
     ]
     return list(zip(*columns))
 

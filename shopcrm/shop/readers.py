@@ -384,7 +384,7 @@ def read_lines(conn: sa.Connection, mapping: ShopMapping, orders: Orders, catalo
     every shop; the exact order set is applied afterwards) keeps old history off the wire.
     A ``restricted`` extraction (a few customers) asks for their orders' ids instead.
     """
-    recent = orders.age_days <= history_days
+    recent = orders.age_days < history_days  # younger than the window, as every window of a run
     if not recent.any():
         return Lines(*(np.empty(0, np.int32) for _ in range(3)), np.empty(0)), {"line_rows": 0}
     line = mapping.source("order_line", ("order_id", "product_id", "quantity", "unit_price"))

@@ -56,11 +56,16 @@ class TestValueTypeEdges:
         rows = [(100, 1, 100, 100, 1, 40, 0), (120, 1, 110, 110, 1, 40, 0)]
         assert list(ValueTypeClassifier().fit_predict(history(rows))) != ["new", "new"]
         assert list(ValueTypeClassifier(new_days=121).fit_predict(history(rows))) == ["new", "new"]
-        assert list(ValueTypeClassifier(growth_days=110).fit_predict(history(rows))) == ["most_growth"] * 2
-        # window and growth windows shape "spend sharply up": 100 earlier over 275 days vs 60 recently
-        spend = [(700, 3, 3, 300, 3, 160, 60)] + [(700, 1, 300, 300, 1, 10, 0)] * 2
-        assert ValueTypeClassifier(growth_ratio=1.5).fit_predict(history(spend))[0] == "most_growth"
-        assert ValueTypeClassifier(growth_ratio=2.0).fit_predict(history(spend))[0] != "most_growth"
+        # the first order younger than growth_days: 110 days is not younger than 110, it is than 111
+        assert list(ValueTypeClassifier(growth_days=110).fit_predict(history(rows))) == ["most_growth", "below_average"]
+        assert list(ValueTypeClassifier(growth_days=111).fit_predict(history(rows))) == ["most_growth"] * 2
+        # window and growth windows shape "spend sharply up" (for buyers below the top cluster):
+        # 100 earlier over 275 days vs 60 recently
+        top = [(700, 12, 2, 600, 12, 1500, 300)] * 3
+        spend = ([(700, 3, 60, 300, 3, 160, 60)] + [(700, 3, 60, 300, 3, 160, 0)] * 3
+                 + [(700, 1, 300, 300, 1, 10, 0)] * 3)
+        assert ValueTypeClassifier(growth_ratio=1.5).fit_predict(history(spend + top))[0] == "most_growth"
+        assert ValueTypeClassifier(growth_ratio=2.0).fit_predict(history(spend + top))[0] != "most_growth"
 
     def test_predict_places_newcomers_like_the_fit(self):
         rng = np.random.default_rng(3)
@@ -81,14 +86,49 @@ def test_rfm_quintiles_by_hand():
     assert scorer.scores_[:, 0].tolist() == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]  # fewer days since the last order is better
     assert scorer.scores_[:, 1].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
     assert scorer.scores_[:, 2].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
-    np.testing.assert_allclose(scorer.edges_[1], [2.8, 4.6, 6.4, 8.2])
+    np.testing.assert_allclose(scorer.edges_[1], [3, 5, 7, 9])  # each level's lowest value
+    mid_rank = RFMScorer(ties="mid_rank").fit(buyers(recency=range(1, 11), frequency=range(1, 11)))
+    np.testing.assert_allclose(mid_rank.edges_[1], [2.8, 4.6, 6.4, 8.2])  # the rule of older runs: quantile edges
+    assert mid_rank.scores_[:, 1].tolist() == scorer.scores_[:, 1].tolist()  # without ties both are quintiles
+
+
+def test_rfm_many_ties_keep_five_levels_and_f_reaches_1():
+    """Most buyers ordered once: their tie fills F = 1 and the rest share F = 2..5 (the mid-rank
+    rule gave every one-order buyer F = 2 and never used F = 1)."""
+    rng = np.random.default_rng(7)
+    orders = np.concatenate([np.ones(640), np.full(170, 2), np.full(80, 3), np.full(50, 4), rng.integers(5, 30, 60)])
+    scorer = RFMScorer().fit(buyers(frequency=orders, n=len(orders)))
+    f = scorer.scores_[:, 1]
+    assert set(f[orders == 1]) == {1} and set(f) == {1, 2, 3, 4, 5}
+    for value in np.unique(orders):  # equal values, equal scores; more orders never a lower score
+        assert len(set(f[orders == value])) == 1
+    assert all(np.diff([f[orders == v][0] for v in np.unique(orders)]) >= 0)
+    sizes = np.bincount(f, minlength=6)[1:]
+    assert sizes[0] == 640 and sizes[1:].min() >= 50  # every level is used by a real share of the buyers
+    old = RFMScorer(ties="mid_rank").fit(buyers(frequency=orders, n=len(orders))).scores_[:, 1]
+    assert 1 not in set(old) and (old == 2).mean() > 0.6  # what the issue saw
+    # Newcomers are scored against the stored edges exactly as the run scored its own customers.
+    stored = RFMScorer.from_dict(json.loads(json.dumps(scorer.to_dict())))
+    newcomers = buyers(frequency=[1, 2, 3, 4, 17, 100, 0], n=7)
+    expected = [f[orders == v][0] if v in orders else None for v in (1, 2, 3, 4, 17)]
+    assert stored.predict(newcomers)[:5, 1].tolist() == expected
+    assert stored.predict(newcomers)[5:, 1].tolist() == [5, 1]  # beyond the highest, below the lowest
+
+
+def test_rfm_continuous_values_are_plain_quintiles():
+    spend = np.random.default_rng(2).lognormal(4, 1, 1003)
+    scores = RFMScorer().fit(buyers(monetary=spend, n=len(spend))).scores_[:, 2]
+    assert set(np.bincount(scores)[1:].tolist()) <= {200, 201}  # a fifth each, to one customer
+    assert all(np.diff(scores[np.argsort(spend)]) >= 0)
 
 
 def test_rfm_ties_never_bought_and_newcomers():
-    frequency = [1] * 6 + [2, 2, 3, 8]  # most buyers ordered once: edges 1, 1, 1.4, 2.2
+    frequency = [1] * 6 + [2, 2, 3, 8]  # four distinct values for five levels: spread over 1, 2, 4, 5
     scorer = RFMScorer().fit(buyers(frequency=frequency))
-    # 1: no edge below, two at or below -> 1 + (0 + 2) // 2; 2: three below -> 4; 3 and 8: four -> 5
-    assert scorer.scores_[:, 1].tolist() == [2] * 6 + [4, 4, 5, 5]
+    assert scorer.scores_[:, 1].tolist() == [1] * 6 + [2, 2, 4, 5]
+    # the rule of older runs: 1 has no edge below, two at or below -> 1 + (0 + 2) // 2 = 2 ...
+    assert RFMScorer(ties="mid_rank").fit(buyers(frequency=frequency)).scores_[:, 1].tolist() == [2] * 6 + [4, 4, 5, 5]
+    assert RFMScorer().fit(buyers(frequency=[1] * 5 + [2] * 5)).scores_[:, 1].tolist() == [1] * 5 + [5] * 5
     alike = RFMScorer().fit(buyers(recency=[5] * 4, frequency=[2] * 4, monetary=[9.0] * 4, n=4))
     assert alike.scores_.tolist() == [[3, 3, 3]] * 4  # a shop where everyone is alike scores everyone 3
     mixed = history([(500, 0, NAN, NAN, 0, 0, 0), (500, 1, 10, 10, 1, 30, 30)])
@@ -291,7 +331,8 @@ def test_a_run_model_of_the_first_layout_is_read_too():
     params = RunParams(new_days=60, churn_gap_factor=2.0)
     value = ValueTypeClassifier(new_days=params.new_days, growth_days=params.orders.growth_days,
                                 growth_ratio=params.growth_ratio, window_days=params.orders.window_days).fit(fitted)
-    rfm, churn = RFMScorer().fit(fitted), ChurnScorer(gap_factor=params.churn_gap_factor).fit(fitted)
+    # runs of the first layout had quantile edges scored by their mid-rank
+    rfm, churn = RFMScorer(ties="mid_rank").fit(fitted), ChurnScorer(gap_factor=params.churn_gap_factor).fit(fitted)
     legacy = {"level": "category", "features": [{"kind": "category", "id": 3}],
               "value": {"z_mean": value.z_mean_.tolist(), "z_std": value.z_std_.tolist(),
                         "centers": value.cluster_centers_.tolist(), "rank_of_label": value.rank_of_label_.tolist()},
@@ -303,3 +344,7 @@ def test_a_run_model_of_the_first_layout_is_read_too():
         np.testing.assert_array_equal(loaded.rfm.predict(newcomers), rfm.predict(newcomers))
         np.testing.assert_array_equal(loaded.churn.predict(newcomers)[0], churn.predict(newcomers)[0])
         assert loaded.features == [("category", 3)] and loaded.median_order_value == 42.0
+    # A scorer stored before the tie rule was a parameter ({"n_scores": 5} only) is read with the rule it had.
+    before = {"params": {"n_scores": 5}, "fitted": rfm.to_dict()["fitted"]}
+    assert RFMScorer.from_dict(before).ties == "mid_rank"
+    np.testing.assert_array_equal(RFMScorer.from_dict(before).predict(newcomers), rfm.predict(newcomers))

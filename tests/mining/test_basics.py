@@ -81,18 +81,27 @@ class TestValueTypeRules:
 
     def test_buying_started_within_90_days_is_most_growth_with_edge(self):
         types = self.classify([
-            (500, 1, 90, 90, 1, 30, 30),     # first order exactly 90 days ago: within -> most growth
-            (500, 1, 91, 91, 1, 30, 0),      # 91 days ago: not
+            (500, 1, 89.99, 89.99, 1, 30, 30),  # first order just under 90 days ago: within -> most growth
+            (500, 1, 90, 90, 1, 30, 0),         # exactly 90 days: outside the window (one rule for every edge)
+            (500, 1, 91, 91, 1, 30, 0),         # 91 days ago: not
             (500, 3, 5, 400, 2, 100, 20),
         ])
-        assert types[0] == "most_growth" and types[1] != "most_growth"
+        assert types[0] == "most_growth" and types[1] != "most_growth" and types[2] != "most_growth"
 
-    def test_spend_sharply_up_is_most_growth(self):
-        # Earlier: 100 over 275 days (≈ 32.7 per 90 days); last 90 days: 200 ≥ 3 × 32.7.
-        rows = [(700, 6, 3, 600, 5, 300, 200), (700, 6, 3, 600, 5, 300, 50), (700, 1, 300, 300, 1, 20, 0)]
-        types = self.classify(rows)
-        assert types[0] == "most_growth" and types[1] != "most_growth"
-        assert self.classify(rows, growth_ratio=10)[0] != "most_growth"  # the threshold is a parameter
+    def test_spend_sharply_up_is_most_growth_below_the_top_cluster_only(self):
+        """Seed 004's "most growth" is buying that started recently; "spend sharply up" is ours,
+        and it promotes an ordinary buyer without ever demoting a top one."""
+        rng = np.random.default_rng(5)
+        top = [(700, 12, rng.uniform(2, 10), 600, 12, 1000, 700) for _ in range(10)]  # earlier 300, recently 700
+        average = [(700, 4, rng.uniform(40, 80), 600, 4, 200, 0) for _ in range(10)]
+        low = [(700, 1, rng.uniform(300, 360), 360, 1, 20, 0) for _ in range(10)]
+        # Earlier: 50 over 275 days (≈ 16.4 per 90 days); last 90 days: 150 ≥ 3 × 16.4.
+        jumper = [(700, 4, 60, 600, 4, 200, 150)]
+        types = self.classify(top + average + low + jumper)
+        assert types[-1] == "most_growth"
+        assert types[:10] == ["high_value"] * 10  # their spend is sharply up too, but they are the top
+        assert types[10:20] == ["ordinary"] * 10 and types[20:30] == ["below_average"] * 10
+        assert self.classify(top + average + low + jumper, growth_ratio=10)[-1] == "ordinary"  # a parameter
 
     def test_clusters_are_ranked_by_centroid_not_label(self):
         rng = np.random.default_rng(0)

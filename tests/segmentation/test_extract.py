@@ -83,16 +83,16 @@ def reference(tables: dict, as_of: datetime, params=PARAMS, order_params=ORDER_P
         ages = [a for a, _ in rows]
         features[customer] = dict(
             orders_total=len(rows), recency_days=min(ages), first_order_days=max(ages),
-            frequency=sum(1 for a in ages if a <= order_params.window_days),
-            monetary=sum(t for a, t in rows if a <= order_params.window_days),
-            recent_spend=sum(t for a, t in rows if a <= order_params.growth_days))
+            frequency=sum(1 for a in ages if a < order_params.window_days),
+            monetary=sum(t for a, t in rows if a < order_params.window_days),
+            recent_spend=sum(t for a, t in rows if a < order_params.growth_days))
     where = {int(c): (ci, r, co, so) for c, ci, r, co, so in zip(
         customers["customer_id"], customers["city"], customers["region"], customers["country"], customers["source"])}
     lines = sorted((int(o), int(p), int(q), float(u)) for o, p, q, u in zip(
         tables["order_lines"]["order_id"], tables["order_lines"]["product_id"], tables["order_lines"]["quantity"],
         tables["order_lines"]["unit_price"])
         if int(o) in valid and valid[int(o)][0] in known and int(p) in category_of and age(valid[int(o)][1]) >= 0
-        and age(valid[int(o)][1]) <= order_params.history_days)
+        and age(valid[int(o)][1]) < order_params.history_days)
     return {"ids": ids, "age": {c: max(age(created[c]), 0.0) for c in ids}, "scores": scores, "orders": features,
             "brand_scores": brand_scores, "visits": visits, "where": {c: where[c] for c in ids}, "lines": lines}
 
@@ -160,18 +160,20 @@ def small_shop() -> dict:
         },
         "cart_items": {"cart_item_id": [1, 2, 3], "customer_id": [20, 30, 40], "product_id": [200, 300, 101],
                        "quantity": [1, 2, 1], "added_at": [t(2), t(1), t(0.25)]},
-        "orders": {
-            "order_id": [1, 2, 3, 4, 5, 6],
-            "customer_id": [10, 10, 20, 40, 999, 10],
-            "placed_at": [t(10), t(200), t(80), t(500), t(3), t(1)],
-            "total": [85.0, 12.5, 0.0, 40.0, 10.0, 99.0],
-            "status": ["complete", "complete", "processing", "complete", "complete", "cancelled"],
+        "orders": {  # 7 to 9: exactly on the edges of the value, growth and history windows
+            "order_id": [1, 2, 3, 4, 5, 6, 7, 8, 9],
+            "customer_id": [10, 10, 20, 40, 999, 10, 20, 20, 30],
+            "placed_at": [t(10), t(200), t(80), t(500), t(3), t(1), t(365), t(90), t(730)],
+            "total": [85.0, 12.5, 0.0, 40.0, 10.0, 99.0, 7.0, 11.0, 13.0],
+            "status": ["complete", "complete", "processing", "complete", "complete", "cancelled", "complete",
+                       "complete", "complete"],
         },
         "order_lines": {
-            "order_line_id": [1, 2, 3, 4, 5, 6, 7],
-            "order_id": [1, 1, 2, 3, 4, 5, 6],
-            "product_id": [100, 101, 300, 200, 100, 100, 100],
-            "quantity": [1, 1, 1, 2, 1, 1, 1], "unit_price": [80.0, 5.0, 12.5, 0.0, 40.0, 10.0, 99.0],
+            "order_line_id": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+            "order_id": [1, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+            "product_id": [100, 101, 300, 200, 100, 100, 100, 300, 200, 300],
+            "quantity": [1, 1, 1, 2, 1, 1, 1, 1, 1, 1],
+            "unit_price": [80.0, 5.0, 12.5, 0.0, 40.0, 10.0, 99.0, 7.0, 11.0, 13.0],
         },
     }
 
@@ -221,6 +223,16 @@ def test_small_shop_extraction_equals_reference(shop_engine_factory):
     assert ex.counts["view_orphan_rows"] >= 1  # customer 999 is not a customer
     i40 = ex.customer_ids.tolist().index(40)
     assert ex.frequency[i40] == 0 and ex.orders_total[i40] == 1  # bought, but before the window
+    # One rule for every window's edge: exactly d days old is outside a window of d days.
+    i20, books = ex.customer_ids.tolist().index(20), ex.category_ids.tolist().index(3)
+    kitchen = ex.category_ids.tolist().index(2)
+    assert ex.orders_total[i20] == 3 and ex.frequency[i20] == 2  # 80 and 90 days in, 365 out
+    assert ex.monetary[i20] == 11.0 and ex.recent_spend[i20] == 0.0  # the order of exactly 90 days: not recent
+    # the 365-day purchase (a Novel) adds no interest, as the 364.9-day view of one does
+    assert math.isclose(ex.interest[i20, books], 2 ** (-364.9 / 30), rel_tol=1e-5)
+    assert ex.interest[i20, kitchen] > 0  # the Pan bought 90 days ago and carted 2 days ago
+    bought_730 = ex.orders.ids.tolist().index(9)
+    assert bought_730 not in ex.lines.order.tolist()  # exactly the history's length old: its lines are not read
 
 
 def test_demo_shop_extraction_equals_reference(shop_engine_factory, demo_shop):

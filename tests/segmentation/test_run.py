@@ -347,4 +347,7 @@ def test_bulk_loaded_memberships_equal_inserted_ones(mariadb_database, tmp_path,
             dispose(app)
     assert len(stored[True]) == len(stored[False]) > 2000
     assert stored[True] == stored[False]
-    assert any(r[-3] and not r[-3].isascii() for r in stored[True])  # e.g. Île-de-France survived the file
+    region = 1 + columns.index("region")
+    assert any(r[region] and not r[region].isascii() for r in stored[True])  # e.g. Île-de-France survived the file
+    p_alive = 1 + columns.index("p_alive")
+    assert any(r[p_alive] is None for r in stored[True]) and any(r[p_alive] for r in stored[True])
