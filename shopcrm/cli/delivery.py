@@ -63,8 +63,9 @@ def outbox_in_doubt_command():
 
     rows = in_doubt()
     for row in rows:
-        click.echo(f"#{row.id}  campaign #{row.campaign_id}  {row.email}  claimed {row.claimed_at:%Y-%m-%d %H:%M:%S} "
-                   f"by {row.claimed_by}")
+        click.echo(f"#{row.id}  campaign #{row.campaign_id}  {row.email}  handed over {_utc(row.claimed_at)} UTC "
+                   f"by {row.claimed_by}  Message-ID {row.message_id or '?'}"
+                   + (f"  ({row.reason})" if row.reason else ""))
     click.echo(f"{len(rows)} message(s) in doubt" + ("; settle each with `flask shopcrm outbox resolve ID "
                                                      "--sent|--requeue`" if rows else ""))
 
@@ -101,3 +102,7 @@ def suppress_command(email, reason):
     added = suppress(address_hash(address), reason)
     db.session.commit()
     click.echo(f"{address} {'suppressed' if added else 'was already suppressed'} ({reason})")
+
+
+def _utc(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "?"

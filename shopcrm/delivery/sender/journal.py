@@ -54,6 +54,10 @@ RENEW = (
     _m.update().where(_m.c.id.in_(sa.bindparam("ids", expanding=True)), _m.c.claimed_by == sa.bindparam("token"))
     .values(lease_until=sa.bindparam("until"))
 )
+MARK_IN_DOUBT = (  # handed over, no answer: stays "sending", its lease ended at once (see recovery)
+    _m.update().where(_m.c.id == sa.bindparam("mid"), _m.c.claimed_by == sa.bindparam("token"), _m.c.state == "sending")
+    .values(lease_until=None, reason=sa.bindparam("why"))
+)
 FORGIVE = SoftBounce.__table__.delete().where(SoftBounce.__table__.c.email_hash == sa.bindparam("h"))
 ID_LISTS = (RELEASE, RENEW, MARK_SENT)  # once a batch, with a list of ids: run through SQLAlchemy
 
