@@ -18,6 +18,7 @@ from flask import current_app
 
 from ..clock import to_shop, utcnow
 from ..delivery.sender import doubtful
+from ..errors import ShopUnavailable
 from ..extensions import db
 from ..models import Campaign, Click, Message
 from ..shop import connect_shop, current_mapping
@@ -54,7 +55,13 @@ def campaign_results(campaign: Campaign) -> dict:
             bucket[key] = bucket.get(key, 0) + n
     in_doubt = db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(
         Message.campaign_id == campaign.id, doubtful(now)))
-    orders, revenue = attributed_orders(campaign.id)
+    try:
+        orders, revenue = attributed_orders(campaign.id)
+    except ShopUnavailable as exc:  # the outbox figures are shopcrm's own: shown anyway
+        db.session.rollback()
+        orders, revenue, missing = None, None, f"orders and revenue could not be counted: {exc}"
+    else:
+        missing = None
     return {
         "campaign": campaign.id, "name": campaign.name, "status": campaign.status,
         "states": counts, "total": sum(counts.values()), "in_doubt": int(in_doubt or 0),
@@ -62,7 +69,7 @@ def campaign_results(campaign: Campaign) -> dict:
         "failed_by_reason": by_reason.get("failed", {}),
         "clicked": int(engagement[0]), "clicks": int(engagement[1]),
         "opened": int(engagement[2]) if current_app.config["SHOPCRM_TRACK_OPENS"] else None,
-        "orders": orders, "revenue": round(revenue, 2),
+        "orders": orders, "revenue": None if revenue is None else round(revenue, 2), "missing": missing,
         "attribution_days": current_app.config["SHOPCRM_ATTRIBUTION_DAYS"],
     }
 

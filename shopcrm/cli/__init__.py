@@ -2,7 +2,8 @@
 per area (setup, shop, segmentation, campaigns, delivery, triggers, demo).
 
 Commands only call services; domain errors become readable ``click.ClickException`` messages,
-never tracebacks.
+never tracebacks — and so does a database that goes away or stops answering in the middle of
+a command (the one failure a cron job meets that is not a bug).
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import functools
 from datetime import datetime
 
 import click
+import sqlalchemy as sa
+from flask import current_app
 from flask.cli import AppGroup
 
 from ..errors import ShopCRMError
@@ -19,17 +22,65 @@ shopcrm_group = AppGroup("shopcrm", help="shopcrm: segment the shop's customers 
 
 
 def friendly_errors(command):
-    """Turn domain errors into one clear line and a non-zero exit code."""
+    """Turn domain errors, and a database that stopped answering, into one clear line and a
+    non-zero exit code."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
         except ShopCRMError as exc:
-            db.session.rollback()
+            _rollback()
             raise click.ClickException(str(exc)) from exc
+        except Exception as exc:
+            text = database_failure(exc)
+            if text is None:
+                raise  # a bug: keep its traceback
+            _rollback()
+            raise click.ClickException(text) from exc
 
     return wrapper
+
+
+def _rollback() -> None:
+    try:
+        db.session.rollback()
+    except sa.exc.SQLAlchemyError:
+        pass  # the database is gone: there is nothing to undo on this side
+
+
+def _driver_errors() -> tuple[type, ...]:
+    """The operational error classes of the drivers in use (the sender runs some statements on
+    the driver's own cursor, so its errors arrive unwrapped)."""
+    found = []
+    for engine in db.engines.values():
+        dbapi = getattr(engine.dialect, "loaded_dbapi", None)
+        for name in ("OperationalError", "InterfaceError"):
+            if dbapi is not None and isinstance(getattr(dbapi, name, None), type):
+                found.append(getattr(dbapi, name))
+    return tuple(found)
+
+
+def database_failure(exc: BaseException) -> str | None:
+    """One line for a database that went away, stopped answering or refused the connection
+    in the middle of a command; ``None`` for anything else. The shop's own failures arrive as
+    :class:`ShopUnavailable` already, so what is left is (almost always) shopcrm's database."""
+    if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.PendingRollbackError)):
+        detail = getattr(exc, "orig", None) or exc
+    elif isinstance(exc, _driver_errors()):
+        detail = exc
+    else:
+        return None
+    if isinstance(exc, sa.exc.PendingRollbackError):
+        detail = "the connection broke earlier in this command"
+    args = getattr(detail, "args", ())
+    text = str(args[1]) if len(args) > 1 and isinstance(args[0], int) else str(detail).splitlines()[0]
+    where = db.engine.url.render_as_string(hide_password=True)
+    limit = current_app.config.get("SHOPCRM_DB_JOB_READ_TIMEOUT")
+    if "timed out" in text:
+        text = f"no answer within {limit:g} s (SHOPCRM_DB_JOB_READ_TIMEOUT): {text}"
+    return (f"shopcrm's database stopped the command: {text} (SQLALCHEMY_DATABASE_URI or SHOPCRM_DATABASE_URI: {where}). Check that the "
+            "database server runs; nothing committed is lost, and the next run goes on from there.")
 
 
 def parse_datetime(value: str | None) -> datetime | None:

@@ -37,6 +37,13 @@ def send_command(max_messages, batch_size, worker):
     if not str(config["SHOPCRM_PUBLIC_URL"]).startswith("https://") and config.get("SHOPCRM_ENV") == "production":
         click.echo("warning: SHOPCRM_PUBLIC_URL is not https; Gmail and Yahoo expect https one-click "
                    "unsubscribe links", err=True)
+    if report.delivered_nothing:  # cron and monitoring must see this run as failed
+        from ..campaigns.results import outbox_counts
+
+        waiting = outbox_counts().get("queued", 0)
+        click.echo(f"error: nothing was delivered: {report.errors[0]}; {waiting} message(s) wait for the next run",
+                   err=True)
+        click.get_current_context().exit(1)
 
 
 @shopcrm_group.group("outbox")

@@ -10,8 +10,16 @@ from ..vocab import ALGORITHMS, LEVELS
 from . import friendly_errors, parse_datetime, shopcrm_group
 
 
+def _segments_wanted(ctx, param, value):
+    if value is not None and value < 2:
+        raise click.BadParameter(f"{value} is too few: a segmentation needs at least 2 segments (one would hold "
+                                 "every customer). Leave --k out to choose the number automatically.")
+    return value
+
+
 @shopcrm_group.command("segment")
-@click.option("--k", "n_clusters", type=click.IntRange(1, 50), help="Fixed number of interest segments (default: automatic).")
+@click.option("--k", "n_clusters", type=click.IntRange(max=50), callback=_segments_wanted,
+              help="Fixed number of interest segments, 2 to 50 (default: automatic).")
 @click.option("--algorithm", type=click.Choice(ALGORITHMS),
               help="Clustering algorithm (default: SHOPCRM_CLUSTER_ALGORITHM).")
 @click.option("--level", type=click.Choice(LEVELS),

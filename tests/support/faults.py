@@ -151,6 +151,9 @@ class Proxy:
     def silence(self) -> None:
         self.state = "silent"
 
+    def resume(self) -> None:
+        self.state = "pass"
+
     def cut(self) -> None:
         """Close every connection at once (the clients see them drop) and refuse new ones."""
         if self.state == "cut":

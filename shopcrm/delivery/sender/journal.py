@@ -124,11 +124,27 @@ class Journal:
 
     def _close_connection(self) -> None:
         if self.connection is not None:
-            if self.sqlite_synchronous is not None:  # the pooled connection goes back as it came
-                raw = self.connection.connection.dbapi_connection
-                raw.execute(f"PRAGMA synchronous = {int(self.sqlite_synchronous)}")
-            self.connection.close()
-            self.connection = None
+            try:
+                if self.sqlite_synchronous is not None:  # the pooled connection goes back as it came
+                    raw = self.connection.connection.dbapi_connection
+                    raw.execute(f"PRAGMA synchronous = {int(self.sqlite_synchronous)}")
+                self.connection.close()
+                self.connection = None
+            except Exception:  # noqa: BLE001 - a broken connection: the error that broke it is the one reported
+                self._discard()
+
+    def _discard(self) -> None:
+        """Drop a connection that failed (the database went away): the server undoes what it
+        did not commit, and the pool does not get it back."""
+        connection, self.connection = self.connection, None
+        self.sqlite_synchronous = None
+        if connection is None:
+            return
+        for step in (connection.invalidate, connection.close):
+            try:
+                step()
+            except Exception:  # noqa: BLE001 - it is broken already
+                pass
 
     @property
     def driver(self):
@@ -183,7 +199,12 @@ class Journal:
         if pending is not None:
             pending.exception()  # wait; a failed COMMIT has undone the transaction anyway
         if self.connection is not None:
-            self.driver.rollback()
+            try:
+                self.driver.rollback()
+                if self.connection.in_transaction():  # one begun by a statement run through SQLAlchemy
+                    self.connection.rollback()
+            except Exception:  # noqa: BLE001 - the connection broke (the error that broke it is raised)
+                self._discard()
         return staged
 
     @contextmanager
@@ -234,8 +255,6 @@ class Journal:
                     self.pending = self.committer.submit(raw.commit)
         except BaseException:
             self.rollback()
-            if id_lists:
-                self.connection.rollback()
             raise
         staged_counts = counts[:len(deferred)] if deferred else self.staged_counts
         self.staged, self.staged_counts = [], staged_counts

@@ -328,7 +328,7 @@ class Sender:
                 db.session.commit()  # bounces are rare: recorded on the session, at once
             return [self._done(row, "failed", f"rejected: {detail}", row["attempts"] + 1)]
         if code == 421:  # the server is closing the session: try again later, from a new connection
-            self.report.errors.append(f"the mail server closed the session: {detail}")
+            self.report.errors.append(f"the mail server {self.server} closed the session: {detail}")
             raise StopRun(detail, [self._retry(row, detail)])
         if stage == "recipient":
             with self.journal.outside_transaction():
@@ -342,7 +342,8 @@ class Sender:
 
     def _sender_refused(self, row: dict, exc: smtplib.SMTPSenderRefused, ops: list) -> "StopRun":
         detail = f"{exc.smtp_code} {_text(exc.smtp_error)}"
-        self.report.errors.append(f"the mail server refused the sender address: {detail}")
+        self.report.errors.append(f"the mail server {self.server} refused the sender address "
+                                  f"(MAIL_DEFAULT_SENDER): {detail}")
         return StopRun("sender refused", ops + [self._retry(row, f"sender refused: {detail}")])
 
     def _connection_lost(self, row: dict | None, exc: Exception, ops: list, waiting: tuple | None) -> "StopRun":
