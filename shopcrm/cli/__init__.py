@@ -61,26 +61,42 @@ def _driver_errors() -> tuple[type, ...]:
     return tuple(found)
 
 
+#: MySQL/MariaDB errors of a server that went away, stopped answering, is shutting down or is
+#: overloaded (client errors 20xx; 1040 too many connections, 1053 shutdown, 1205 lock wait
+#: timeout, 1213 deadlock, 1927 connection killed).
+SERVER_FAULTS = {2002, 2003, 2005, 2006, 2013, 2055, 1040, 1053, 1205, 1213, 1927}
+#: SQLite's equivalents: the file cannot be opened, written, or is held by another writer too long.
+SQLITE_FAULTS = ("database is locked", "disk i/o error", "unable to open database file", "database or disk is full",
+                 "attempt to write a readonly database")
+
+
 def database_failure(exc: BaseException) -> str | None:
-    """One line for a database that went away, stopped answering or refused the connection
-    in the middle of a command; ``None`` for anything else. The shop's own failures arrive as
-    :class:`ShopUnavailable` already, so what is left is (almost always) shopcrm's database."""
-    if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.PendingRollbackError)):
+    """One line for a database that went away, stopped answering or could not be used in the
+    middle of a command; ``None`` for anything else (a missing table, a bug: their traceback
+    stays). The shop's own failures arrive as :class:`ShopUnavailable` already, so what is
+    left is shopcrm's database."""
+    if isinstance(exc, sa.exc.PendingRollbackError):
+        detail: object = "the connection broke earlier in this command"
+    elif isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
         detail = getattr(exc, "orig", None) or exc
     elif isinstance(exc, _driver_errors()):
         detail = exc
     else:
         return None
-    if isinstance(exc, sa.exc.PendingRollbackError):
-        detail = "the connection broke earlier in this command"
     args = getattr(detail, "args", ())
-    text = str(args[1]) if len(args) > 1 and isinstance(args[0], int) else str(detail).splitlines()[0]
+    coded = len(args) > 1 and isinstance(args[0], int)
+    text = (str(args[1]) if coded else (str(detail).splitlines() or [""])[0]) or "the connection was closed"
+    interface = isinstance(exc, sa.exc.InterfaceError) or type(detail).__name__ == "InterfaceError"
+    if not (isinstance(exc, sa.exc.PendingRollbackError) or interface or (coded and args[0] in SERVER_FAULTS)
+            or "timed out" in text or text.lower().startswith(SQLITE_FAULTS)):
+        return None
     where = db.engine.url.render_as_string(hide_password=True)
-    limit = current_app.config.get("SHOPCRM_DB_JOB_READ_TIMEOUT")
     if "timed out" in text:
-        text = f"no answer within {limit:g} s (SHOPCRM_DB_JOB_READ_TIMEOUT): {text}"
-    return (f"shopcrm's database stopped the command: {text} (SQLALCHEMY_DATABASE_URI or SHOPCRM_DATABASE_URI: {where}). Check that the "
-            "database server runs; nothing committed is lost, and the next run goes on from there.")
+        setting = "SHOPCRM_DB_CONNECT_TIMEOUT" if coded and args[0] in (2002, 2003) else "SHOPCRM_DB_JOB_READ_TIMEOUT"
+        text = f"no answer within {current_app.config.get(setting):g} s ({setting}): {text}"
+    return (f"shopcrm's database stopped the command: {text} (SQLALCHEMY_DATABASE_URI or SHOPCRM_DATABASE_URI: "
+            f"{where}). Check that the database server runs; nothing committed is lost, and the next run goes on "
+            "from there.")
 
 
 def parse_datetime(value: str | None) -> datetime | None:

@@ -19,7 +19,7 @@ from ..state import app_state
 from .dberrors import explain_errors
 from .mapping import ShopMapping
 from .readonly import install_guard
-from .timeouts import explain_gone, install_timeouts, shop_failures
+from .timeouts import explain_gone, install_timeouts, note_timeout, refuse_while_quiet, shop_failures
 
 SHOP_BIND = "shop"
 
@@ -72,16 +72,18 @@ def current_mapping() -> ShopMapping:
 
 def connect_shop() -> sa.Connection:
     """A read-only connection to the shop, or a :class:`ShopUnavailable` a shop admin can act on."""
+    engine = shop_engine()
+    refuse_while_quiet(engine)  # a page does not wait again for a server that just did not answer
     try:
-        return shop_engine().connect()
+        return engine.connect()
     except sa.exc.OperationalError as exc:
-        where = shop_engine().url.render_as_string(hide_password=True)
+        where = engine.url.render_as_string(hide_password=True)
         detail = getattr(exc, "orig", exc)
         if "timed out" in str(detail):
             seconds = current_app.config["SHOPCRM_DB_CONNECT_TIMEOUT"]
-            raise ShopUnavailable(f"the shop database did not answer within {seconds:g} s "
-                                  f"(SHOPCRM_DB_CONNECT_TIMEOUT; {where}). Check that the database server runs "
-                                  "and is not overloaded.") from exc
+            raise note_timeout(engine, ShopUnavailable(
+                f"the shop database did not answer within {seconds:g} s (SHOPCRM_DB_CONNECT_TIMEOUT; {where}). "
+                "Check that the database server runs and is not overloaded.")) from exc
         raise ShopUnavailable(f"cannot reach the shop database ({where}): {detail}") from exc
 
 

@@ -11,6 +11,11 @@ database and on the shop's:
 * ``SHOPCRM_DB_JOB_READ_TIMEOUT`` — the same outside a request (commands, cron jobs), whose
   reads — a segmentation's aggregations over every order — take far longer than a page's.
 
+After a timeout, pages do not try the same silent server again for ``QUIET_SECONDS``
+(:func:`refuse_while_quiet`): they fail at once with the same sentence, so a hung shop database
+holds a web worker once per process instead of once per page view, and pages that need no
+shop (the dashboard) are not stuck behind them. Commands always try.
+
 The level is chosen when a connection is taken from the pool (a web process and a cron process
 never share one). With PyMySQL it is set on the live connection; with another driver (the C
 driver mysqlclient) it is fixed when the connection is made. Values in the URL's query
@@ -20,6 +25,7 @@ for a server.
 from __future__ import annotations
 
 import math
+import time
 import weakref
 from contextlib import contextmanager
 
@@ -33,6 +39,9 @@ from ..errors import ShopUnavailable
 GONE_CODES = {2002, 2003, 2005, 2006, 2013, 2055}
 _FIXED = "shopcrm_fixed_timeouts"
 _CONFIGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> its do_connect listener
+#: Seconds pages leave a shop database alone after it did not answer in time (per process).
+QUIET_SECONDS = 15.0
+_QUIET: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> (monotonic end, sentence)
 _GONE_CONFIGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # shop engine -> its app's configuration
 
 
@@ -102,10 +111,30 @@ def gone_error(original: BaseException | None, engine: sa.Engine) -> ShopUnavail
     config = _GONE_CONFIGS.get(engine)
     if "timed out" in detail and config is not None:
         seconds, setting = _level(config)
-        return ShopUnavailable(f"the shop database did not answer within {seconds:g} s ({setting}; {where}). "
-                               "Check that the database server runs and is not overloaded.")
+        return note_timeout(engine, ShopUnavailable(
+            f"the shop database did not answer within {seconds:g} s ({setting}; {where}). "
+            "Check that the database server runs and is not overloaded."))
     return ShopUnavailable(f"lost the connection to the shop database ({where}): {detail}. "
                            "Check that the database server runs; nothing was changed.")
+
+
+def note_timeout(engine: sa.Engine, error: ShopUnavailable) -> ShopUnavailable:
+    """Remember that ``engine``'s server did not answer in time (see :func:`refuse_while_quiet`)."""
+    _QUIET[engine] = (time.monotonic() + QUIET_SECONDS, str(error))
+    return error
+
+
+def refuse_while_quiet(engine: sa.Engine) -> None:
+    """In a web request, raise at once while ``engine``'s server is known not to answer."""
+    quiet = _QUIET.get(engine)
+    if quiet is None or not has_request_context():
+        return
+    until, sentence = quiet
+    left = until - time.monotonic()
+    if left <= 0:
+        _QUIET.pop(engine, None)
+        return
+    raise ShopUnavailable(f"{sentence} (not tried again for {math.ceil(left)} s)")
 
 
 @contextmanager

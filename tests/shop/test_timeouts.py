@@ -114,3 +114,15 @@ def test_a_page_that_needs_the_silent_shop_gives_up_and_the_dashboard_answers_fa
     started = time.monotonic()
     dashboard = client.get("/crm/admin/")
     assert dashboard.status_code == 200 and time.monotonic() - started < 1.5
+
+    # The next page does not wait for the same silent server again (a web worker is held once)...
+    again, elapsed = bounded(lambda: client.get("/crm/admin/customers?q=jones"), 10)
+    assert elapsed < 0.5 and "not tried again for" in again.get_data(as_text=True)
+    # ... while a command, outside any request, always tries.
+
+    def command():
+        with app.app_context():
+            return connect_shop()
+
+    error, elapsed = bounded(command, 10)
+    assert isinstance(error, ShopUnavailable) and 0.8 < elapsed < 3, (error, elapsed)

@@ -275,8 +275,5 @@ class Journal:
         except BaseException:
             if channel is not None:
                 channel.drop()
-            try:
-                self.driver.rollback()
-            except Exception:
-                pass  # a connection that failed to commit may be gone; the error below says why
+            self._discard()  # a connection whose COMMIT failed may be gone: the next change takes a new one
             raise

@@ -135,6 +135,7 @@ class Sender:
         channel = None
         waiting: tuple[dict, WireMessage] | None = None  # content sent, the server's answer not read yet
         handled = len(rows)
+        failure: BaseException | None = None
         try:
             facts = self._facts(rows)
             checked = time.monotonic()
@@ -166,6 +167,9 @@ class Sender:
             ops += stop.ops
             ops.append(self._release(rows))
             raise
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
             if self.accepted:  # every 250 of the batch, in one statement
                 ops.append((MARK_SENT, {"ids": self.accepted, "token": self.token}))
@@ -173,6 +177,12 @@ class Sender:
             try:
                 if ops:
                     self.journal.commit(ops)
+            except Exception:
+                if failure is None:
+                    raise
+                # The batch failed already, usually because the database went away: that first
+                # error is the one to report. What was not written is settled by the next run
+                # (rows "sending" of this claim: sent or in doubt; the rest returns to the pool).
             finally:
                 if channel is not None:
                     channel.close()
