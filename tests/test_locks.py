@@ -105,3 +105,12 @@ def test_a_failed_job_reports_its_own_error_when_releasing_the_lock_fails_too(ap
         with pytest.raises(sa.exc.OperationalError):  # a job that succeeded still hears about it
             with job_lock("y", ttl=60):
                 pass
+
+
+def test_a_search_index_rebuild_killed_midway_does_not_block_the_next(segmented_app, gone_pid):
+    """Before: a killed ``segment`` left the index's lock for SHOPCRM_LOCK_TTL_SECONDS (900 s)."""
+    from shopcrm.segmentation import search_index
+
+    with segmented_app.app_context():
+        _held_by("search-index", f"{this_host()}:{gone_pid}:deadbeef", seconds=900)
+        assert search_index.refresh(wait=0).customers > 0

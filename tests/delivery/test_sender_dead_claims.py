@@ -94,3 +94,26 @@ def test_a_live_senders_lock_still_refuses_with_who_and_until_when(outbox_app, s
     result = outbox_app.test_cli_runner().invoke(args=["shopcrm", "send"])
     assert result.exit_code == 1
     assert f"process {pid} on {this_host()}" in result.output and "lease until" in result.output, result.output
+
+
+def test_a_campaign_whose_rendering_was_killed_renders_at_the_next_send(outbox_app, shop_file, smtp_server, processes):
+    """Before: the campaign's render lock (900 s, SHOPCRM_LOCK_TTL_SECONDS) blocked it for 15 minutes."""
+    from shopcrm.campaigns.service import create_campaign, launch
+    from tests.support.campaigns import seed_run
+
+    use_smtp(outbox_app, smtp_server.port)
+    ids = [c for c, _, _ in consenting_customers(shop_file, 3)]
+    with outbox_app.app_context():
+        _, segment = seed_run(ids)
+        campaign = create_campaign("Now", {"segment_ids": [segment.id]})
+        db.session.commit()
+        launch(campaign)
+        now = utcnow()
+        db.session.add(Lock(name=f"enqueue:{campaign.id}", owner=f"{this_host()}:{processes(True)}:deadbeef",
+                            acquired_at=now, expires_at=now + timedelta(seconds=900)))
+        db.session.commit()
+        campaign_id = campaign.id
+    result = outbox_app.test_cli_runner().invoke(args=["shopcrm", "send"])
+    assert result.exit_code == 0, result.output
+    assert f"campaign #{campaign_id} rendered: queued 3" in result.output and "sent 3," in result.output
+
