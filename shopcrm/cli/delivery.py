@@ -32,8 +32,11 @@ def send_command(max_messages, batch_size, worker):
     for error in report.errors:
         click.echo(f"warning: {error}", err=True)
     if report.in_doubt:
-        click.echo(f"warning: {report.in_doubt} message(s) in doubt (a sender stopped while handing them over); "
-                   "see `flask shopcrm outbox in-doubt`", err=True)
+        click.echo(f"warning: {report.in_doubt} message(s) in doubt (handed to the mail server, no answer came: "
+                   "they may have arrived); see `flask shopcrm outbox in-doubt`", err=True)
+    if report.resent_in_doubt:
+        click.echo(f"{report.resent_in_doubt} message(s) in doubt sent again with their Message-ID "
+                   "(SHOPCRM_RESEND_IN_DOUBT)")
     if not str(config["SHOPCRM_PUBLIC_URL"]).startswith("https://") and config.get("SHOPCRM_ENV") == "production":
         click.echo("warning: SHOPCRM_PUBLIC_URL is not https; Gmail and Yahoo expect https one-click "
                    "unsubscribe links", err=True)
@@ -48,7 +51,7 @@ def send_command(max_messages, batch_size, worker):
 
 @shopcrm_group.group("outbox")
 def outbox_group():
-    """Inspect the outbox and settle messages left in doubt by a crashed sender."""
+    """Inspect the outbox and settle messages in doubt (handed over, no answer)."""
 
 
 @outbox_group.command("status")
@@ -65,7 +68,8 @@ def outbox_status_command():
 @outbox_group.command("in-doubt")
 @friendly_errors
 def outbox_in_doubt_command():
-    """List messages handed to the mail server by a sender that died before recording the answer."""
+    """List messages handed to the mail server without an answer (the connection dropped, the answer
+    came too late, or the sender was killed): they may or may not have arrived."""
     from ..delivery.sender import in_doubt
 
     rows = in_doubt()

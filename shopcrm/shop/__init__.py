@@ -82,8 +82,8 @@ def connect_shop() -> sa.Connection:
         if "timed out" in str(detail):
             seconds = current_app.config["SHOPCRM_DB_CONNECT_TIMEOUT"]
             raise note_timeout(engine, ShopUnavailable(
-                f"the shop database did not answer within {seconds:g} s (SHOPCRM_DB_CONNECT_TIMEOUT; {where}). "
-                "Check that the database server runs and is not overloaded.")) from exc
+                f"the shop database did not answer within {seconds:g} s. Check that its server runs and is not "
+                f"overloaded (SHOPCRM_DB_CONNECT_TIMEOUT; {where}).")) from exc
         raise ShopUnavailable(f"cannot reach the shop database ({where}): {detail}") from exc
 
 

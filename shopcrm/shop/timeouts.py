@@ -112,10 +112,10 @@ def gone_error(original: BaseException | None, engine: sa.Engine) -> ShopUnavail
     if "timed out" in detail and config is not None:
         seconds, setting = _level(config)
         return note_timeout(engine, ShopUnavailable(
-            f"the shop database did not answer within {seconds:g} s ({setting}; {where}). "
-            "Check that the database server runs and is not overloaded."))
-    return ShopUnavailable(f"lost the connection to the shop database ({where}): {detail}. "
-                           "Check that the database server runs; nothing was changed.")
+            f"the shop database did not answer within {seconds:g} s. Check that its server runs and is not "
+            f"overloaded ({setting}; {where})."))
+    return ShopUnavailable(f"lost the connection to the shop database. Check that its server runs; nothing was "
+                           f"changed ({where}: {detail}).")
 
 
 def note_timeout(engine: sa.Engine, error: ShopUnavailable) -> ShopUnavailable:
@@ -134,7 +134,7 @@ def refuse_while_quiet(engine: sa.Engine) -> None:
     if left <= 0:
         _QUIET.pop(engine, None)
         return
-    raise ShopUnavailable(f"{sentence} (not tried again for {math.ceil(left)} s)")
+    raise ShopUnavailable(f"{sentence} Next try in {math.ceil(left)} s.")
 
 
 @contextmanager

@@ -52,7 +52,8 @@ def test_a_silent_shop_database_is_a_clear_error_within_the_connect_timeout(make
     error, elapsed = bounded(connect, 10)
     assert isinstance(error, ShopUnavailable), error
     assert elapsed < 3
-    assert "did not answer within 1 s (SHOPCRM_DB_CONNECT_TIMEOUT" in str(error)
+    assert "did not answer within 1 s. Check that its server runs" in str(error)
+    assert "(SHOPCRM_DB_CONNECT_TIMEOUT;" in str(error)
     assert f"127.0.0.1:{silent.port}" in str(error)
 
 
@@ -78,7 +79,7 @@ def test_pages_get_the_page_timeout_and_commands_the_job_timeout(make_app, maria
             error, elapsed = bounded(query, 15)
             assert isinstance(error, ShopUnavailable), error
             assert limit - 0.2 < elapsed < limit + 1.5, (page, elapsed)
-            assert f"did not answer within {limit:g} s ({setting}" in str(error)
+            assert f"did not answer within {limit:g} s." in str(error) and f"({setting};" in str(error)
     finally:
         proxy.close()
 
@@ -110,14 +111,15 @@ def test_a_page_that_needs_the_silent_shop_gives_up_and_the_dashboard_answers_fa
     response, elapsed = bounded(lambda: client.get("/crm/admin/customers?q=smith"), 10)
     assert not isinstance(response, BaseException), response
     assert elapsed < 3, elapsed
-    assert "did not answer within 1 s (SHOPCRM_DB_CONNECT_TIMEOUT" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "did not answer within 1 s." in page and "(SHOPCRM_DB_CONNECT_TIMEOUT;" in page
     started = time.monotonic()
     dashboard = client.get("/crm/admin/")
     assert dashboard.status_code == 200 and time.monotonic() - started < 1.5
 
     # The next page does not wait for the same silent server again (a web worker is held once)...
     again, elapsed = bounded(lambda: client.get("/crm/admin/customers?q=jones"), 10)
-    assert elapsed < 0.5 and "not tried again for" in again.get_data(as_text=True)
+    assert elapsed < 0.5 and "Next try in" in again.get_data(as_text=True)
     # ... while a command, outside any request, always tries.
 
     def command():
