@@ -119,13 +119,27 @@ def runs_command(limit):
     runs = db.session.scalars(sa.select(Run).order_by(Run.id.desc()).limit(limit)).all()
     if not runs:
         click.echo("no runs yet")
+    stopped = _nobody_running()
     for run in runs:
         counts, quality, timings = run.counts or {}, run.quality or {}, run.timings or {}
-        line = f"#{run.id:<5} {run.status:<9} {run.started_at or run.created_at:%Y-%m-%d %H:%M}"
+        status = "stopped" if run.status == "running" and stopped else run.status
+        line = f"#{run.id:<5} {status:<9} {run.started_at or run.created_at:%Y-%m-%d %H:%M}"
         if run.status == "succeeded":
             line += (f"  {timings.get('total', '?')} s  {counts.get('customers')} customers, "
                      f"{counts.get('segments')} segments, silhouette {_fmt(quality.get('silhouette'))}, "
                      f"stability {_fmt((quality.get('stability') or {}).get('mean_ari'))}")
         elif run.error:
             line += f"  {run.error[:120]}"
+        elif status == "stopped":
+            line += "  its process is gone (killed, or its database failed); the next run marks it interrupted"
         click.echo(line)
+
+
+def _nobody_running() -> bool:
+    """No live process holds the segmentation lock: a run still marked running was stopped."""
+    from ..clock import utcnow
+    from ..locks import holder, holder_gone
+    from ..segmentation.run import LOCK_NAME
+
+    held = holder(LOCK_NAME)
+    return held is None or held["expires_at"] < utcnow() or holder_gone(held["owner"])

@@ -97,3 +97,17 @@ def test_when_recording_the_failure_fails_too_the_first_error_is_raised(make_app
         monkeypatch.setattr(db.session, "commit", failing_commit)
         with pytest.raises(ValueError, match="the first problem"):
             pipeline.run_segmentation(as_of=DEMO_NOW)
+
+
+def test_runs_shows_a_run_whose_process_is_gone_as_stopped(make_app):
+    app = make_app()
+    with app.app_context():
+        db.session.add(Run(kind="segmentation", status="running", requested_by="cron"))
+        db.session.commit()
+    listed = app.test_cli_runner().invoke(args=["shopcrm", "runs"])
+    assert "stopped" in listed.output and "its process is gone" in listed.output, listed.output
+    from shopcrm.locks import job_lock
+
+    with app.app_context(), job_lock(pipeline.LOCK_NAME, ttl=60):  # a live run holds the lock
+        listed = app.test_cli_runner().invoke(args=["shopcrm", "runs"])
+    assert "running" in listed.output and "stopped" not in listed.output, listed.output
