@@ -43,7 +43,6 @@ class SendReport:
     cancelled: int = 0
     batches: int = 0
     in_doubt: int = 0
-    in_doubt_now: int = 0  # this run's own: handed over, no answer
     resent_in_doubt: int = 0  # queued again by SHOPCRM_RESEND_IN_DOUBT
     reasons: dict = field(default_factory=dict)  # why rows were suppressed or cancelled at send time
     errors: list = field(default_factory=list)
@@ -376,7 +375,6 @@ class Sender:
     def _in_doubt(self, row: dict, wire: WireMessage, what: str) -> tuple:
         """The message's end went out and no answer came: it stays ``sending``, in doubt at once,
         with the Message-ID it went out with (a resend reuses it)."""
-        self.report.in_doubt_now += 1
         self.report.errors.append(f"message #{row['id']} to {row['email']} is {IN_DOUBT}: the mail server may have "
                                   f"taken it ({wire.message_id}); see `flask shopcrm outbox in-doubt`")
         return (MARK_IN_DOUBT, {"mid": row["id"], "token": self.token,
