@@ -319,7 +319,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHOPCRM_INTEREST_HORIZON_DAYS", 365, int,
             help="events older than this are ignored (their weight is negligible anyway)", check=whole(1)),
     Setting("SHOPCRM_N_CLUSTERS", None, _parse_optional_int, help="fixed k, or empty for automatic",
-            check=whole(1, empty=True, empty_means='automatic')),
+            check=whole(2, empty=True, empty_means='automatic')),
     Setting("SHOPCRM_K_MIN", 2, int, check=whole(2), help="fewest interest segments tried when k is automatic"),
     Setting("SHOPCRM_K_MAX", 12, int, check=k_range, help="most interest segments tried when k is automatic"),
     Setting("SHOPCRM_SILHOUETTE_SAMPLE", 2000, int,
@@ -444,6 +444,26 @@ SETTINGS: tuple[Setting, ...] = (
             help="below this many customers who bought more than once, no lifetime model is fitted: the run "
                  "says so and ranks by RFM (from 200 on the fits were reliable in the benchmark)",
             check=whole(1)),
+    # --- faults: timeouts, messages in doubt, locks of dead processes ------------------------------
+    Setting("SHOPCRM_SMTP_DATA_TIMEOUT", 180.0, float,
+            help="seconds to wait for the mail server's answer after a message's end (RFC 5321 allows 600); "
+                 "without an answer the message is in doubt, not resent; 0 = wait forever",
+            check=number(0, 3600)),
+    Setting("SHOPCRM_RESEND_IN_DOUBT", False, _parse_bool,
+            help="send messages in doubt (handed over, no answer) again automatically, with the same Message-ID; "
+                 "off: an admin decides with `flask shopcrm outbox resolve`"),
+    Setting("SHOPCRM_TAKE_OVER_DEAD_HOLDERS", True, _parse_bool,
+            help="a lock or outbox claim held by a process of this host that is gone is taken over at once; "
+                 "turn off if machines or containers sharing one host name use the same database"),
+    Setting("SHOPCRM_DB_CONNECT_TIMEOUT", 5.0, float,
+            help="seconds to connect (and log in) to a MySQL/MariaDB database, shopcrm's own and the shop's",
+            check=number(0, 600, strict=True)),
+    Setting("SHOPCRM_DB_READ_TIMEOUT", 10.0, float,
+            help="seconds an admin page waits for a MySQL/MariaDB database to answer before it says so",
+            check=number(0, 3600, strict=True)),
+    Setting("SHOPCRM_DB_JOB_READ_TIMEOUT", 600.0, float,
+            help="the same for commands and cron jobs (segment, send, ...), whose long reads take longer",
+            check=number(0, 86400, strict=True)),
 )
 
 

@@ -69,6 +69,7 @@ def campaign_results(campaign: Campaign) -> dict:
         orders, revenue = attributed_orders(campaign.id)
         revenue = round(revenue, 2)
     except (ShopCRMError, sa.exc.DBAPIError) as exc:  # the shop is down: say so, show the rest
+        db.session.rollback()
         orders, revenue = None, None
         orders_error = str(exc) if isinstance(exc, ShopCRMError) else f"the shop database failed: {exc.orig}"
     delivered, clicked = counts.get("sent", 0), int(engagement[0])
@@ -82,6 +83,7 @@ def campaign_results(campaign: Campaign) -> dict:
         "delivered": delivered, "clicked": clicked, "clicks": int(engagement[1]),
         "opened": int(engagement[2]) if current_app.config["SHOPCRM_TRACK_OPENS"] else None,
         "orders": orders, "revenue": revenue, "orders_error": orders_error,
+        "missing": f"orders and revenue could not be counted: {orders_error}" if orders_error else None,
         "unsubscribed": unsubscribed,
         "rates": {
             "delivered": rate(delivered, delivered + counts.get("failed", 0)),

@@ -155,7 +155,7 @@ def campaign_show_command(campaign_id):
     if r["opened"] is not None:
         lines.append(f"opened: {number(r['opened'])} (unreliable)")
     if r["orders"] is None:
-        lines.append(f"orders: could not be counted ({r['orders_error']})")
+        lines.append(r["missing"])
     else:
         lines.append(f"orders after a click (within {r['attribution_days']} days): {number(r['orders'])}"
                      f"{_rate(r['rates']['ordered'])}, revenue {money(r['revenue'])}")

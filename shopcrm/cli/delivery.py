@@ -35,11 +35,21 @@ def send_command(max_messages, batch_size, worker):
     for error in report.errors:
         click.echo(f"warning: {error}", err=True)
     if report.in_doubt:
-        click.echo(f"warning: {report.in_doubt} message(s) in doubt (a sender stopped while handing them over); "
-                   "see `flask shopcrm outbox in-doubt`", err=True)
+        click.echo(f"warning: {report.in_doubt} message(s) in doubt (handed to the mail server, no answer came: "
+                   "they may have arrived); see `flask shopcrm outbox in-doubt`", err=True)
+    if report.resent_in_doubt:
+        click.echo(f"{report.resent_in_doubt} message(s) in doubt sent again with their Message-ID "
+                   "(SHOPCRM_RESEND_IN_DOUBT)")
     if not str(config["SHOPCRM_PUBLIC_URL"]).startswith("https://") and config.get("SHOPCRM_ENV") == "production":
         click.echo("warning: SHOPCRM_PUBLIC_URL is not https; Gmail and Yahoo expect https one-click "
                    "unsubscribe links", err=True)
+    if report.delivered_nothing:  # cron and monitoring must see this run as failed
+        from ..campaigns.results import outbox_counts
+
+        waiting = outbox_counts().get("queued", 0)
+        click.echo(f"error: nothing was delivered: {report.errors[0]}; {waiting} message(s) wait for the next run",
+                   err=True)
+        click.get_current_context().exit(1)
 
 
 @shopcrm_group.group("outbox")
@@ -71,8 +81,9 @@ def outbox_in_doubt_command():
 
     rows = in_doubt()
     for row in rows:
-        click.echo(f"#{row.id}  campaign #{row.campaign_id}  {row.email}  claimed {row.claimed_at:%Y-%m-%d %H:%M:%S} "
-                   f"by {row.claimed_by}")
+        click.echo(f"#{row.id}  campaign #{row.campaign_id}  {row.email}  handed over {_utc(row.claimed_at)} UTC "
+                   f"by {row.claimed_by}  Message-ID {row.message_id or '?'}"
+                   + (f"  ({row.reason})" if row.reason else ""))
     click.echo(f"{len(rows)} message(s) in doubt" + ("; settle each with `flask shopcrm outbox resolve ID "
                                                      "--sent|--requeue`" if rows else ""))
 
@@ -112,3 +123,7 @@ def suppress_command(email, reason):
     added = suppress(address_hash(address), reason)
     db.session.commit()
     click.echo(f"{address} {'suppressed' if added else 'was already suppressed'} ({reason})")
+
+
+def _utc(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "?"

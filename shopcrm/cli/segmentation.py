@@ -11,8 +11,16 @@ from ..vocab import ALGORITHMS, CHURN_RANKING_LABELS, LEVELS, VALUE_RANKING_LABE
 from . import friendly_errors, parse_datetime, shopcrm_group
 
 
+def _segments_wanted(ctx, param, value):
+    if value is not None and value < 2:
+        raise click.BadParameter(f"{value} is too few: a segmentation needs at least 2 segments (one would hold "
+                                 "every customer). Leave --k out to choose the number automatically.")
+    return value
+
+
 @shopcrm_group.command("segment")
-@click.option("--k", "n_clusters", type=click.IntRange(1, 50), help="Fixed number of interest segments (default: automatic).")
+@click.option("--k", "n_clusters", type=click.IntRange(max=50), callback=_segments_wanted,
+              help="Fixed number of interest segments, 2 to 50 (default: automatic).")
 @click.option("--algorithm", type=click.Choice(ALGORITHMS),
               help="Clustering algorithm (default: SHOPCRM_CLUSTER_ALGORITHM).")
 @click.option("--level", type=click.Choice(LEVELS),
@@ -141,13 +149,27 @@ def runs_command(limit):
     runs = db.session.scalars(sa.select(Run).order_by(Run.id.desc()).limit(limit)).all()
     if not runs:
         click.echo("no runs yet")
+    stopped = _nobody_running()
     for run in runs:
         counts, quality, timings = run.counts or {}, run.quality or {}, run.timings or {}
-        line = f"#{run.id:<5} {run.status:<9} {run.started_at or run.created_at:%Y-%m-%d %H:%M}"
+        status = "stopped" if run.status == "running" and stopped else run.status
+        line = f"#{run.id:<5} {status:<9} {run.started_at or run.created_at:%Y-%m-%d %H:%M}"
         if run.status == "succeeded":
             line += (f"  {timings.get('total', '?')} s  {counts.get('customers')} customers, "
                      f"{counts.get('segments')} segments, silhouette {_fmt(quality.get('silhouette'))}, "
                      f"stability {_fmt((quality.get('stability') or {}).get('mean_ari'))}")
         elif run.error:
             line += f"  {' '.join(str(run.error).split())[:120]}"
+        elif status == "stopped":
+            line += "  its process is gone (killed, or its database failed); the next run marks it interrupted"
         click.echo(line)
+
+
+def _nobody_running() -> bool:
+    """No live process holds the segmentation lock: a run still marked running was stopped."""
+    from ..clock import utcnow
+    from ..locks import holder, holder_gone
+    from ..segmentation.run import LOCK_NAME
+
+    held = holder(LOCK_NAME)
+    return held is None or held["expires_at"] < utcnow() or holder_gone(held["owner"])

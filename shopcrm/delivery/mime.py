@@ -91,7 +91,8 @@ class MailBuilder:
     def build(self, row: dict) -> WireMessage:
         """``row`` holds the outbox columns id, customer_id, email, subject, text, html and
         (rows queued by this version) unsubscribe_url."""
-        message_id = make_msgid(idstring=f"m{row['id']}", domain=self.domain)
+        # one Message-ID per outbox row: a row sent again (in doubt, retried) keeps the one it had
+        message_id = row.get("message_id") or make_msgid(idstring=f"m{row['id']}", domain=self.domain)
         link = row.get("unsubscribe_url") or unsubscribe_url(self.unsubscribe, row["customer_id"], row["email"])
         boundary = f"=_shopcrm_{os.urandom(16).hex()}"  # "=_" never occurs in quoted-printable text
         headers = (

@@ -84,6 +84,12 @@ class SmtpChannel:
         self._body_sent = False  # the content went out but not its end
         self._content_unread = False
         self.messages = 0  # MAIL FROM commands in this session (relays that limit sessions count these)
+        config = current_app.config
+        # RFC 5321 4.5.3.2.6: after the final "." a server may take up to 10 minutes to answer;
+        # giving up sooner leaves the message in doubt (it may have been taken), so this wait
+        # has its own, longer setting.
+        self.timeout = config["SHOPCRM_SMTP_TIMEOUT"] or None
+        self.data_timeout = config["SHOPCRM_SMTP_DATA_TIMEOUT"] or None
 
     def open(self) -> None:
         self.messages = 0
@@ -175,7 +181,14 @@ class SmtpChannel:
         if not self._content_unread:
             return
         self._content_unread = False
-        code, reply = self.host.getreply()
+        longer = self.data_timeout != self.timeout
+        if longer:
+            self.host.sock.settimeout(self.data_timeout)
+        try:
+            code, reply = self.host.getreply()
+        finally:
+            if longer and self.host.sock is not None:  # smtplib closes the socket when the read fails
+                self.host.sock.settimeout(self.timeout)
         if code != 250:
             # The answer to the content ends the mail transaction (RFC 5321 4.1.1.4): no RSET,
             # which with PIPELINING would land behind the next envelope, already sent.

@@ -17,16 +17,17 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Callable
 
+import sqlalchemy as sa
 from flask import current_app
 from threadpoolctl import threadpool_limits
 
 from ..beacon.store import beacon_view_scores
 from ..clock import shop_now, utcnow
-from ..errors import NotEnoughData, ShopCRMError
+from ..errors import ConfigError, NotEnoughData, ShopCRMError
 from ..extensions import db
 from ..locks import job_lock
 from ..models import Run
-from ..shop import connect_shop, current_mapping
+from ..shop import connect_shop, current_mapping, shop_reads
 from ..shop import queries as shopq
 from ..shop.schema import verify
 from . import search_index
@@ -91,7 +92,7 @@ def _names(ex: ShopExtract, result: MiningResult) -> dict:
     products = {}
     if wanted:
         try:
-            with connect_shop() as conn:
+            with shop_reads(), connect_shop() as conn:
                 found = shopq.products_by_ids(conn, current_mapping(), sorted(wanted))
             products = {str(pid): row.get("name") for pid, row in found.items()}
         except ShopCRMError:
@@ -112,6 +113,9 @@ def run_segmentation(params: RunParams | None = None, as_of: datetime | None = N
     """
     config = current_app.config
     params = params or RunParams.from_config(config)
+    if params.n_clusters is not None and params.n_clusters < 2:
+        raise ConfigError(f"a segmentation needs at least 2 segments, not {params.n_clusters}: one segment would hold "
+                          "every customer (leave the number out to choose it automatically)")
     as_of = (as_of or shop_now()).replace(microsecond=0)
     report = _reporter(progress)
     with job_lock(LOCK_NAME, ttl=config["SHOPCRM_LOCK_TTL_SECONDS"], wait=wait, on_wait=on_wait) as lease, \
@@ -134,7 +138,7 @@ def run_segmentation(params: RunParams | None = None, as_of: datetime | None = N
         try:
             report("extract")
             t0 = time.perf_counter()
-            with connect_shop() as conn:
+            with shop_reads(), connect_shop() as conn:
                 mapping = current_mapping()
                 verify(conn, mapping)  # a mapping that does not fit is a clear MappingError, not a traceback
                 beacon_views = beacon_view_scores(conn, mapping, as_of, params.interest.half_life_days,
@@ -182,16 +186,44 @@ def run_segmentation(params: RunParams | None = None, as_of: datetime | None = N
                 prune(db.engine, keep)
             report("done")
         except BaseException as exc:
-            db.session.rollback()
-            failed = db.session.get(Run, run.id)
-            failed.status, failed.finished_at = "failed", utcnow()
-            failed.error = str(exc) or type(exc).__name__
-            failed.timings = timings
-            db.session.commit()
+            _record_failure(run.id, exc, timings)
             raise
         finally:
             history.shutdown(wait=True)
     return run
+
+
+def failure_text(exc: BaseException) -> str:
+    """What a failed run stores and the runs page shows: one line an admin can act on, never a
+    driver's message with its SQL and a link."""
+    if isinstance(exc, ShopCRMError):
+        text = str(exc)
+    elif isinstance(exc, KeyboardInterrupt):
+        text = "interrupted (Ctrl-C or a stop signal)"
+    elif isinstance(exc, sa.exc.DBAPIError):
+        text = f"a database stopped the run: {exc.orig}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return first[:500]
+
+
+def _record_failure(run_id: int, exc: BaseException, timings: dict) -> None:
+    """Mark the run failed with :func:`failure_text`. When shopcrm's own database is what
+    failed, this cannot be written either: the run stays ``running`` until the next run marks it
+    interrupted, and the caller reports the original error, not this one."""
+    try:
+        db.session.rollback()
+        failed = db.session.get(Run, run_id)
+        failed.status, failed.finished_at = "failed", utcnow()
+        failed.error = failure_text(exc)
+        failed.timings = timings
+        db.session.commit()
+    except sa.exc.SQLAlchemyError:
+        try:
+            db.session.rollback()
+        except sa.exc.SQLAlchemyError:
+            pass
 
 
 def run_and_index(**kwargs) -> tuple[Run, search_index.IndexState]:

@@ -5,6 +5,8 @@ known shops and ``mapping_file`` reads a custom one, ``schema`` checks a mapping
 live database and ``doctor`` reports on it, ``extract`` runs the aggregations, ``crm_views``
 adds the view beacon's rows, ``queries`` serves the small lookups the admin and the campaigns
 need, ``readonly`` guards the connection, ``dberrors`` explains the shop database's refusals,
+``timeouts`` bounds every wait on a database server (shopcrm's own too) and explains a
+dropped shop connection,
 ``demo`` builds a demo shop.
 """
 from __future__ import annotations
@@ -17,17 +19,22 @@ from ..state import app_state
 from .dberrors import explain_errors
 from .mapping import ShopMapping
 from .readonly import install_guard
+from .timeouts import explain_gone, install_timeouts, note_timeout, refuse_while_quiet, shop_failures
 
 SHOP_BIND = "shop"
 
 
 def install_shop_guard(app: Flask) -> None:
-    """Make the shop bind's engine refuse every write (see ``readonly``)."""
+    """Make the shop bind's engine refuse every write (see ``readonly``), explain its refusals
+    and dropped connections, and bound every wait on both databases (see ``timeouts``)."""
     from ..extensions import db
 
     with app.app_context():
         install_guard(db.engines[SHOP_BIND])
         explain_errors(db.engines[SHOP_BIND])
+        explain_gone(db.engines[SHOP_BIND], app.config)
+        for engine in {db.engine, db.engines[SHOP_BIND]}:
+            install_timeouts(engine, app.config)
 
 
 def shop_engine() -> sa.Engine:
@@ -65,14 +72,26 @@ def current_mapping() -> ShopMapping:
 
 def connect_shop() -> sa.Connection:
     """A read-only connection to the shop, or a :class:`ShopUnavailable` a shop admin can act on."""
+    engine = shop_engine()
+    refuse_while_quiet(engine)  # a page does not wait again for a server that just did not answer
     try:
-        return shop_engine().connect()
+        return engine.connect()
     except sa.exc.OperationalError as exc:
-        raise ShopUnavailable(
-            f"cannot reach the shop database ({shop_engine().url.render_as_string(hide_password=True)}): "
-            f"{getattr(exc, 'orig', exc)}"
-        ) from exc
+        where = engine.url.render_as_string(hide_password=True)
+        detail = getattr(exc, "orig", exc)
+        if "timed out" in str(detail):
+            seconds = current_app.config["SHOPCRM_DB_CONNECT_TIMEOUT"]
+            raise note_timeout(engine, ShopUnavailable(
+                f"the shop database did not answer within {seconds:g} s. Check that its server runs and is not "
+                f"overloaded (SHOPCRM_DB_CONNECT_TIMEOUT; {where}).")) from exc
+        raise ShopUnavailable(f"cannot reach the shop database ({where}): {detail}") from exc
 
 
-__all__ = ["install_shop_guard", "shop_engine", "load_mapping", "current_mapping", "connect_shop",
+def shop_reads():
+    """Inside the block, a shop connection that drops or stops answering is a
+    :class:`ShopUnavailable` (see ``timeouts``): for jobs that read the shop at length."""
+    return shop_failures(shop_engine())
+
+
+__all__ = ["install_shop_guard", "shop_engine", "load_mapping", "current_mapping", "connect_shop", "shop_reads",
            "MappingError", "ShopMapping"]

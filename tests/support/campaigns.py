@@ -127,20 +127,21 @@ class SlowHandler(RecordingHandler):
 
 
 class DroppingHandler(RecordingHandler):
-    """Accepts ``accept`` messages, then drops the connection in the middle of the next one
-    (before accepting it) and refuses everything while ``down`` is set."""
+    """Accepts ``accept`` messages, then drops the connection in the middle of the next one —
+    at its recipient, so its end never goes out — and refuses everything while ``down`` is set.
+    (A drop after a message's end leaves it in doubt instead: tests/support/faults.py.)"""
 
     def __init__(self, accept: int):
         super().__init__()
         self.accept = accept
         self.down = False
 
-    async def handle_DATA(self, server, session, envelope):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.down or len(self.messages) >= self.accept:
             self.down = True
             server.transport.close()
             return "421 going down"
-        return await super().handle_DATA(server, session, envelope)
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
 
 
 def parse(raw: bytes):

@@ -20,8 +20,11 @@ How a row travels
    250s of a batch become ``sent`` in one UPDATE at the batch's end: until then each is
    implied by the later ``sending`` rows of the same claim.
 
-A row left ``sending`` after its lease ran out was handed to the mail server by a sender that
-died before it could record the answer: ``recovery`` settles it or reports it *in doubt*.
+A row whose end went out without an answer — the connection dropped, the answer took longer
+than ``SHOPCRM_SMTP_DATA_TIMEOUT`` — is *in doubt*: the server may have taken it, so it stays
+``sending`` and is never retried silently (it keeps its Message-ID for an explicit resend). So
+is a row left ``sending`` by a sender that died, once its lease ran out or at once when that
+sender was a process of this host that is gone: ``recovery`` settles it or reports it.
 
 Speed: the time between the server's answer to one message and the next message's content
 is what limits a send run, so as little as possible happens there. The commit that makes a
@@ -46,8 +49,16 @@ from flask import current_app
 from ...extensions import db
 from ...locks import job_lock
 from .claims import ROW_COLUMNS
-from .recovery import count_in_doubt, doubtful, in_doubt, resolve_in_doubt, settle_accepted
-from .session import Sender, SendReport, StopRun
+from .recovery import (
+    count_in_doubt,
+    doubtful,
+    in_doubt,
+    release_dead_claims,
+    resend_in_doubt,
+    resolve_in_doubt,
+    settle_accepted,
+)
+from .session import MAX_ATTEMPTS, Sender, SendReport, StopRun
 
 __all__ = ["ROW_COLUMNS", "SendReport", "Sender", "count_in_doubt", "doubtful", "in_doubt", "resolve_in_doubt",
            "send_due", "settle_accepted"]
@@ -57,7 +68,8 @@ def send_due(max_messages: int | None = None, batch_size: int | None = None, wor
     """Send due messages until none is due (or ``max_messages`` were handled).
 
     Holds the lock ``send`` (``send:<worker>`` for an additional, deliberate parallel sender)
-    so two cron runs never overlap; :class:`RunLocked` if another run holds it.
+    so two cron runs never overlap; :class:`RunLocked` if another run holds it (a lock or
+    claims of a killed sender of this host are taken over at once).
     """
     config = current_app.config
     report = SendReport()
@@ -65,7 +77,10 @@ def send_due(max_messages: int | None = None, batch_size: int | None = None, wor
     name = f"send:{worker}" if worker else "send"
     db.session.commit()  # start from a clean session: the claims set their own isolation level
     with job_lock(name, ttl=config["SHOPCRM_SEND_LEASE_SECONDS"]) as lock:
+        release_dead_claims()
         settle_accepted()
+        if config["SHOPCRM_RESEND_IN_DOUBT"]:
+            report.resent_in_doubt = resend_in_doubt(MAX_ATTEMPTS)
         db.session.commit()
         sender = Sender(lock, report)
         handled = 0

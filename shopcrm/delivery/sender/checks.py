@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from ...extensions import db
 from ...models import Campaign
-from ...shop import connect_shop
+from ...shop import connect_shop, shop_reads
 from ...shop.activity import SendLookups
 from ...vocab import REMINDER_KINDS
 from ..eligibility import send_verdict
@@ -46,7 +46,7 @@ def read_facts(rows: list[dict], lookups: SendLookups) -> BatchFacts:
     db.session.commit()
     customer_ids = [r["customer_id"] for r in rows]
     watched = [r for r in rows if r["stop_if_ordered_since"] is not None]
-    with connect_shop() as shop:
+    with shop_reads(), connect_shop() as shop:
         facts.customers = lookups.customers(shop, customer_ids)
         if watched:
             facts.ordered = lookups.latest_orders(shop, [r["customer_id"] for r in watched],

@@ -12,7 +12,8 @@ from .journal import RELEASE, RENEW
 
 _m = Message.__table__
 ROW_COLUMNS = (_m.c.id, _m.c.campaign_id, _m.c.customer_id, _m.c.email, _m.c.email_hash, _m.c.subject,
-                _m.c.html, _m.c.text, _m.c.unsubscribe_url, _m.c.attempts, _m.c.stop_if_ordered_since)
+                _m.c.html, _m.c.text, _m.c.unsubscribe_url, _m.c.attempts, _m.c.stop_if_ordered_since,
+               _m.c.message_id)  # kept from an earlier attempt: one Message-ID per row, so receivers can de-duplicate
 
 
 def claim(token: str, size: int, lease: timedelta) -> list[dict]:

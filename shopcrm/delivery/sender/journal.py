@@ -54,6 +54,10 @@ RENEW = (
     _m.update().where(_m.c.id.in_(sa.bindparam("ids", expanding=True)), _m.c.claimed_by == sa.bindparam("token"))
     .values(lease_until=sa.bindparam("until"))
 )
+MARK_IN_DOUBT = (  # handed over, no answer: stays "sending", its lease ended at once (see recovery)
+    _m.update().where(_m.c.id == sa.bindparam("mid"), _m.c.claimed_by == sa.bindparam("token"), _m.c.state == "sending")
+    .values(lease_until=None, reason=sa.bindparam("why"))
+)
 FORGIVE = SoftBounce.__table__.delete().where(SoftBounce.__table__.c.email_hash == sa.bindparam("h"))
 ID_LISTS = (RELEASE, RENEW, MARK_SENT)  # once a batch, with a list of ids: run through SQLAlchemy
 
@@ -120,11 +124,27 @@ class Journal:
 
     def _close_connection(self) -> None:
         if self.connection is not None:
-            if self.sqlite_synchronous is not None:  # the pooled connection goes back as it came
-                raw = self.connection.connection.dbapi_connection
-                raw.execute(f"PRAGMA synchronous = {int(self.sqlite_synchronous)}")
-            self.connection.close()
-            self.connection = None
+            try:
+                if self.sqlite_synchronous is not None:  # the pooled connection goes back as it came
+                    raw = self.connection.connection.dbapi_connection
+                    raw.execute(f"PRAGMA synchronous = {int(self.sqlite_synchronous)}")
+                self.connection.close()
+                self.connection = None
+            except Exception:  # noqa: BLE001 - a broken connection: the error that broke it is the one reported
+                self._discard()
+
+    def _discard(self) -> None:
+        """Drop a connection that failed (the database went away): the server undoes what it
+        did not commit, and the pool does not get it back."""
+        connection, self.connection = self.connection, None
+        self.sqlite_synchronous = None
+        if connection is None:
+            return
+        for step in (connection.invalidate, connection.close):
+            try:
+                step()
+            except Exception:  # noqa: BLE001 - it is broken already
+                pass
 
     @property
     def driver(self):
@@ -179,7 +199,12 @@ class Journal:
         if pending is not None:
             pending.exception()  # wait; a failed COMMIT has undone the transaction anyway
         if self.connection is not None:
-            self.driver.rollback()
+            try:
+                self.driver.rollback()
+                if self.connection.in_transaction():  # one begun by a statement run through SQLAlchemy
+                    self.connection.rollback()
+            except Exception:  # noqa: BLE001 - the connection broke (the error that broke it is raised)
+                self._discard()
         return staged
 
     @contextmanager
@@ -230,8 +255,6 @@ class Journal:
                     self.pending = self.committer.submit(raw.commit)
         except BaseException:
             self.rollback()
-            if id_lists:
-                self.connection.rollback()
             raise
         staged_counts = counts[:len(deferred)] if deferred else self.staged_counts
         self.staged, self.staged_counts = [], staged_counts
@@ -252,8 +275,5 @@ class Journal:
         except BaseException:
             if channel is not None:
                 channel.drop()
-            try:
-                self.driver.rollback()
-            except Exception:
-                pass  # a connection that failed to commit may be gone; the error below says why
+            self._discard()  # a connection whose COMMIT failed may be gone: the next change takes a new one
             raise

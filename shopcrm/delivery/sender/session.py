@@ -25,7 +25,8 @@ from ..suppression import record_soft_bounce, suppress
 from ..transport import make_channel
 from .checks import BatchFacts, read_facts, verdict
 from .claims import claim, release, renewal
-from .journal import FORGIVE, ID_LISTS, MARK_DONE, MARK_SENDING, MARK_SENT, RETRY, Journal
+from .journal import FORGIVE, ID_LISTS, MARK_DONE, MARK_IN_DOUBT, MARK_SENDING, MARK_SENT, RETRY, Journal
+from .recovery import IN_DOUBT
 
 RETRY_BACKOFF_SECONDS = (60, 300, 1800, 7200, 21600)
 MAX_ATTEMPTS = len(RETRY_BACKOFF_SECONDS) + 1
@@ -42,12 +43,19 @@ class SendReport:
     cancelled: int = 0
     batches: int = 0
     in_doubt: int = 0
+    resent_in_doubt: int = 0  # queued again by SHOPCRM_RESEND_IN_DOUBT
     reasons: dict = field(default_factory=dict)  # why rows were suppressed or cancelled at send time
     errors: list = field(default_factory=list)
 
     def skipped(self, state: str, reason: str) -> None:
         setattr(self, state, getattr(self, state) + 1)
         self.reasons[reason] = self.reasons.get(reason, 0) + 1
+
+    @property
+    def delivered_nothing(self) -> bool:
+        """The run met errors and no message reached the mail server: what cron must see as a
+        failure (exit code), not a success with warnings."""
+        return bool(self.errors) and self.sent == 0
 
 
 class Pacer:
@@ -88,6 +96,7 @@ class Sender:
         self.builder = MailBuilder()
         self.lookups = SendLookups(current_mapping())
         self.exempt_reminders = self.config["SHOPCRM_CAP_EXEMPT_REMINDERS"]
+        self.server = mail_server_named(self.config)
         self.per_session = self.config.get("MAIL_MAX_EMAILS")  # Flask-Mail's setting, same meaning
         self.checks_max_age = self.config["SHOPCRM_SEND_CHECKS_MAX_AGE"]
         self.batch_no = 0
@@ -125,6 +134,7 @@ class Sender:
         channel = None
         waiting: tuple[dict, WireMessage] | None = None  # content sent, the server's answer not read yet
         handled = len(rows)
+        failure: BaseException | None = None
         try:
             facts = self._facts(rows)
             checked = time.monotonic()
@@ -156,6 +166,9 @@ class Sender:
             ops += stop.ops
             ops.append(self._release(rows))
             raise
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
             if self.accepted:  # every 250 of the batch, in one statement
                 ops.append((MARK_SENT, {"ids": self.accepted, "token": self.token}))
@@ -163,6 +176,12 @@ class Sender:
             try:
                 if ops:
                     self.journal.commit(ops)
+            except Exception:
+                if failure is None:
+                    raise
+                # The batch failed already, usually because the database went away: that first
+                # error is the one to report. What was not written is settled by the next run
+                # (rows "sending" of this claim: sent or in doubt; the rest returns to the pool).
             finally:
                 if channel is not None:
                     channel.close()
@@ -172,7 +191,7 @@ class Sender:
         try:
             channel.open()
         except CONNECTION_ERRORS as exc:
-            self.report.errors.append(f"cannot connect to the mail server: {exc}")
+            self.report.errors.append(f"cannot connect to the mail server {self.server}: {_text(exc)}")
             raise StopRun(str(exc)) from exc
         return channel
 
@@ -189,7 +208,7 @@ class Sender:
         if channel.pipelining:  # first, so the server has the envelope while the UPDATE below runs
             try:
                 channel.send_envelope(self.builder.envelope_from, row["email"])
-            except CONNECTION_ERRORS as exc:
+            except CONNECTION_ERRORS as exc:  # the previous message's end went out: its answer is lost
                 raise self._connection_lost(row, exc, [], waiting) from exc
         later = [op for op in ops if op[0] in ID_LISTS]
         self.journal.stage([op for op in ops if op[0] not in ID_LISTS]
@@ -248,14 +267,16 @@ class Sender:
         return [], (row, wire)  # its answer is read while the next message is being prepared
 
     def _answer(self, waiting: tuple, facts: BatchFacts, channel) -> list:
-        """Read the server's answer to a message whose content went out."""
+        """Read the server's answer to a message whose content went out. No answer (the
+        connection dropped, or ``SHOPCRM_SMTP_DATA_TIMEOUT`` passed) leaves it in doubt: the
+        server may have taken it, so it is not retried (see ``recovery``)."""
         row, wire = waiting
         try:
             channel.read_content_reply()
         except smtplib.SMTPDataError as exc:
             return self._refused(row, exc.smtp_code, exc.smtp_error, stage="content")
         except CONNECTION_ERRORS as exc:
-            raise self._connection_lost(row, exc, [], None) from exc
+            raise self._connection_lost(None, exc, [], waiting) from exc
         return self._sent(row, wire, facts)
 
     def _sent(self, row: dict, wire: WireMessage, facts: BatchFacts) -> list:
@@ -316,7 +337,7 @@ class Sender:
                 db.session.commit()  # bounces are rare: recorded on the session, at once
             return [self._done(row, "failed", f"rejected: {detail}", row["attempts"] + 1)]
         if code == 421:  # the server is closing the session: try again later, from a new connection
-            self.report.errors.append(f"the mail server closed the session: {detail}")
+            self.report.errors.append(f"the mail server {self.server} closed the session: {detail}")
             raise StopRun(detail, [self._retry(row, detail)])
         if stage == "recipient":
             with self.journal.outside_transaction():
@@ -330,15 +351,39 @@ class Sender:
 
     def _sender_refused(self, row: dict, exc: smtplib.SMTPSenderRefused, ops: list) -> "StopRun":
         detail = f"{exc.smtp_code} {_text(exc.smtp_error)}"
-        self.report.errors.append(f"the mail server refused the sender address: {detail}")
+        self.report.errors.append(f"the mail server {self.server} refused the sender address "
+                                  f"(MAIL_DEFAULT_SENDER): {detail}")
         return StopRun("sender refused", ops + [self._retry(row, f"sender refused: {detail}")])
 
-    def _connection_lost(self, row: dict, exc: Exception, ops: list, waiting: tuple | None) -> "StopRun":
-        """The session broke while ``row`` was being sent. A message whose content went out but
-        whose answer never came (``waiting``) is retried too: the server did not confirm it."""
-        self.report.errors.append(f"lost the connection to the mail server: {exc}")
-        retries = [self._retry(w, f"connection lost: {exc}") for w in ([waiting[0]] if waiting else [])]
-        return StopRun(str(exc), ops + retries + [self._retry(row, f"connection lost: {exc}")])
+    def _connection_lost(self, row: dict | None, exc: Exception, ops: list, waiting: tuple | None) -> "StopRun":
+        """The session broke while ``row`` was being sent (``None``: between two messages).
+        ``row``'s end had not gone out — the server delivers nothing without it — so it is
+        retried. A message whose end went out but whose answer never came (``waiting``) may
+        have been taken: it is left in doubt, not retried (a retry would deliver it twice)."""
+        what = _text(exc) or type(exc).__name__
+        if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+            limit = "SHOPCRM_SMTP_DATA_TIMEOUT" if row is None else "SHOPCRM_SMTP_TIMEOUT"
+            what = f"no answer within {self.config[limit]:g} s ({limit}): {what}"
+        self.report.errors.append(f"lost the connection to the mail server {self.server}: {what}")
+        changes = list(ops)
+        if waiting is not None:
+            changes.append(self._in_doubt(waiting[0], waiting[1], what))
+        if row is not None:
+            changes.append(self._retry(row, f"connection lost: {what}"))
+        return StopRun(what, changes)
+
+    def _in_doubt(self, row: dict, wire: WireMessage, what: str) -> tuple:
+        """The message's end went out and no answer came: it stays ``sending``, in doubt at once,
+        with the Message-ID it went out with (a resend reuses it)."""
+        self.report.errors.append(f"message #{row['id']} to {row['email']} is {IN_DOUBT}: the mail server may have "
+                                  f"taken it ({wire.message_id}); see `flask shopcrm outbox in-doubt`")
+        return (MARK_IN_DOUBT, {"mid": row["id"], "token": self.token,
+                                "why": f"{IN_DOUBT}: no answer after the message was handed over: {what}"[:255]})
+
+
+def mail_server_named(config) -> str:
+    """The mail server as the settings name it, for messages an admin acts on."""
+    return f"{config.get('MAIL_SERVER')}:{config.get('MAIL_PORT')} (MAIL_SERVER, MAIL_PORT)"
 
 
 def _text(reply) -> str:
