@@ -74,6 +74,8 @@ def target_from_form(form) -> dict:
     }
     if form.get("churn_risk") in ("yes", "no"):
         target["churn_risk"] = form["churn_risk"] == "yes"
+    if (form.get("predicted_top_percent") or "").strip():
+        target["predicted_top_percent"] = form["predicted_top_percent"].strip()
     rfm = {}
     for letter in "rfm":
         low, high = form.get(f"rfm_{letter}_min", ""), form.get(f"rfm_{letter}_max", "")

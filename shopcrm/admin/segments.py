@@ -147,7 +147,9 @@ def group(kind: str, key: str):
     title, _, labels, help_texts = GROUP_KINDS[kind]
     filters = browse.Filters(**{"type": key} if kind == "type" else {"action": key} if kind == "action"
                              else {"risk": key == "yes"})
-    filters.sort = request.args.get("sort") if request.args.get("sort") in browse.SORTS else browse.DEFAULT_SORT
+    # a customer type lists its most valuable members first (the run's value ranking)
+    default_sort = "value" if kind == "type" else browse.DEFAULT_SORT
+    filters.sort = request.args.get("sort") if request.args.get("sort") in browse.SORTS else default_sort
     listing = browse.listing(run, filters, page_from_request(0).number, current_app.config["SHOPCRM_PAGE_SIZE"],
                              shop_reader())
     everyone = cube(run).total()

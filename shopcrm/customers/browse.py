@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..models import Membership, Run
 from ..paging import Page
+from ..segmentation.ranking import member_order
 from ..vocab import ACTIONS, VALUE_TYPES
 from . import figures
 from .email_status import statuses
@@ -27,11 +28,16 @@ SORTS = {
     "revenue": ("Highest spend", ((Membership.monetary, True), (Membership.customer_id, True))),
     "recent": ("Latest order", ((Membership.recency_days, False), (Membership.customer_id, False))),
     "newest": ("Newest customers", ((Membership.customer_id, True),)),
+    # the run's own value ranking (predicted value, or the RFM score where the shop's past says it
+    # catches more revenue): segmentation.ranking.member_order
+    "value": ("Most valuable first", ()),
 }
 
 
-def order_by(sort: str, reverse: bool = False) -> list:
+def order_by(sort: str, reverse: bool = False, run: Run | None = None) -> list:
     """The ORDER BY of a sort (``reverse``: read from the other end of the same index)."""
+    if sort == "value":
+        return member_order(run)
     return [column.desc() if descending != reverse else column.asc() for column, descending in SORTS[sort][1]]
 DEFAULT_SORT = "revenue"
 #: When the last order was: (what the owner reads, lowest days (exclusive), highest days (inclusive)),
@@ -183,13 +189,13 @@ def listing(run: Run, filters: Filters, page_number: int, page_size: int, reader
     page = Page(max(1, min(page_number, max(1, -(-total // page_size)))), page_size, total)
     # A page past the middle is read from the other end of the index: the last page skips as few
     # entries as the first.
-    reverse = page.offset > total // 2
+    reverse = page.offset > total // 2 and filters.sort != "value"  # the value order has no index to read back
     offset = max(0, total - page.offset - page.size) if reverse else page.offset
     size = min(page.size, total - page.offset) if reverse else page.size
     picked = (sa.select(Membership.customer_id).where(*filters.conditions(run))
-              .order_by(*order_by(filters.sort, reverse)).limit(max(size, 0)).offset(offset).subquery())
+              .order_by(*order_by(filters.sort, reverse, run)).limit(max(size, 0)).offset(offset).subquery())
     rows = db.session.execute(sa.select(*ROW_COLUMNS).join(picked, picked.c.customer_id == Membership.customer_id)
-                              .where(Membership.run_id == run.id).order_by(*order_by(filters.sort))).all()
+                              .where(Membership.run_id == run.id).order_by(*order_by(filters.sort, run=run))).all()
     shop = reader.customers([r.customer_id for r in rows], columns=SHOP_FIELDS)
     email = statuses(shop.values())
     return Listing([{**r._asdict(), "shop": shop.get(r.customer_id), "email": email.get(r.customer_id)} for r in rows],

@@ -10,6 +10,7 @@ from ..extensions import db
 from ..models import Membership, SearchWord, Segment
 from ..paging import Page
 from ..segmentation import search_index as search
+from ..segmentation.export import FIGURE_FIELDS, FIGURE_HEADINGS, figures
 from .reader import ShopReader
 
 SEARCH_LIMIT = 2000  # shop customers a member search looks among (ids only)
@@ -93,7 +94,7 @@ def csv_safe(value) -> str:
 #: The export's header: what a spreadsheet user reads at the top of each column.
 EXPORT_COLUMNS = ("Customer number", "E-mail", "First name", "Last name", "City", "Country", "Customer type",
                   "Can we e-mail?", "Days since last order", "Orders (12 months)", "Spend (12 months)",
-                  "Interested in")
+                  "Interested in", "Segment", *FIGURE_HEADINGS)
 #: Put before the first byte of an export: Excel takes a CSV file without it for the machine's
 #: old code page and shows "JosÃ©" for "José"; LibreOffice reads it as UTF-8 either way.
 BOM = "\ufeff"
@@ -113,8 +114,11 @@ def export_rows(conditions: list, reader: ShopReader):
 
     yield EXPORT_COLUMNS
     categories = reader.category_names()
+    segment_names = dict(db.session.execute(sa.select(Segment.id, Segment.name).join(
+        Membership, Membership.segment_id == Segment.id).where(*conditions).distinct()).all())
     query = sa.select(Membership.customer_id, Membership.value_type, Membership.recency_days,
-                      Membership.frequency, Membership.monetary, Membership.top_categories).where(*conditions)
+                      Membership.frequency, Membership.monetary, Membership.top_categories, Membership.segment_id,
+                      *FIGURE_FIELDS).where(*conditions)
     for chunk in keyset_chunks(db.session, query, Membership.customer_id, EXPORT_CHUNK):
         customers = reader.customers([m.customer_id for m in chunk])
         email = statuses(customers.values())
@@ -127,4 +131,4 @@ def export_rows(conditions: list, reader: ShopReader):
                 m.customer_id, c.get("email"), c.get("first_name"), c.get("last_name"), c.get("city"),
                 c.get("country"), VALUE_TYPE_LABELS.get(m.value_type, m.value_type),
                 status.label if status else "unknown", "" if m.recency_days is None else round(m.recency_days),
-                m.frequency, f"{m.monetary:.2f}", interests)]
+                m.frequency, f"{m.monetary:.2f}", interests, segment_names.get(m.segment_id, ""), *figures(m))]

@@ -23,7 +23,7 @@ from ..extensions import db
 from ..models import Membership, Run, Segment
 from ..shop import queries as shopq
 from ..shop.mapping import ShopMapping
-from ..vocab import VALUE_TYPE_LABELS
+from ..vocab import ACTION_LABELS, VALUE_TYPE_LABELS
 
 EXPORT_COLUMNS = ("customer_id", "email", "segment", "value_type", "rfm_r", "rfm_f", "rfm_m", "churn_risk",
                   "churn_score", "p_alive", "expected_orders", "expected_value", "recommended_action")
@@ -51,16 +51,28 @@ def _whole(value) -> str:
     return "" if value is None else str(int(value))
 
 
+#: The figures every export carries after the customer type, with the names an owner reads in a
+#: spreadsheet (the panel's segment export uses these; ``export customers`` the machine names).
+FIGURE_HEADINGS = ("Recency score (1-5)", "Frequency score (1-5)", "Spend score (1-5)", "At risk of leaving",
+                   "Risk score (0-1)", "Chance still a customer", "Expected orders (next period)",
+                   "Expected spend (next period)", "Recommended action")
+FIGURE_FIELDS = (Membership.rfm_r, Membership.rfm_f, Membership.rfm_m, Membership.churn_risk, Membership.churn_score,
+                 Membership.p_alive, Membership.expected_orders, Membership.expected_value, Membership.action)
+
+
+def figures(m) -> list[str]:
+    """A membership's RFM scores, churn figures, predictions and action, as cells (empty where a
+    value does not apply: a customer who never bought has none of them)."""
+    bought = m.churn_score is not None
+    return [_whole(m.rfm_r), _whole(m.rfm_f), _whole(m.rfm_m), ("yes" if m.churn_risk else "no") if bought else "",
+            _number(m.churn_score, 4), _number(m.p_alive, 4), _number(m.expected_orders, 4),
+            _number(m.expected_value, 2), ACTION_LABELS.get(m.action, (m.action or "").replace("_", " "))]
+
+
 def row(m, email: str | None, segment: str | None) -> list[str]:
     """One customer's cells, in :data:`EXPORT_COLUMNS` order."""
-    bought = m.churn_score is not None
-    return [
-        str(m.customer_id), email or "", segment or "", VALUE_TYPE_LABELS.get(m.value_type, m.value_type or ""),
-        _whole(m.rfm_r), _whole(m.rfm_f), _whole(m.rfm_m),
-        ("yes" if m.churn_risk else "no") if bought else "", _number(m.churn_score, 4),
-        _number(m.p_alive, 4), _number(m.expected_orders, 4), _number(m.expected_value, 2),
-        (m.action or "").replace("_", " "),
-    ]
+    return [str(m.customer_id), email or "", segment or "", VALUE_TYPE_LABELS.get(m.value_type, m.value_type or ""),
+            *figures(m)]
 
 
 def customer_rows(run: Run, emails: Emails, segment_id: int | None = None,

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from shopcrm import create_app
 from shopcrm.campaigns.service import enqueue_due
+from shopcrm.campaigns.targets import audience_count
 from shopcrm.delivery.sender import send_due
 from shopcrm.extensions import db
 from shopcrm.models import Campaign, Click, Membership, Message, Run, Segment, Trigger
@@ -470,3 +471,20 @@ def test_the_campaign_pages_in_a_real_browser(segmented_app, device, width):
         page.goto(f"{base}/admin/triggers#abandoned_cart")
         wide_enough("triggers")
         assert not errors, errors
+
+
+def test_predicted_best_customers_survive_the_form(segmented_app):
+    """The "predicted best" audience is a target the form shows and saves back (a field for the share)."""
+    client, _ = logged_in(segmented_app)
+    form = client.get("/crm/admin/campaigns/new?audience=predicted_best").get_data(as_text=True)
+    assert 'name="predicted_top_percent" value="10"' in form
+    token = csrf_token(client, "/crm/admin/campaigns/new")
+    made = client.post("/crm/admin/campaigns/new", data={"csrf_token": token, "name": "Best ahead",
+                                                         "template": "segment_offer", "predicted_top_percent": "10"})
+    assert made.status_code == 302
+    with segmented_app.app_context():
+        campaign = db.session.scalar(sa.select(Campaign).where(Campaign.name == "Best ahead"))
+        assert campaign.target == {"predicted_top_percent": 10.0}
+        buyers = db.session.scalar(sa.select(sa.func.count()).select_from(Membership).where(
+            Membership.run_id == Run.current().id, Membership.expected_value.is_not(None)))
+        assert 0 < audience_count(campaign.target) <= buyers // 10 + 5

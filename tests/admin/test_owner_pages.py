@@ -329,7 +329,8 @@ def test_groups_are_segments_with_members_and_revenue(segmented_app, kind, key, 
                                  .order_by(Membership.monetary.desc(), Membership.customer_id.desc())).all()
         revenue = db.session.scalar(sa.select(sa.func.sum(Membership.monetary)).where(Membership.run_id == run.id,
                                                                                       column == value))
-    page = client.get(f"/crm/admin/segments/{kind}/{key}").get_data(as_text=True)
+    # by spend (a customer type's own default is its value order: see the test below)
+    page = client.get(f"/crm/admin/segments/{kind}/{key}?sort=revenue").get_data(as_text=True)
     assert listed(page) == list(ids[:50])
     words = text_of(page)
     assert f"{len(ids):,} customers" in words and f"€{round(revenue):,} spent in the last 12 months" in words
@@ -421,3 +422,18 @@ def test_csrf_token_is_on_every_owner_form(segmented_app):
     client = logged_in(segmented_app)
     for path in ("/crm/admin/settings", "/crm/admin/suppressions", "/crm/admin/account"):
         assert csrf_token(client, path)
+
+
+def test_a_customer_type_lists_its_most_valuable_members_first(segmented_app):
+    """Each value type's members come in the run's value order (predicted value, or the RFM score
+    where the shop's past says it catches more): segmentation.ranking.member_order."""
+    from shopcrm.segmentation.ranking import member_order
+
+    page = logged_in(segmented_app).get("/crm/admin/segments/type/high_value").get_data(as_text=True)
+    shown = [int(i) for i in re.findall(r'href="/crm/admin/customers/(\d+)"', page)]
+    with segmented_app.app_context():
+        run = Run.current()
+        expected = db.session.scalars(sa.select(Membership.customer_id).where(
+            Membership.run_id == run.id, Membership.value_type == "high_value").order_by(*member_order(run))
+            .limit(len(dict.fromkeys(shown)))).all()
+    assert shown and list(dict.fromkeys(shown)) == expected

@@ -129,6 +129,17 @@ def test_segment_export_streams_every_member_as_csv(segmented_app):
     assert len(rows) == size
     assert len({r["Customer number"] for r in rows}) == size
     assert all(r["Customer type"] for r in rows)
+    # the same figures as `flask shopcrm export customers`: segment, RFM, churn, predictions, action
+    with segmented_app.app_context():
+        members = {m.customer_id: m for m in db.session.scalars(sa.select(Membership).where(
+            Membership.run_id == Run.current().id, Membership.segment_id == seg_id))}
+        name = db.session.get(Segment, seg_id).name
+    for r in rows:
+        m = members[int(r["Customer number"])]
+        assert r["Segment"] == name and r["Recency score (1-5)"] == ("" if m.rfm_r is None else str(m.rfm_r))
+        assert r["Expected spend (next period)"] == ("" if m.expected_value is None else f"{m.expected_value:.2f}")
+        assert r["At risk of leaving"] == ("" if m.churn_score is None else ("yes" if m.churn_risk else "no"))
+    assert any(r["Expected spend (next period)"] for r in rows) and any(r["Recommended action"] for r in rows)
     viewer = logged_in(segmented_app, role="viewer", email="v2@shop.test")
     assert viewer.get(f"/crm/admin/segments/{seg_id}/export.csv").status_code == 403
 

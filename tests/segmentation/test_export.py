@@ -12,7 +12,7 @@ from shopcrm import create_app
 from shopcrm.extensions import db
 from shopcrm.models import Membership, Run, Segment
 from shopcrm.segmentation.export import EXPORT_COLUMNS, customer_rows
-from shopcrm.vocab import VALUE_TYPE_LABELS
+from shopcrm.vocab import ACTION_LABELS, VALUE_TYPE_LABELS
 from tests.support.apps import base_config, dispose
 from tests.support.campaigns import shop_execute
 
@@ -55,7 +55,7 @@ def test_every_customer_with_every_column_in_order(exportable, tmp_path):
         m = stored[int(r["customer_id"])]
         assert r["value_type"] == VALUE_TYPE_LABELS[m.value_type]
         assert r["segment"] == (names[m.segment_id] if m.segment_id else "")
-        assert r["recommended_action"] == m.action.replace("_", " ")
+        assert r["recommended_action"] == ACTION_LABELS[m.action]  # the panel's words, like the value type
         if m.recency_days is None:  # never bought: nothing of RFM, churn or predictions applies
             assert [r[c] for c in COLUMNS[4:12]] == [""] * 8
         else:

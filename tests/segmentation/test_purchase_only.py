@@ -12,7 +12,7 @@ from shopcrm import demo
 from shopcrm.demo.generator import DemoShop
 from shopcrm.extensions import db
 from shopcrm.models import Insight, Membership, Run
-from tests.support.apps import DEMO_NOW
+from tests.support.apps import DEMO_NOW, logged_in
 
 VALID = ("complete", "processing")  # the generic preset's valid order statuses
 
@@ -67,6 +67,10 @@ def test_one_category_a_fixed_k_and_no_brands_are_said_and_recorded(purchase_app
         assert run.params["asked"] == {"level": "brand", "n_clusters": 3}  # ... and what was asked
         assert run.quality["ran"] == {"level": "category", "segments": 1} and len(run.quality["notes"]) == 3
         assert Insight.of(run.id, "model")["level"] == "category"
+        noted_run = run.id
+    # the run's page says the same to whoever looks at it in the panel
+    page = logged_in(purchase_app).get(f"/crm/admin/runs/{noted_run}").get_data(as_text=True)
+    assert "one category (Books)" in page and "only 1 distinct group(s)" in page
     plain = segment(purchase_app, "--as-of", "2026-11-01")
     assert plain.exit_code == 0 and plain.output.count("note: ") == 1 and "one category (Books)" in plain.output
     with purchase_app.app_context():
