@@ -2,13 +2,15 @@
 
 ``crm_view`` lives in shopcrm's own database, which may be another database (or another
 server) than the shop's, so it cannot be joined to the shop's products. So the shop's
-product → category map (one row per product: small) is copied into a temporary table on
-shopcrm's side, and the views are aggregated there in SQL per (customer, category) with the
+product → category and brand map (one row per product: small) is copied into a temporary table
+on shopcrm's side, and the views are aggregated there in SQL per (customer, category), per
+(customer, brand) and per (customer, month) for the visitors per month, with the
 same decay as the extraction (``mining.features``): what crosses the wire is as small as the
 shop's own aggregate.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -24,23 +26,47 @@ _views = ProductView.__table__
 # Session-private scratch space on shopcrm's database (never a migration's business: its own
 # MetaData, created and dropped by the aggregation on its connection).
 _scratch = sa.MetaData()
-_categories = sa.Table("crm_tmp_view_category", _scratch,
-                       sa.Column("product_id", sa.BigInteger, primary_key=True, autoincrement=False),
-                       sa.Column("category_id", sa.BigInteger, nullable=False),
-                       prefixes=["TEMPORARY"])
+_groups = sa.Table("crm_tmp_view_product", _scratch,
+                   sa.Column("product_id", sa.BigInteger, primary_key=True, autoincrement=False),
+                   sa.Column("category_id", sa.BigInteger),
+                   sa.Column("brand_id", sa.BigInteger),
+                   prefixes=["TEMPORARY"])
 
 
-def product_categories(shop_conn: sa.Connection, mapping: ShopMapping) -> list[dict]:
-    """Every product the shop knows with its canonical category."""
-    product = mapping.source("product", ("id", "category_id"))
-    query = sa.select(product.c.id, product.c.category_id).where(product.c.id.is_not(None),
-                                                                 product.c.category_id.is_not(None))
-    return [{"product_id": int(p), "category_id": int(c)} for p, c in shop_conn.execute(query)]
+@dataclass
+class BeaconViews:
+    """The beacon's views, aggregated where they are stored: what a run's extraction adds to the
+    shop's own browsing (all per customer, as float arrays)."""
+
+    categories: np.ndarray  # (n, 3): customer, category, decayed view count
+    brands: np.ndarray  # (n, 3): customer, brand, decayed view count
+    months: np.ndarray  # (n, 2): customer, months before the as-of month (UTC) in which they viewed
+
+    def __len__(self) -> int:
+        return len(self.categories) + len(self.brands) + len(self.months)
 
 
-def view_scores(crm_conn: sa.Connection, shop_conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
-                half_life_days: float, horizon_days: int) -> np.ndarray:
-    """Per (customer, category): beacon view scores, (n, 3) floats: customer, category, score.
+def product_groups(shop_conn: sa.Connection, mapping: ShopMapping) -> list[dict]:
+    """Every product the shop knows with its canonical category and brand (either may be missing)."""
+    columns = ("id", "category_id", "brand_id") if mapping.has("brand") else ("id", "category_id")
+    product = mapping.source("product", columns)
+    brand = product.c.brand_id if "brand_id" in columns else sa.null()
+    query = sa.select(product.c.id, product.c.category_id, brand).where(
+        product.c.id.is_not(None), sa.or_(product.c.category_id.is_not(None), brand.is_not(None)))
+    return [{"product_id": int(p), "category_id": None if c is None else int(c),
+             "brand_id": None if b is None else int(b)} for p, c, b in shop_conn.execute(query)]
+
+
+def _months_back(as_of_utc: datetime):
+    """Months between a view's month and the as-of month, in SQL (0: the as-of month itself)."""
+    viewed = _views.c.viewed_at
+    return (as_of_utc.year * 12 + as_of_utc.month) - (sa.extract("year", viewed) * 12 + sa.extract("month", viewed))
+
+
+def beacon_views(crm_conn: sa.Connection, shop_conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
+                 half_life_days: float, horizon_days: int) -> BeaconViews:
+    """The beacon's views within the horizon, per (customer, category), per (customer, brand) and
+    the months each customer viewed anything in (visitors per month).
 
     Views in the future (a clock ahead) or older than the horizon are ignored, and views of
     products the shop does not know (orphans) drop out in the join, as in the extraction.
@@ -51,26 +77,38 @@ def view_scores(crm_conn: sa.Connection, shop_conn: sa.Connection, mapping: Shop
     # mining.features.decay, rendered in SQL: exp(rate × age in days)
     decay = sa.func.exp(sa.literal(decay_rate(half_life_days), sa.Float)
                         * days_between(_views.c.viewed_at, as_of_p))
-    query = (
-        sa.select(_views.c.customer_id, _categories.c.category_id, sa.func.sum(decay))
-        .select_from(_views.join(_categories, _categories.c.product_id == _views.c.product_id))
-        .where(_views.c.viewed_at <= as_of_p, _views.c.viewed_at > since)
-        .group_by(_views.c.customer_id, _categories.c.category_id)
-    )
-    products = product_categories(shop_conn, mapping)
-    _categories.create(crm_conn)
+    window = (_views.c.viewed_at <= as_of_p, _views.c.viewed_at > since)
+    joined = _views.join(_groups, _groups.c.product_id == _views.c.product_id)
+
+    def scores(column) -> sa.Select:
+        return (sa.select(_views.c.customer_id, column, sa.func.sum(decay)).select_from(joined)
+                .where(*window, column.is_not(None)).group_by(_views.c.customer_id, column))
+
+    months = _months_back(as_of_utc)
+    visits = sa.select(_views.c.customer_id, months).select_from(joined).where(*window).group_by(
+        _views.c.customer_id, months)
+    products = product_groups(shop_conn, mapping)
+    _groups.create(crm_conn)
     try:
         if products:
-            crm_conn.execute(_categories.insert(), products)
-        rows = crm_conn.execute(query).all()
+            crm_conn.execute(_groups.insert(), products)
+        found = [crm_conn.execute(q).all() for q in (scores(_groups.c.category_id), scores(_groups.c.brand_id))]
+        month_rows = crm_conn.execute(visits).all()
     finally:
-        _categories.drop(crm_conn)
-    return np.array(rows, dtype=np.float64).reshape(-1, 3)
+        _groups.drop(crm_conn)
+    return BeaconViews(*(np.array(rows, dtype=np.float64).reshape(-1, 3) for rows in found),
+                       np.array(month_rows, dtype=np.float64).reshape(-1, 2))
+
+
+def view_scores(crm_conn: sa.Connection, shop_conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
+                half_life_days: float, horizon_days: int) -> np.ndarray:
+    """Per (customer, category): beacon view scores, (n, 3) floats: customer, category, score."""
+    return beacon_views(crm_conn, shop_conn, mapping, as_of, half_life_days, horizon_days).categories
 
 
 def beacon_view_scores(shop_conn: sa.Connection, mapping: ShopMapping, as_of: datetime, half_life_days: float,
-                       horizon_days: int) -> np.ndarray | None:
-    """``view_scores`` on the app's own database, or ``None`` when the mapping reads no beacon views.
+                       horizon_days: int) -> BeaconViews | None:
+    """``beacon_views`` on the app's own database, or ``None`` when the mapping reads no beacon views.
 
     It reads on a connection of its own, closed before the run writes (SQLite allows one
     writer, and a read snapshot held open would block the run's write transaction).
@@ -80,7 +118,7 @@ def beacon_view_scores(shop_conn: sa.Connection, mapping: ShopMapping, as_of: da
     from ..extensions import db
 
     with db.engine.connect() as crm_conn:
-        return view_scores(crm_conn, shop_conn, mapping, as_of, half_life_days, horizon_days)
+        return beacon_views(crm_conn, shop_conn, mapping, as_of, half_life_days, horizon_days)
 
 
 def record_view(conn: sa.Connection, customer_id: int, product_id: int, viewed_at: datetime, nonce: str) -> None:

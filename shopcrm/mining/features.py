@@ -85,9 +85,18 @@ class InterestAccumulator:
         self._scatter(self.categories, touched, local, self.catalog.product_category[products], scores)
         self._scatter(self.brands, touched, local, self.catalog.product_brand[products], scores)
 
-    def add_scores(self, rows: np.ndarray, columns: np.ndarray, scores: np.ndarray) -> None:
+    def add_scores(self, rows: np.ndarray, columns: np.ndarray, scores: np.ndarray, brands: bool = False) -> None:
+        """Scores aggregated elsewhere (the view beacon's), by customer row and category column
+        (``brands``: brand column)."""
         touched, local = np.unique(rows, return_inverse=True)
-        self._scatter(self.categories, touched, local.ravel(), columns, scores)
+        self._scatter(self.brands if brands else self.categories, touched, local.ravel(), columns, scores)
+
+    def add_months(self, rows: np.ndarray, months_back: np.ndarray) -> None:
+        """Visits counted elsewhere: customer rows and how many months before as-of's month each was."""
+        ok = (months_back >= 0) & (months_back < MONTHS)
+        bits = np.zeros(len(self.months), dtype=np.int64)
+        np.bitwise_or.at(bits, rows[ok], np.left_shift(np.int64(1), months_back[ok].astype(np.int64)))
+        self.months |= bits
 
     @staticmethod
     def _scatter(matrix: np.ndarray, touched: np.ndarray, local: np.ndarray, columns: np.ndarray,

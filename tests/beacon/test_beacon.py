@@ -14,13 +14,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
 from shopcrm import create_app
 from shopcrm.beacon.signing import sign
-from shopcrm.beacon.store import view_scores
+from shopcrm.beacon.store import beacon_views, view_scores
 from shopcrm.errors import ConfigError
 from shopcrm.extensions import db
 from shopcrm.models import ProductView
+from shopcrm.segmentation.extract import extract
 from shopcrm.segmentation.params import InterestParams
 from shopcrm.shop import connect_shop, current_mapping
 from tests.support.apps import DEMO_NOW, TEST_SECRET, base_config, dispose, migrate, need_service
@@ -218,3 +220,38 @@ def test_beacon_views_become_decayed_category_scores(make_app):
     assert math.isclose(got[(107, 2)], 0.25, rel_tol=1e-9)
     assert math.isclose(got[(114, 1)], 2 ** (-10 / 30), rel_tol=1e-9)
     assert np.all(scores[:, 2] > 0)
+
+
+def test_beacon_only_views_give_brand_interest_and_visit_months(make_app):
+    """A shop whose views come only from the beacon: its views count for brands and for the
+    visitors per month as well as for categories, as the shop's own browsing would."""
+    app = make_app(SHOPCRM_SHOP_VIEWS="beacon")
+    as_of = DEMO_NOW
+    rows = [(107, 1001, 0.0), (107, 1021, 40.0), (107, 1002, 70.0), (114, 1003, 10.0)]  # customer, product, days ago
+    with app.app_context():
+        db.session.execute(ProductView.__table__.insert(), [
+            {"customer_id": c, "product_id": p, "nonce": f"{i:016x}", "received_at": as_of,
+             "viewed_at": (as_of - timedelta(days=d)).astimezone(timezone.utc).replace(tzinfo=None)}
+            for i, (c, p, d) in enumerate(rows)])
+        db.session.commit()
+        mapping = current_mapping()
+        params = InterestParams()
+        with connect_shop() as shop, db.engine.connect() as crm:
+            views = beacon_views(crm, shop, mapping, as_of, params.half_life_days, params.horizon_days)
+            brand_of = dict(shop.execute(sa.text("SELECT product_id, brand_id FROM products")).all())
+        with connect_shop() as shop:
+            without = extract(shop, mapping, as_of, params)
+            with_views = extract(shop, mapping, as_of, params, extra_views=views)
+    as_of_utc = as_of.astimezone(timezone.utc)
+    expected_months = {(c, (as_of_utc.year * 12 + as_of_utc.month)
+                        - ((v := (as_of - timedelta(days=d)).astimezone(timezone.utc)).year * 12 + v.month))
+                       for c, _, d in rows}
+    assert {(int(c), int(m)) for c, m in views.months} == expected_months
+    assert {(int(c), int(b)) for c, b, _ in views.brands} == {(c, brand_of[p]) for c, p, _ in rows}
+    row = {int(c): i for i, c in enumerate(with_views.customer_ids)}
+    for customer in (107, 114):
+        i = row[customer]
+        months = {m for c, m in expected_months if c == customer}
+        assert int(with_views.visit_months[i]) & sum(1 << m for m in months) == sum(1 << m for m in months)
+        assert with_views.brand_interest[i].sum() > without.brand_interest[i].sum()
+        assert with_views.interest[i].sum() > without.interest[i].sum()
