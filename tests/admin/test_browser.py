@@ -7,7 +7,7 @@ from tests.support.campaigns import use_smtp
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-WIDTHS = {"desktop": 1280, "phone": 390}
+WIDTHS = {"desktop": 1366, "phone": 390}
 
 
 def open_menu_entry(page, label: str) -> None:

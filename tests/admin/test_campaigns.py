@@ -325,7 +325,7 @@ def test_the_campaign_page_survives_the_shop_being_down(segmented_app, tmp_path)
         shown = down.test_cli_runner().invoke(args=["shopcrm", "campaign", "show", str(campaign_id)])
         assert shown.exit_code == 0, shown.output
         assert f"delivered: {sent:,}" in shown.output and "clicked: 1 people" in shown.output
-        assert "orders: could not be counted (cannot reach the shop database" in shown.output
+        assert "orders and revenue could not be counted: cannot reach the shop database" in shown.output
         assert "{" not in shown.output and "Traceback" not in shown.output
     finally:
         dispose(down)

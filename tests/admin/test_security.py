@@ -113,7 +113,8 @@ def test_posts_without_a_csrf_token_are_rejected(segmented_app):
             assert response.status_code == 400, f"{method} {url} ({rule.endpoint}) gave {response.status_code}"
 
 
-@pytest.mark.parametrize("path", ["/crm/admin/", "/crm/admin/login", "/crm/admin/segments"])
+@pytest.mark.parametrize("path", ["/crm/admin/", "/crm/admin/login", "/crm/admin/segments", "/crm/admin/campaigns/new",
+                                  "/crm/admin/customers", "/crm/admin/runs", "/crm/admin/triggers"])
 def test_pages_send_security_headers_and_no_inline_code(segmented_app, path):
     email, password = create_user(segmented_app)
     client = segmented_app.test_client()
