@@ -7,6 +7,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 HOST ?= 127.0.0.1
+# test processes side by side; a test file stays in one process (its module fixtures are built once)
+TEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 
 DEMO_ENV := SHOPCRM_ENV=development SHOPCRM_PUBLIC_URL=http://$(HOST):$(PORT)/crm/ \
             SHOPCRM_SHOP_BASE_URL=http://$(HOST):$(PORT)/
@@ -56,11 +59,11 @@ services: system-deps
 	scripts/ensure-mariadb.sh
 
 test: install-dev services
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 # the quick loop while working: everything but the tests marked slow (processes, Apache, browsers, real shops)
 test-fast: install-dev services
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

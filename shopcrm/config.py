@@ -10,6 +10,9 @@ the instance file is the recommended place for production settings.
 
 Each setting carries the check of its value (``check=``), written next to it; ``validate``
 runs them all and reports every problem at once.
+
+It is the longest module on purpose: one table of every setting with its check beside it (a check
+written far from its setting is the one forgotten when the setting changes).
 """
 from __future__ import annotations
 

@@ -30,10 +30,14 @@ from tests.support.smtp import RecordingHandler, free_port
 
 
 def pytest_collection_modifyitems(items):
-    """Markers from what a test uses: ``-m "not mariadb"`` runs without the server."""
+    """Markers from what a test uses: ``-m "not mariadb"`` runs without the server; a test that
+    drives a browser or a real shop is slow, whether or not its module says so."""
     for item in items:
         if {"mariadb_server_url", "mariadb_database"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.mariadb)
+        if (item.get_closest_marker("browser") or item.get_closest_marker("realshop")) \
+                and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -27,6 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 FRESH = "there is no settings file yet"
 
+# every test here but the stand-in app's runs the real commands as child processes
+pytestmark = pytest.mark.slow
+
 
 def run(args: list[str], instance: Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
     """A command in the project folder with a clean environment: only PATH, HOME, the instance folder."""

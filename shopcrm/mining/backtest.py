@@ -21,12 +21,15 @@ Everything here works on arrays: customers are rows, times are days before the a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
 from ..errors import NotEnoughData
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import HistGradientBoostingClassifier
 from .lifetime import (
     MIN_REPEAT_BUYERS,
     BetaGeoModel,
@@ -228,6 +231,10 @@ def train_repurchase_classifier(features, bought_again, *, min_each: int = 20,
     Refuses with :class:`~shopcrm.errors.NotEnoughData` when either class has fewer than
     ``min_each`` customers: it could not learn what separates them.
     """
+    # imported here: sklearn.ensemble is the largest import of all, and every web worker and every
+    # cron command imports this module without ever training (only a run or a backtest does)
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
     y = np.asarray(bought_again, dtype=bool)
     positives, negatives = int(y.sum()), int((~y).sum())
     if min(positives, negatives) < min_each:

@@ -2,12 +2,14 @@
 
 ``mapping`` describes where the eight logical entities live, ``presets`` ship mappings for
 known shops and ``mapping_file`` reads a custom one, ``schema`` checks a mapping against the
-live database and ``doctor`` reports on it, ``extract`` runs the aggregations, ``crm_views``
-adds the view beacon's rows, ``queries`` serves the small lookups the admin and the campaigns
-need, ``readonly`` guards the connection, ``dberrors`` explains the shop database's refusals,
-``timeouts`` bounds every wait on a database server (shopcrm's own too) and explains a
-dropped shop connection,
-``demo`` builds a demo shop.
+live database and ``doctor`` reports on it, ``readers`` run the aggregations a run needs (into
+the plain arrays of the shop-data contract; ``sqlfuncs`` packs rows for them), ``activity`` and
+``timeline`` read what the panel shows of one shop's or one customer's recent days, ``queries``
+serves the small lookups the admin and the campaigns need, ``readonly`` (with ``sqltokens`` and
+``sqlite_guard``) guards the connection, ``dberrors`` explains the shop database's refusals and
+``timeouts`` bounds every wait on a database server (shopcrm's own too) and explains a dropped
+shop connection. The view beacon's rows are shopcrm's own (``beacon.store``); the demo shop is
+written by ``demo``: nothing here writes.
 """
 from __future__ import annotations
 

@@ -13,6 +13,9 @@ as decimals), and when the newest activity is older than the analysis window (a 
 from an old export: segment it ``--as-of`` its last day).
 
 Only reads run here, through the same guarded connection as everything else.
+
+The report's data and its rendering stay together in one module, longer than most: each finding
+is written once as data and once in the owner's words, and the two must change together.
 """
 from __future__ import annotations
 

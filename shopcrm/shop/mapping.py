@@ -5,16 +5,20 @@ shop's real column names and simple filters (``where``: equal, one of, not, not 
 not empty), or from a SELECT that already returns the canonical names (for data that needs
 joins). Either way :meth:`ShopMapping.source`
 gives a SQLAlchemy subquery with the canonical column names, and the aggregation queries in
-``extract.py`` are written once against those names.
+``readers.py`` are written once against those names.
 
 The ``view`` entity may also live in shopcrm's own database: ``store="crm"`` means the view
 beacon's ``crm_view`` table, ``store="both"`` the shop's own table plus ``crm_view``. Such views
 cannot be joined to shop tables (the two databases may differ), so they are aggregated apart
-(``crm_views.py``) and handed to the extraction as extra rows.
+(``beacon.store``) and handed to the extraction as extra rows.
 
 Identifiers are checked against a strict pattern here and against the live schema by
 ``schema.py`` (before every run, and by ``doctor``); values (filters, SELECT parameters) are
 always bound parameters, never pasted into SQL.
+
+It is one module, longer than most, because the mapping file's format is one thing: the entity
+table, the parser with its error messages, the presets' builder and ``source`` all change together
+when the format gains a word (``where`` operators, ``[shop]`` options).
 """
 from __future__ import annotations
 

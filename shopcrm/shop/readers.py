@@ -26,6 +26,9 @@ same way: the entity, the shop's column, the value, what to do.
 The :class:`Catalog`, :class:`Orders` and :class:`Lines` they return are the shop-data
 contract: plain arrays, nothing of the database. Functions take a SQLAlchemy connection and a
 :class:`ShopMapping`; they know nothing of Flask, so tests and benchmarks call them directly.
+
+The readers stay in one module, longer than most, because they share the packed-row protocol and
+the chunking above: splitting them would put one wire format in several files.
 """
 from __future__ import annotations
 

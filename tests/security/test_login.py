@@ -49,6 +49,7 @@ def without_token(html: str) -> str:
     return re.sub(r"wait \d+ (second|minute)s?", "wait N", re.sub(r'value="[^"]+"', "", html))
 
 
+@pytest.mark.slow  # many timed logins
 def test_a_wrong_password_takes_as_long_for_an_unknown_address_as_for_an_account(app):
     """Medians of 30 tries each, interleaved; each try from another address and for another
     account, so no throttling interferes. Without the dummy hash an unknown address answered

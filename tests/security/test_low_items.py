@@ -38,14 +38,15 @@ def production(tmp_path, **overrides):
     "shopcrm-secret-key-for-the-production-server",
     "ThisIsMySecretKeyForShopcrm2026!",
     "0123456789abcdef0123456789abcdef",  # a sequence
-    secrets.token_hex(16),  # 128 random bits written in 32 hex digits: zxcvbn credits ~102
+    pytest.param(secrets.token_hex(16), id="random-128-bits"),  # 32 hex digits: zxcvbn credits ~102
 ])
 def test_a_weak_secret_key_is_refused_in_production(tmp_path, secret):
     with pytest.raises(ConfigError, match="SECRET_KEY is missing or too weak"):
         create_app(production(tmp_path, SECRET_KEY=secret))
 
 
-@pytest.mark.parametrize("secret", [secrets.token_hex(32), secrets.token_urlsafe(32), secrets.token_hex(24)])
+@pytest.mark.parametrize("secret", [secrets.token_hex(32), secrets.token_urlsafe(32), secrets.token_hex(24)],
+                         ids=["hex-256-bits", "urlsafe-256-bits", "hex-192-bits"])  # the same ids in every process
 def test_a_random_secret_key_starts(tmp_path, secret):
     app = create_app(production(tmp_path, SECRET_KEY=secret))
     assert app.secret_key == secret

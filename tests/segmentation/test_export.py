@@ -131,6 +131,7 @@ def _peak_while_exporting(app, customers: int) -> float:
     return peak
 
 
+@pytest.mark.slow  # tens of thousands of rows, traced by tracemalloc
 def test_memory_stays_flat_whatever_the_number_of_customers(app):
     small = _peak_while_exporting(app, 5_000)
     large = _peak_while_exporting(app, 40_000)
