@@ -85,6 +85,8 @@ VALUE_TYPE_HELP = {
     "ordinary": "Order now and then and spend about the average.",
     "below_average": "Order rarely and spend little.",
 }
+#: The three RFM scores (1 to 5, 5 best), in the owner's words.
+RFM_LABELS = {"r": "how recently they bought", "f": "how often they buy", "m": "how much they spend"}
 #: The recommended action of each customer, as the thing to do.
 ACTION_LABELS = {
     "welcome_offer": "Welcome them",

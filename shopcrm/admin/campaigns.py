@@ -30,10 +30,12 @@ from ..formatting import number
 from ..models import Campaign, Run
 from ..segmentation import search_index
 from ..vocab import (
+    ACTION_LABELS,
     ACTIONS,
     CAMPAIGN_STATE_LABELS,
     CAMPAIGN_STATES,
     POTENTIAL_PROFITABLE,
+    RFM_LABELS,
     VALUE_TYPE_LABELS,
     VALUE_TYPES,
 )
@@ -115,7 +117,7 @@ def _form_context(campaign: Campaign | None, target: dict) -> dict:
         "campaign": campaign, "target": target, "run": run,
         "segments": run.segments if run else [],
         "value_types": [(t, VALUE_TYPE_LABELS[t]) for t in VALUE_TYPES],
-        "actions": ACTIONS, "templates": TEMPLATES, "potential_profitable": POTENTIAL_PROFITABLE,
+        "actions": [(a, ACTION_LABELS[a]) for a in ACTIONS], "rfm_labels": RFM_LABELS, "templates": TEMPLATES, "potential_profitable": POTENTIAL_PROFITABLE,
         "can_edit": current_user.has_role("marketer"), "state_labels": CAMPAIGN_STATE_LABELS,
         "content_fields": content_fields.FIELDS, "max_products": content_fields.MAX_PRODUCTS,
     }

@@ -28,7 +28,7 @@ from ..errors import CampaignError
 from ..extensions import db
 from ..models import Membership, Run, Segment
 from ..segmentation.ranking import predicted_top
-from ..vocab import ACTIONS, POTENTIAL_PROFITABLE, VALUE_TYPE_LABELS, VALUE_TYPES
+from ..vocab import ACTION_LABELS, ACTIONS, POTENTIAL_PROFITABLE, RFM_LABELS, VALUE_TYPE_LABELS, VALUE_TYPES
 
 LIST_KEYS = {"countries": Membership.country, "regions": Membership.region, "cities": Membership.city,
              "sources": Membership.source}
@@ -206,7 +206,7 @@ def audience_count(target: dict) -> int:
 
 
 def describe(target: dict) -> str:
-    """The target in words, for lists and confirmations."""
+    """The target in the owner's words, for lists and confirmations."""
     parts = []
     if target.get("segment_ids"):
         names = db.session.scalars(sa.select(Segment.name).where(Segment.id.in_(target["segment_ids"]))).all()
@@ -216,13 +216,13 @@ def describe(target: dict) -> str:
     if target.get("value_types"):
         parts.append(" or ".join(VALUE_TYPE_LABELS.get(t, t) for t in target["value_types"]) + " customers")
     for letter, (low, high) in (target.get("rfm") or {}).items():
-        parts.append(f"RFM {letter.upper()} {low}–{high}")
+        parts.append(f"{RFM_LABELS.get(letter, letter)} {low}–{high} of 5")
     if "churn_risk" in target:
-        parts.append("at risk of churning" if target["churn_risk"] else "not at risk of churning")
+        parts.append("at risk of leaving" if target["churn_risk"] else "not at risk of leaving")
     if "min_churn_score" in target:
-        parts.append(f"churn score ≥ {target['min_churn_score']:.2f}")
+        parts.append(f"risk of leaving ≥ {target['min_churn_score']:.2f}")
     if target.get("actions"):
-        parts.append("recommended action " + " or ".join(a.replace("_", " ") for a in target["actions"]))
+        parts.append("to do: " + " or ".join(ACTION_LABELS.get(a, a).lower() for a in target["actions"]))
     for key in LIST_KEYS:
         if target.get(key):
             parts.append(f"{key} " + ", ".join(target[key]))

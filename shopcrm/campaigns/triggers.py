@@ -63,7 +63,7 @@ HELP = {
     "run_offer": "After each segmentation run, one offer to the chosen customers (once per run).",
     "abandoned_cart": "Cart lines older than the given hours and no order since: one reminder per cart.",
     "browse_abandonment": "A product viewed repeatedly, not carted, not bought, no recent order: one reminder.",
-    "win_back": "Customers flagged at risk of churning: one win-back email per window.",
+    "win_back": "Customers at risk of leaving: one win-back e-mail per window.",
 }
 NUMBER_LIMITS = {  # parameter: (minimum, maximum, whole number?) — a maximum keeps dates computable and sensible
     "hours": (0.25, 720, False), "max_age_days": (1, 365, True), "window_days": (1, 365, True),

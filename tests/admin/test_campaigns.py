@@ -289,13 +289,13 @@ def test_a_new_campaign_starts_from_a_ready_made_audience(segmented_app):
     client, _ = logged_in(segmented_app)
     form = client.get("/crm/admin/campaigns/new?audience=win_back").get_data(as_text=True)
     assert 'value="Win back customers about to leave"' in form
-    assert '<option value="win_back" selected>' in form and '<option value="yes" selected>at risk</option>' in form
+    assert '<option value="win_back" selected>' in form and '<option value="yes" selected>At risk of leaving</option>' in form
     assert 'id="audience-why"' in form
     token = csrf_token(client, "/crm/admin/campaigns/new")
     made = client.post("/crm/admin/campaigns/new", data={"csrf_token": token, "name": "Win back customers about to leave",
                                                          "template": "win_back", "churn_risk": "yes"})
     page = client.get(made.headers["Location"]).get_data(as_text=True)
-    assert 'value="We miss you, {{ customer.first_name }}"' in page and "at risk of churning" in page
+    assert 'value="We miss you, {{ customer.first_name }}"' in page and "at risk of leaving" in page
     assert client.get("/crm/admin/campaigns/new?audience=nonsense").status_code == 200  # an unknown key: a blank form
 
 

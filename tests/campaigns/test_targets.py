@@ -55,7 +55,7 @@ def test_targets_filter_every_stored_result(segmented_app):
                       member_ids(segment_id=[segment.id]) & member_ids(value_type=["new"])))
         for target, expected in cases:
             assert audience_count(target) == len(expected), target
-        assert describe(check_target({"rfm": {"r": [4, 5]}, "churn_risk": True})) == "RFM R 4–5; at risk of churning"
+        assert describe(check_target({"rfm": {"r": [4, 5]}, "churn_risk": True})) == "how recently they bought 4–5 of 5; at risk of leaving"
 
 
 @pytest.mark.parametrize("target,message", [
