@@ -22,6 +22,9 @@ import click
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import generated_block  # noqa: E402
 
 from shopcrm.cli import shopcrm_group  # noqa: E402  (after the path is set)
 
@@ -161,33 +164,9 @@ def block() -> str:
     return f"{BEGIN}\n\n{reference()}\n{END}"
 
 
-def documented(text: str) -> str | None:
-    """The generated block as it stands in the document (markers included), or None."""
-    start, end = text.find(BEGIN), text.find(END)
-    if start < 0 or end < start:
-        return None
-    return text[start:end + len(END)]
-
-
 def main(argv: list[str]) -> int:
-    if not argv:
-        sys.stdout.write(reference())
-        return 0
-    text = DOCUMENT.read_text(encoding="utf-8")
-    current = documented(text)
-    if current is None:
-        print(f"{DOCUMENT}: the markers of the command reference are missing", file=sys.stderr)
-        return 1
-    if argv == ["--check"]:
-        if current != block():
-            print(f"{DOCUMENT} is out of date: run python scripts/commands_list.py --write", file=sys.stderr)
-            return 1
-        return 0
-    if argv == ["--write"]:
-        DOCUMENT.write_text(text.replace(current, block()), encoding="utf-8")
-        return 0
-    print(__doc__, file=sys.stderr)
-    return 2
+    return generated_block.main(argv, document=DOCUMENT, begin=BEGIN, end=END, block=block, printed=reference,
+                                what="command reference", script="commands_list.py", usage=__doc__)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import generated_block  # noqa: E402
 
 from shopcrm.config import SETTINGS, Setting  # noqa: E402  (after the path is set)
 
@@ -51,33 +54,9 @@ def block() -> str:
     return f"{BEGIN}\n{table()}{END}"
 
 
-def documented(text: str) -> str | None:
-    """The generated block as it stands in the document (markers included), or None."""
-    start, end = text.find(BEGIN), text.find(END)
-    if start < 0 or end < start:
-        return None
-    return text[start:end + len(END)]
-
-
 def main(argv: list[str]) -> int:
-    if not argv:
-        sys.stdout.write(table())
-        return 0
-    text = DOCUMENT.read_text(encoding="utf-8")
-    current = documented(text)
-    if current is None:
-        print(f"{DOCUMENT}: the markers of the settings table are missing", file=sys.stderr)
-        return 1
-    if argv == ["--check"]:
-        if current != block():
-            print(f"{DOCUMENT} is out of date: run python scripts/settings_table.py --write", file=sys.stderr)
-            return 1
-        return 0
-    if argv == ["--write"]:
-        DOCUMENT.write_text(text.replace(current, block()), encoding="utf-8")
-        return 0
-    print(__doc__, file=sys.stderr)
-    return 2
+    return generated_block.main(argv, document=DOCUMENT, begin=BEGIN, end=END, block=block, printed=table,
+                                what="settings table", script="settings_table.py", usage=__doc__)
 
 
 if __name__ == "__main__":

@@ -81,32 +81,25 @@ class Filters:
             else:
                 found.problems.append(f"There is no segment {segment!r} in the current analysis; "
                                       "showing every segment.")
-        value_type = (args.get("type") or "").strip()
-        if value_type:
-            if value_type in VALUE_TYPES:
-                found.type = value_type
-            else:
-                found.problems.append(f"Unknown customer type {value_type!r}; showing every type.")
+        found.type = found._one_of(args, "type", VALUE_TYPES, "Unknown customer type {!r}; showing every type.")
         risk = (args.get("risk") or "").strip()
         if risk in ("yes", "no"):
             found.risk = risk == "yes"
-        action = (args.get("action") or "").strip()
-        if action:
-            if action in ACTIONS:
-                found.action = action
-            else:
-                found.problems.append(f"Unknown recommendation {action!r}; showing every one.")
+        found.action = found._one_of(args, "action", ACTIONS, "Unknown recommendation {!r}; showing every one.")
         country = (args.get("country") or "").strip()[:64]
         found.country = country or None
-        last = (args.get("last") or "").strip()
-        if last:
-            if last in LAST_ORDER:
-                found.last = last
-            else:
-                found.problems.append(f"Unknown last-order choice {last!r}; showing every customer.")
+        found.last = found._one_of(args, "last", LAST_ORDER,
+                                   "Unknown last-order choice {!r}; showing every customer.")
         sort = (args.get("sort") or "").strip()
         found.sort = sort if sort in SORTS else DEFAULT_SORT
         return found
+
+    def _one_of(self, args, name: str, allowed, problem: str) -> str | None:
+        """The argument when it is one of ``allowed``; otherwise none, and the problem noted for the page."""
+        value = (args.get(name) or "").strip()
+        if value and value not in allowed:
+            self.problems.append(problem.format(value))
+        return value if value in allowed else None
 
     def args(self, **changes) -> dict:
         """The query string of these filters (with ``changes``), empty values left out."""

@@ -195,6 +195,15 @@ def test_the_php_snippet_reads_its_configuration_file(tmp_path, beacon_app):
 
 # --- beacon views as interest ----------------------------------------------------------------------
 
+def store_views(rows, as_of: datetime) -> None:
+    """Views as the beacon stores them: (customer, product, days before ``as_of``) each."""
+    db.session.execute(ProductView.__table__.insert(), [
+        {"customer_id": c, "product_id": p, "nonce": f"{i:016x}", "received_at": as_of,
+         "viewed_at": (as_of - timedelta(days=d)).astimezone(timezone.utc).replace(tzinfo=None)}
+        for i, (c, p, d) in enumerate(rows)])
+    db.session.commit()
+
+
 def test_beacon_views_become_decayed_category_scores(make_app):
     app = make_app(SHOPCRM_SHOP_VIEWS="beacon")
     as_of = DEMO_NOW
@@ -206,11 +215,7 @@ def test_beacon_views_become_decayed_category_scores(make_app):
         (114, 1003, 10.0),
     ]
     with app.app_context():
-        db.session.execute(ProductView.__table__.insert(), [
-            {"customer_id": c, "product_id": p, "nonce": f"{i:016x}", "received_at": as_of,
-             "viewed_at": (as_of - timedelta(days=d)).astimezone(timezone.utc).replace(tzinfo=None)}
-            for i, (c, p, d) in enumerate(rows)])
-        db.session.commit()
+        store_views(rows, as_of)
         with connect_shop() as shop, db.engine.connect() as crm:
             scores = view_scores(crm, shop, current_mapping(), as_of, InterestParams().half_life_days,
                                  InterestParams().horizon_days)
@@ -229,11 +234,7 @@ def test_beacon_only_views_give_brand_interest_and_visit_months(make_app):
     as_of = DEMO_NOW
     rows = [(107, 1001, 0.0), (107, 1021, 40.0), (107, 1002, 70.0), (114, 1003, 10.0)]  # customer, product, days ago
     with app.app_context():
-        db.session.execute(ProductView.__table__.insert(), [
-            {"customer_id": c, "product_id": p, "nonce": f"{i:016x}", "received_at": as_of,
-             "viewed_at": (as_of - timedelta(days=d)).astimezone(timezone.utc).replace(tzinfo=None)}
-            for i, (c, p, d) in enumerate(rows)])
-        db.session.commit()
+        store_views(rows, as_of)
         mapping = current_mapping()
         params = InterestParams()
         with connect_shop() as shop, db.engine.connect() as crm:
