@@ -209,6 +209,14 @@ def pages(values: dict) -> list[tuple[str, list[str]]]:
         ("customer search, e-mail", [f"{admin}/customers?q={quote(w)}" for w in values["emails"]]),
         ("customer search, name", [f"{admin}/customers?q={quote(w)}" for w in values["names"]]),
         ("customer profile", [f"{admin}/customers/{c}" for c in values["customers"]]),
+        ("customers", [f"{admin}/customers"]),
+        ("customers, last page", [f"{admin}/customers?page=100000"]),  # past the end: the last page
+        ("customers, best customers", [f"{admin}/customers?type=high_value"]),
+        ("customers, at risk, latest order first", [f"{admin}/customers?risk=yes&sort=recent"]),
+        ("customers, Germany, ordered in 90 days", [f"{admin}/customers?country=DE&last=90"]),
+        ("customer type group", [f"{admin}/segments/type/high_value"]),
+        ("at-risk group, page 20", [f"{admin}/segments/risk/yes?page=20"]),
+        ("action group", [f"{admin}/segments/action/cross_sell"]),
         ("insights", [f"{admin}/insights"]),
         ("insights, sequence rules p3",
          [f"{admin}/insights?kind=sequence&page={min(3, values['sequence_pages'])}"]),
@@ -221,6 +229,8 @@ def pages(values: dict) -> list[tuple[str, list[str]]]:
         ("triggers", [f"{admin}/triggers"]),
         ("settings", [f"{admin}/settings"]),
         ("users", [f"{admin}/users"]),
+        ("do not email", [f"{admin}/suppressions"]),
+        ("own account", [f"{admin}/account"]),
     ]
 
 

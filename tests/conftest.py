@@ -26,6 +26,7 @@ from tests.support.apps import (
     need_service,
 )
 from tests.support.campaigns import writable_shop
+from tests.support.report import REPORT
 from tests.support.smtp import RecordingHandler, free_port
 
 
@@ -38,6 +39,20 @@ def pytest_collection_modifyitems(items):
         if (item.get_closest_marker("browser") or item.get_closest_marker("realshop")) \
                 and not item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_sessionstart(session):
+    """A new run's report of measured figures starts empty (in the controlling process only)."""
+    if not hasattr(session.config, "workerinput"):
+        REPORT.unlink(missing_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """What the tests measured (support.report), whichever process measured it."""
+    if not hasattr(terminalreporter.config, "workerinput") and REPORT.exists():
+        terminalreporter.section("measured by the tests")
+        for line in REPORT.read_text().splitlines():
+            terminalreporter.write_line(line)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -32,6 +32,7 @@ from tests.support.deploy import (
     make_deployment,
     missing_prerequisites,
 )
+from tests.support.report import report
 from tests.support.smtp import RecordingHandler, free_port
 
 from . import harness, shoppers
@@ -241,10 +242,8 @@ def site(release, builds, request) -> Site:
     site.timings["waited for the site"] = round(time.monotonic() - started, 2)
     yield site
     problems = builds.take_down(release.version)
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    with capture.global_and_fixture_disabled():
-        print(f"\n[realshop OpenCart {release.version}] timings (s): "
-              + ", ".join(f"{k} {v}" for k, v in site.timings.items()))
+    report(f"[realshop OpenCart {release.version}] timings (s): "
+           + ", ".join(f"{k} {v}" for k, v in site.timings.items()))
     assert not problems, f"taking the OpenCart {release.version} site down: {problems}"
 
 

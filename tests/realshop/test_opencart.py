@@ -29,6 +29,7 @@ from sklearn.metrics import adjusted_rand_score
 from tests.support.apps import CSRF_RE
 from tests.support.browser import ARTIFACTS, browser
 from tests.support.deploy import Browser
+from tests.support.report import report
 from tests.support.smtp import body_of
 
 from .harness import CRM_ADMIN_EMAIL, CRM_ADMIN_PASSWORD, PREFIX
@@ -96,12 +97,9 @@ def product_cards(page: str) -> list[tuple[str | None, str, str, str]]:
     return [(c["image"], c["link"], " ".join(c["name"].split()), " ".join(c["price"].split()))
             for c in parser.cards if c["link"]]
 
-def tell(capsys, site: Site, *lines: str) -> None:
-    """Lines for the test log even when the test passes."""
-    with capsys.disabled():
-        print()
-        for line in lines:
-            print(f"[realshop OpenCart {site.release.version}] {line}")
+def tell(site: Site, *lines: str) -> None:
+    """Lines for the run's output even when the test passes (printed at its end: support.report)."""
+    report(*(f"[realshop OpenCart {site.release.version}] {line}" for line in lines))
 
 
 def counted_statuses(site: Site) -> set[int]:
@@ -165,7 +163,7 @@ def current_run(site: Site) -> int:
 
 # --- what OpenCart wrote -------------------------------------------------------------------------------
 
-def test_every_row_was_written_by_opencart(site: Site, capsys):
+def test_every_row_was_written_by_opencart(site: Site):
     """The shoppers' visits are in OpenCart's tables as OpenCart writes them, the views only in
     shopcrm's crm_view (through the beacon), and the beacon edit is the guide's."""
     customers = site.customers()
@@ -213,7 +211,7 @@ def test_every_row_was_written_by_opencart(site: Site, capsys):
         assert product_report == 0, "OpenCart 4's product report is off by default and holds no customer anyway"
 
     personas = ", ".join(f"{n} {p}" for p, n in Counter(s.persona for s in registered).items())
-    tell(capsys, site,
+    tell(site,
          f"{len(registered)} customers ({personas}), "
          f"{sum(s.guest for s in site.shoppers)} guests, {sum(s.chromium for s in site.shoppers)} in Chromium; "
          f"{len(orders)} orders ({dict(Counter(site.statuses.values()))} by status id), {len(carts)} cart lines left, "
@@ -225,7 +223,7 @@ def test_every_row_was_written_by_opencart(site: Site, capsys):
 
 # --- doctor ---------------------------------------------------------------------------------------------
 
-def test_doctor_passes_and_names_what_opencart_cannot_give(site: Site, capsys):
+def test_doctor_passes_and_names_what_opencart_cannot_give(site: Site):
     output = site.flask("doctor")
     preset = site.release.preset
     assert f"mapping '{preset}' (preset), table prefix '{PREFIX}'" in output, output
@@ -254,18 +252,18 @@ def test_doctor_passes_and_names_what_opencart_cannot_give(site: Site, capsys):
     assert rows["cart_item"] == sum(len(s.cart_left) for s in registered)
     assert rows["view"] == beacon_views
     assert rows["order_line"] == lines + missing_order_lines
-    tell(capsys, site, "doctor: " + "; ".join(f"{k} {v}" for k, v in rows.items()))
+    tell(site, "doctor: " + "; ".join(f"{k} {v}" for k, v in rows.items()))
 
 
 # --- segments, value types, RFM -------------------------------------------------------------------------
 
-def test_segments_recover_the_personas(site: Site, segmented: dict, capsys):
+def test_segments_recover_the_personas(site: Site, segmented: dict):
     members, persona = segmented["members"], segmented["persona"]
     assert sorted(members) == sorted(persona), "not every OpenCart customer has a membership"
     ids = sorted(members)
     ari = adjusted_rand_score([persona[c] for c in ids], [members[c]["segment_id"] for c in ids])
     listed = ", ".join(f"{seg['name']} ({seg['size']})" for seg in segmented["segments"].values())
-    tell(capsys, site, f"adjusted Rand index, personas vs segments: {ari:.3f} "
+    tell(site, f"adjusted Rand index, personas vs segments: {ari:.3f} "
                        f"({len(segmented['segments'])} segments: {listed})")
     assert ari >= ARI_FLOOR, f"ARI {ari:.3f} < {ARI_FLOOR}:\n{segmented['output']}"
 
@@ -285,7 +283,7 @@ def test_segments_recover_the_personas(site: Site, segmented: dict, capsys):
         assert top in wanted, f"the {name} shoppers' segment is led by {top!r}"
 
 
-def test_value_types_and_rfm_follow_the_orders_and_their_statuses(site: Site, segmented: dict, capsys):
+def test_value_types_and_rfm_follow_the_orders_and_their_statuses(site: Site, segmented: dict):
     """Frequency and spend count only orders in a counted status (the cancelled one does not);
     today every account is new; 120 days on, who never bought is 'negative'."""
     customers = site.customers()
@@ -319,7 +317,7 @@ def test_value_types_and_rfm_follow_the_orders_and_their_statuses(site: Site, se
             assert m["recency_days"] == pytest.approx(days, abs=0.5), (cid, m, days)
         else:
             assert m["value_type"] == "negative" and m["recency_days"] is None, (cid, m)
-    tell(capsys, site, "value types now: " + str(dict(Counter(m["value_type"] for m in now_members.values())))
+    tell(site, "value types now: " + str(dict(Counter(m["value_type"] for m in now_members.values())))
          + f"; as of {as_of:%Y-%m-%d}: " + str(dict(Counter(m["value_type"] for m in later.values()))))
 
 
@@ -350,7 +348,7 @@ def _product_rows(site: Site) -> dict[str, dict]:
             f"JOIN {PREFIX}product_description pd ON pd.product_id = p.product_id AND pd.language_id = 1")}
 
 
-def test_campaign_mail_shows_opencart_products_and_its_links_lead_into_the_shop(site: Site, segmented: dict, capsys):
+def test_campaign_mail_shows_opencart_products_and_its_links_lead_into_the_shop(site: Site, segmented: dict):
     customers = site.customers()
     members_now = memberships(site, current_run(site))
     segment_id = segment_of_persona(segmented, "phones & cameras", members_now)
@@ -395,7 +393,7 @@ def test_campaign_mail_shows_opencart_products_and_its_links_lead_into_the_shop(
     assert web.post(urlsplit(unsubscribe).path, {}).status == 200
     _, again, sent_again = _campaign(site, "Phones week, part two", segment_id)
     assert set(again) == consenting - {leaver}, sent_again
-    tell(capsys, site, f"campaign #{campaign_id} to segment #{segment_id}: {len(mails)} mails "
+    tell(site, f"campaign #{campaign_id} to segment #{segment_id}: {len(mails)} mails "
                        f"({len(members) - len(consenting)} members without newsletter got none), "
                        f"{checked_links} product links and {checked_images} images checked; "
                        f"after {leaver} unsubscribed, the next campaign went to {len(again)}")
@@ -417,7 +415,7 @@ def _follow_click(site: Site, web: Browser, link: str, landed: dict):
     return landed[target]
 
 
-def test_abandoned_cart_reminder_for_the_cart_left_in_opencart(site: Site, segmented: dict, capsys):
+def test_abandoned_cart_reminder_for_the_cart_left_in_opencart(site: Site, segmented: dict):
     customers = site.customers()
     with site.shop_engine().connect() as conn:
         newest = conn.exec_driver_sql(f"SELECT MAX(date_added) FROM {PREFIX}cart WHERE customer_id > 0").scalar()
@@ -437,7 +435,7 @@ def test_abandoned_cart_reminder_for_the_cart_left_in_opencart(site: Site, segme
     buyers = {s.email for s in site.shoppers if s.orders}
     assert not buyers & set(mails)
     assert all(customers[s.email] for s in leavers)
-    tell(capsys, site, f"abandoned cart: {report.strip()}; reminders to {len(mails)} of {len(leavers)} "
+    tell(site, f"abandoned cart: {report.strip()}; reminders to {len(mails)} of {len(leavers)} "
                        "carts (the others did not tick the newsletter box)")
 
 
@@ -455,7 +453,7 @@ def _admin_login(web: Browser) -> str:
     return dashboard.body
 
 
-def test_admin_panel_and_the_shop_share_one_site(site: Site, segmented: dict, capsys):
+def test_admin_panel_and_the_shop_share_one_site(site: Site, segmented: dict):
     """A shopper's OpenCart session and the owner's shopcrm login in one browser: the admin
     pages show OpenCart's category names; the shop keeps working; the cookies do not meet."""
     web = Browser(site.apache.url.rstrip("/"))
@@ -500,10 +498,10 @@ def test_admin_panel_and_the_shop_share_one_site(site: Site, segmented: dict, ca
                     {"product_id": str(site.catalog["iPod Touch"]), "quantity": "1"})
     assert "success" in json.loads(cart.body), cart.body[:500]
     assert web.get(f"/index.php?route=checkout/cart{lang}").status == 200
-    tell(capsys, site, "cookies: " + ", ".join(f"{n} (path {p})" for n, p in sorted(cookies)))
+    tell(site, "cookies: " + ", ".join(f"{n} (path {p})" for n, p in sorted(cookies)))
 
 
-def test_admin_pages_in_chromium(site: Site, segmented: dict, capsys):
+def test_admin_pages_in_chromium(site: Site, segmented: dict):
     """The owner's view of it, as screenshots at desktop and phone width (test-artifacts/), and
     the shop's home page in the same browser afterwards."""
     shots = []
@@ -529,4 +527,4 @@ def test_admin_pages_in_chromium(site: Site, segmented: dict, capsys):
         shop = page.goto(f"{site.apache.url}/index.php?route=common/home")
         assert shop.status == 200 and page.locator("#logo").count() == 1, "the shop's home page after /crm"
         context.close()
-    tell(capsys, site, "screenshots: " + ", ".join(shots))
+    tell(site, "screenshots: " + ", ".join(shots))
