@@ -204,7 +204,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings_file = os.environ.get("SHOPCRM_SETTINGS")
     if settings_file:
         if not os.path.isfile(settings_file):
-            raise ConfigError(f"SHOPCRM_SETTINGS points to {settings_file!r}, which does not exist")
+            raise ConfigError(f"SHOPCRM_SETTINGS points to {settings_file!r}, which does not exist; "
+                              "`flask --app wsgi shopcrm init` creates it with a new SECRET_KEY")
         _read_settings_file(app, settings_file, silent=False)
     else:
         _read_settings_file(app, os.path.join(app.instance_path, config_module.INSTANCE_FILE), silent=True)

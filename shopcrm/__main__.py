@@ -7,7 +7,7 @@ app that stands in while the configuration is incomplete): it creates ``shopcrm.
 import os
 import sys
 
-from .config import PROJECT_ROOT, write_instance_settings
+from .config import INSTANCE_FILE, PROJECT_ROOT, write_instance_settings
 
 USAGE = "usage: python -m shopcrm init [INSTANCE_FOLDER]   (default: $SHOPCRM_INSTANCE_PATH or ./instance)"
 
@@ -21,8 +21,8 @@ def main(argv: list[str]) -> int:
         return 2
     default = os.environ.get("SHOPCRM_INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
     folder = argv[1] if len(argv) == 2 else default
-    try:
-        path, written = write_instance_settings(folder)
+    try:  # a folder given here wins over SHOPCRM_SETTINGS; without one, the file the app will read
+        path, written = write_instance_settings(folder, os.path.join(folder, INSTANCE_FILE) if len(argv) == 2 else None)
     except OSError as exc:
         import getpass
 

@@ -563,16 +563,23 @@ def validate(config: dict[str, Any]) -> None:
         raise ConfigError("shopcrm cannot start:\n- " + "\n- ".join(found))
 
 
-def write_instance_settings(instance_path: str) -> tuple[str, bool]:
-    """Create ``<instance>/shopcrm.cfg`` with a fresh SECRET_KEY; never overwrite one.
+def settings_file(instance_path: str) -> str:
+    """The settings file the app reads: the one ``SHOPCRM_SETTINGS`` names, else the instance
+    folder's ``shopcrm.cfg``."""
+    return os.environ.get("SHOPCRM_SETTINGS") or os.path.join(instance_path, INSTANCE_FILE)
+
+
+def write_instance_settings(instance_path: str, path: str | None = None) -> tuple[str, bool]:
+    """Create the settings file (``path``, else :func:`settings_file`) with a fresh SECRET_KEY;
+    never overwrite one.
 
     Returns the path and whether it was written. It needs no app (``python -m shopcrm init``):
     a production app refuses to start before this file exists.
     """
     from .private_files import private_folder
 
-    path = os.path.join(instance_path, INSTANCE_FILE)
-    private_folder(instance_path)
+    path = path or settings_file(instance_path)
+    private_folder(os.path.dirname(os.path.abspath(path)))
     if os.path.exists(path):
         return path, False
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

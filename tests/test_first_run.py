@@ -83,6 +83,22 @@ def test_the_first_commands_on_a_fresh_install(tmp_path):
     assert help_.returncode == 0 and "Not configured yet" not in help_.stdout
 
 
+def test_init_writes_the_settings_file_that_shopcrm_settings_names(tmp_path):
+    """A hosting admin who keeps the settings outside the instance folder: init writes that file,
+    and the commands after it read it."""
+    instance, settings = tmp_path / "instance", tmp_path / "etc" / "shopcrm" / "crm.cfg"
+    line = one_error_line(flask(instance, "shopcrm", "migrate", SHOPCRM_SETTINGS=str(settings)))
+    assert f"SHOPCRM_SETTINGS points to '{settings}', which does not exist" in line
+    assert "flask --app wsgi shopcrm init" in line
+    init = flask(instance, "shopcrm", "init", SHOPCRM_SETTINGS=str(settings))
+    assert init.returncode == 0 and init.stdout.strip() == f"wrote {settings} with a new SECRET_KEY", init
+    assert oct(settings.stat().st_mode & 0o777) == "0o600" and not (instance / "shopcrm.cfg").exists()
+    migrate = flask(instance, "shopcrm", "migrate", SHOPCRM_SETTINGS=str(settings))
+    assert migrate.returncode == 0 and "shopcrm tables are up to date" in migrate.stdout, migrate.stderr
+    made = run([sys.executable, "-m", "shopcrm", "init"], instance, SHOPCRM_SETTINGS=str(settings))
+    assert made.returncode == 0 and made.stdout.strip() == f"{settings} exists; left as it is.", made
+
+
 def test_python_m_shopcrm_needs_no_configuration_and_fails_in_one_line(tmp_path):
     instance = tmp_path / "elsewhere"
     made = run([sys.executable, "-m", "shopcrm", "init"], instance)
