@@ -24,6 +24,10 @@ from .formatting import FILTERS
 from .private_files import private_folder, private_sqlite
 from .state import CRMState
 
+from .delivery.sms import settings as _sms_settings  # noqa: E402,I001  (its settings join config.SETTINGS first)
+
+config_module.register(_sms_settings.SMS_SETTINGS, _sms_settings.sms_problems)
+
 __all__ = ["create_app", "ShopCRM", "PROJECT_ROOT"]
 
 
