@@ -19,12 +19,11 @@ from flask.sessions import SecureCookieSessionInterface
 from . import config as config_module
 from . import request_guard
 from .config import PROJECT_ROOT, TEMPLATE_DIR
+from .delivery.sms import settings as _sms_settings  # noqa: E402,I001  (its settings join config.SETTINGS first)
 from .errors import ConfigError
 from .formatting import FILTERS
 from .private_files import private_folder, private_sqlite
 from .state import CRMState
-
-from .delivery.sms import settings as _sms_settings  # noqa: E402,I001  (its settings join config.SETTINGS first)
 
 config_module.register(_sms_settings.SMS_SETTINGS, _sms_settings.sms_problems)
 

@@ -61,7 +61,8 @@ SELECT c.customer_id AS id, {_decoded('c.email')} AS email,
        {_decoded('c.firstname')} AS first_name, {_decoded('c.lastname')} AS last_name,
        c.date_added AS created_at, {_decoded('a.city')} AS city, {_decoded('z.name')} AS region,
        co.iso_code_2 AS country,
-       CASE WHEN c.newsletter = 1 AND c.status = 1 THEN 1 ELSE 0 END AS consent
+       CASE WHEN c.newsletter = 1 AND c.status = 1 THEN 1 ELSE 0 END AS consent,
+       c.telephone AS phone
 FROM {{prefix}}customer c
 LEFT JOIN {{prefix}}address a ON a.address_id = {address}
 LEFT JOIN {{prefix}}country co ON co.country_id = a.country_id

@@ -15,7 +15,8 @@ DEFAULT_PREFIX = "ps_"
 CUSTOMER = """
 SELECT c.id_customer AS id, c.email AS email, c.firstname AS first_name, c.lastname AS last_name,
        c.date_add AS created_at, a.city AS city, st.name AS region, co.iso_code AS country,
-       CASE WHEN c.newsletter = 1 AND c.active = 1 AND c.deleted = 0 THEN 1 ELSE 0 END AS consent
+       CASE WHEN c.newsletter = 1 AND c.active = 1 AND c.deleted = 0 THEN 1 ELSE 0 END AS consent,
+       COALESCE(NULLIF(a.phone_mobile, ''), NULLIF(a.phone, '')) AS phone
 FROM {prefix}customer c
 LEFT JOIN {prefix}address a ON a.id_address = (
     SELECT MAX(d.id_address) FROM {prefix}address d WHERE d.id_customer = c.id_customer AND d.deleted = 0)
