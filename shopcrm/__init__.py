@@ -19,7 +19,7 @@ from flask.sessions import SecureCookieSessionInterface
 from . import config as config_module
 from . import request_guard
 from .config import PROJECT_ROOT, TEMPLATE_DIR
-from .delivery.sms import settings as _sms_settings  # noqa: E402,I001  (its settings join config.SETTINGS first)
+from .delivery.sms import settings as _sms_settings  # its settings join config.SETTINGS below
 from .errors import ConfigError
 from .formatting import FILTERS
 from .private_files import private_folder, private_sqlite
