@@ -155,7 +155,7 @@ def _opencart(version: str, prefix: str | None, language_id: int = 1, order_stat
         entities={
             "customer": EntityMap("customer", select=_customer_select(version),
                                   returns=("id", "email", "first_name", "last_name", "created_at", "city", "region",
-                                           "country", "consent"),
+                                           "country", "consent", "phone"),
                                   indexes=(IndexHint("address", ("customer_id",)),)),
             "product": EntityMap("product", select=PRODUCT,
                                  indexes=(IndexHint("product_to_category", ("product_id", "category_id")),

@@ -117,7 +117,7 @@ def prestashop(prefix: str | None = None, language_id: int = 1, store_id: int = 
         entities={
             "customer": EntityMap("customer", select=CUSTOMER,
                                   returns=("id", "email", "first_name", "last_name", "created_at", "city", "region",
-                                           "country", "consent"),
+                                           "country", "consent", "phone"),
                                   indexes=(IndexHint("address", ("id_customer",)),)),
             "product": EntityMap("product", select=PRODUCT,
                                  returns=("id", "name", "price", "category_id", "brand_id", "url", "active",
