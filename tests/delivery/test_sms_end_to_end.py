@@ -1,0 +1,80 @@
+"""End to end: a campaign sent on both channels to a demo segment through ``flask shopcrm send``;
+a STOP from one number (Twilio's signed webhook) suppresses it before the next message, also in
+the middle of a running batch, while that customer's e-mails go on."""
+from __future__ import annotations
+
+from collections import Counter
+from urllib.parse import urlencode
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from shopcrm.delivery.sms.sender import send_sms_due
+from shopcrm.delivery.sms.settings import load
+from shopcrm.delivery.sms.twilio_provider import TwilioProvider
+from shopcrm.extensions import db
+from tests.fakes.twilio_api import FakeTwilio
+from tests.support.campaigns import writable_shop
+from tests.support.sms import SENDER, give_phones, queue_sms_campaign, sms_rows, sms_settings
+
+
+@pytest.fixture
+def fake():
+    with FakeTwilio() as server:
+        yield server
+
+
+def stop_from(app, fake, number: str):
+    params = {"AccountSid": fake.account_sid, "From": number, "To": SENDER, "Body": "STOP"}
+    signature = RequestValidator(fake.auth_token).compute_signature("http://crm.test/crm/sms/inbound", params)
+    return app.test_client().post("/crm/sms/inbound", data=urlencode(params),
+                                  content_type="application/x-www-form-urlencoded",
+                                  headers={"X-Twilio-Signature": signature})
+
+
+def test_a_campaign_on_both_channels_then_stop_suppresses_the_next_text(make_app, fake, tmp_path, demo_shop_file):
+    shop = writable_shop(tmp_path, demo_shop_file)
+    app = make_app(SHOPCRM_SHOP_DATABASE_URI=f"sqlite:///{shop}", SHOPCRM_FREQUENCY_CAP=0, **sms_settings(fake))
+    people = give_phones(shop, 4)
+    ids = [c for c, _ in people]
+    with app.app_context():
+        campaign, report = queue_sms_campaign(ids, channel="both", name="Spring")
+        assert (report.queued, report.sms.queued) == (4, 4)
+    result = app.test_cli_runner().invoke(args=["shopcrm", "send"])
+    assert result.exit_code == 0, result.output
+    assert "sent 4," in result.output and "SMS: sent 4," in result.output
+    assert len(fake.messages) == 4 and len(list((tmp_path / "outbox").glob("*.eml"))) == 4
+
+    assert stop_from(app, fake, people[0][1]).status_code == 200
+    with app.app_context():
+        second, report = queue_sms_campaign(ids, channel="both", name="Summer")
+        assert report.queued == 4  # e-mail is its own channel: a text STOP does not unsubscribe it
+        assert (report.sms.queued, report.sms.suppressed) == (3, {"sms_opted_out": 1})
+    result = app.test_cli_runner().invoke(args=["shopcrm", "send", "--channel", "sms"])
+    assert "SMS: sent 3," in result.output
+    assert Counter(m["to"] for m in fake.messages) == {people[0][1]: 1, people[1][1]: 2, people[2][1]: 2,
+                                                       people[3][1]: 2}
+
+
+def test_a_stop_during_a_running_batch_stops_the_very_next_text(make_app, fake, tmp_path, demo_shop_file):
+    shop = writable_shop(tmp_path, demo_shop_file)
+    app = make_app(SHOPCRM_SHOP_DATABASE_URI=f"sqlite:///{shop}", **sms_settings(fake))
+    people = give_phones(shop, 3)
+    with app.app_context():
+        queue_sms_campaign([c for c, _ in people])
+        provider = TwilioProvider(load(app.config))
+        real_send = provider.send
+
+        def send_then_stop(to, body, url=None):
+            sid = real_send(to, body, url)
+            if to == people[0][1]:  # the batch's checks were read already; the STOP comes in now
+                assert stop_from(app, fake, people[1][1]).status_code == 200
+            return sid
+
+        provider.send = send_then_stop
+        report = send_sms_due(provider=provider)
+        assert (report.sent, report.reasons) == (2, {"sms_opted_out": 1})
+        stopped = [r for r in sms_rows() if r.phone == people[1][1]][0]
+        assert (stopped.state, stopped.reason) == ("suppressed", "sms_opted_out")
+        db.session.commit()
+    assert [m["to"] for m in fake.messages] == [people[0][1], people[2][1]]
