@@ -96,3 +96,21 @@ def estimate(source: str | None, shop_name: str, recipients: int, price_per_segm
              coupon: str | None = None) -> SmsEstimate:
     text = sample_sms(source, shop_name, coupon)
     return SmsEstimate(text, measure(text), recipients, price_per_segment)
+
+
+def campaign_estimate(source: str | None, recipients: int, coupon: str | None = None) -> dict:
+    """What the campaign page shows of its SMS: the sample text, its characters, segments and
+    encoding (and the characters that force UCS-2), and the cost for ``recipients`` texts at
+    ``SHOPCRM_SMS_PRICE_PER_SEGMENT`` in the shop's currency (Babel)."""
+    from flask import current_app
+
+    from ..formatting import money
+
+    config = current_app.config
+    price = float(config.get("SHOPCRM_SMS_PRICE_PER_SEGMENT") or 0)
+    found = estimate(source, config["SHOPCRM_SHOP_NAME"], recipients, price, coupon)
+    return {"text": found.text, "characters": found.size.characters, "segments": found.size.segments,
+            "encoding": found.size.encoding, "forcing": found.size.forcing_ucs2,
+            "segments_as_gsm": found.size.segments_as_gsm, "recipients": recipients,
+            "price": money(price), "cost": money(found.cost),
+            "frame_prefix": f"{config['SHOPCRM_SHOP_NAME']}: ", "frame_suffix": f" {SAMPLE_LINK}\n{OPT_OUT_LINE}"}
