@@ -40,7 +40,7 @@ from ...shop import connect_shop, current_mapping, shop_reads
 from ...shop.activity import SendLookups
 from ...vocab import REMINDER_KINDS
 from ..sender.claims import claim, release
-from ..sender.journal import MARK_DONE, MARK_IN_DOUBT, RETRY
+from ..sender.journal import MARK_DONE, MARK_IN_DOUBT, RETRY, Journal
 from ..sender.recovery import IN_DOUBT, count_in_doubt, release_dead_claims, settle_accepted
 from ..sender.session import MAX_ATTEMPTS, RETRY_BACKOFF_SECONDS, UNREACHABLE_DELAY, Pacer, SendReport
 from ..suppression import FrequencyCap
@@ -113,6 +113,17 @@ class SmsSender:
         self.exempt_reminders = self.config["SHOPCRM_CAP_EXEMPT_REMINDERS"]
         self.batch_no = 0
         self.token = ""
+        self.pending: list[tuple] = []  # a "sent" not written yet: it goes with the next commit
+        # The e-mail sender's journal: its own connection (SQLite: synchronous = NORMAL, durable
+        # when processes crash), the hot statements compiled once and run on the driver's cursor.
+        self.journal = Journal()
+
+    def close(self) -> None:
+        try:
+            if self.pending:
+                self._commit(None, None)
+        finally:
+            self.journal.close()
 
     def claim(self, size: int) -> list[dict]:
         self.batch_no += 1
@@ -160,9 +171,14 @@ class SmsSender:
     # --- one batch ------------------------------------------------------------------------------
 
     def _commit(self, statement, params) -> int:
-        count = db.session.execute(statement, params).rowcount
-        db.session.commit()
-        return count
+        """Run one state change, with the previous message's "sent" if it is still pending, in
+        one commit on the sender's connection; returns the change's row count."""
+        if db.session().in_transaction():  # the session's reads and writes end first (SQLite: one writer)
+            db.session.commit()
+        ops = self.pending + ([(statement, params)] if statement is not None else [])
+        counts = self.journal.commit(ops)
+        self.pending = []
+        return counts[-1] if counts and statement is not None else 0
 
     def _done(self, row: dict, state: str, reason: str, attempts: int | None = None) -> None:
         self._commit(MARK_DONE, {"mid": row["id"], "token": self.token, "new_state": state, "why": reason[:255],
@@ -200,6 +216,8 @@ class SmsSender:
                 raise
             if i % 20 == 19:
                 self.lock.renew()
+        if self.pending:
+            self._commit(None, None)
         return len(rows)
 
     def _send_one(self, row: dict, facts: SmsFacts) -> None:
@@ -240,7 +258,9 @@ class SmsSender:
                 consent.record(row["phone"], consent.OPTED_OUT, "provider", row["customer_id"])
             self._done(row, "failed", f"refused: {exc.reason}", row["attempts"] + 1)
             return
-        self._commit(MARK_SMS_SENT, {"mid": row["id"], "token": self.token, "now": utcnow(), "sid": sid})
+        # Written with the next row's "sending" (or at the batch's end): one commit a message. A
+        # sender that dies before leaves this row "sending": in doubt, never sent again silently.
+        self.pending.append((MARK_SMS_SENT, {"mid": row["id"], "token": self.token, "now": utcnow(), "sid": sid}))
         self.report.sent += 1
         facts.cap.count(row["email_hash"], utcnow())
 
@@ -285,16 +305,19 @@ def send_sms_due(max_messages: int | None = None, batch_size: int | None = None,
         db.session.commit()
         sender = SmsSender(lock, report, provider)
         handled = 0
-        while max_messages is None or handled < max_messages:
-            size = batch_size if max_messages is None else min(batch_size, max_messages - handled)
-            rows = sender.claim(size)
-            if not rows:
-                break
-            report.batches += 1
-            try:
-                handled += sender.send_batch(rows)
-            except StopSms:
-                break
-            lock.renew()
+        try:
+            while max_messages is None or handled < max_messages:
+                size = batch_size if max_messages is None else min(batch_size, max_messages - handled)
+                rows = sender.claim(size)
+                if not rows:
+                    break
+                report.batches += 1
+                try:
+                    handled += sender.send_batch(rows)
+                except StopSms:
+                    break
+                lock.renew()
+        finally:
+            sender.close()
     report.in_doubt = count_in_doubt()
     return report
