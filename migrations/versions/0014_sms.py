@@ -22,7 +22,6 @@ def upgrade():
         batch_op.create_unique_constraint('uq_crm_message_once_channel',
                                           ['campaign_id', 'customer_id', 'dedupe_key', 'channel'])
         batch_op.drop_constraint('uq_crm_message_once', type_='unique')
-        batch_op.create_index('ix_crm_message_provider_sid', ['provider_sid'], unique=False)
     with op.batch_alter_table('crm_campaign', schema=None) as batch_op:
         batch_op.add_column(sa.Column('channel', sa.String(length=8), server_default='email', nullable=False))
         batch_op.add_column(sa.Column('sms_body', sa.Text(), nullable=True))
@@ -41,7 +40,6 @@ def downgrade():
         batch_op.drop_column('sms_body')
         batch_op.drop_column('channel')
     with op.batch_alter_table('crm_message', schema=None) as batch_op:
-        batch_op.drop_index('ix_crm_message_provider_sid')
         batch_op.create_unique_constraint('uq_crm_message_once', ['campaign_id', 'customer_id', 'dedupe_key'])
         batch_op.drop_constraint('uq_crm_message_once_channel', type_='unique')
         batch_op.drop_column('provider_sid')

@@ -66,7 +66,6 @@ class Message(db.Model):
         sa.UniqueConstraint("campaign_id", "customer_id", "dedupe_key", "channel", name="uq_crm_message_once_channel"),
         sa.UniqueConstraint("campaign_id", "dedupe_key", "send_key", name="uq_crm_message_address"),
         sa.Index("ix_crm_message_due", "state", "next_attempt_at"),
-        sa.Index("ix_crm_message_provider_sid", "provider_sid"),
         sa.Index("ix_crm_message_customer", "customer_id", "created_at"),
         sa.Index("ix_crm_message_address", "email_hash", "sent_at"),
         # every figure of the campaign list and results pages is counted from this index alone
