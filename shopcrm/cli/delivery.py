@@ -17,7 +17,7 @@ from . import friendly_errors, in_words, shopcrm_group
               help="Send e-mail, SMS (when SHOPCRM_TWILIO_ACCOUNT_SID is set), or both.")
 @friendly_errors
 def send_command(max_messages, batch_size, worker, channel):
-    """Render due campaigns, then send due e-mail and SMS.
+    """Render due campaigns, send due e-mail and SMS.
 
     Launched campaigns whose time has come are rendered into the outbox; due e-mails go to the
     mail server (or to .eml files without MAIL_SERVER), due SMS to Twilio."""

@@ -41,8 +41,8 @@ SMS_SETTINGS: tuple[Setting, ...] = (
     Setting("SHOPCRM_TWILIO_MESSAGING_SERVICE_SID", None, str,
             help="a Messaging Service (MG...) to send through, instead of or beside SHOPCRM_TWILIO_FROM"),
     Setting("SHOPCRM_TWILIO_API_URL", None, str,
-            help="another address for Twilio's API (tests: a local fake, http://127.0.0.1:PORT); "
-                 "unset: Twilio's own"),
+            help="another address for Twilio's API (tests: a local fake on 127.0.0.1, plain http allowed only "
+                 "there); unset: Twilio's own"),
     Setting("SHOPCRM_SMS_TIMEOUT", 30.0, float,
             help="seconds to wait for Twilio's answer; no answer leaves a message in doubt"),
     Setting("SHOPCRM_SMS_DEFAULT_REGION", None, str,
