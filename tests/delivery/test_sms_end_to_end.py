@@ -14,7 +14,7 @@ from shopcrm.delivery.sms.settings import load
 from shopcrm.delivery.sms.twilio_provider import TwilioProvider
 from shopcrm.extensions import db
 from tests.fakes.twilio_api import FakeTwilio
-from tests.support.campaigns import writable_shop
+from tests.support.campaigns import seed_run, writable_shop
 from tests.support.sms import SENDER, give_phones, queue_sms_campaign, sms_rows, sms_settings
 
 
@@ -78,3 +78,22 @@ def test_a_stop_during_a_running_batch_stops_the_very_next_text(make_app, fake, 
         assert (stopped.state, stopped.reason) == ("suppressed", "sms_opted_out")
         db.session.commit()
     assert [m["to"] for m in fake.messages] == [people[0][1], people[2][1]]
+
+
+def test_the_cli_creates_an_sms_campaign_and_refuses_a_broken_text(make_app, fake, tmp_path, demo_shop_file):
+    shop = writable_shop(tmp_path, demo_shop_file)
+    app = make_app(SHOPCRM_SHOP_DATABASE_URI=f"sqlite:///{shop}", **sms_settings(fake))
+    people = give_phones(shop, 2)
+    with app.app_context():
+        _, segment = seed_run([c for c, _ in people])
+        segment = str(segment.id)
+    made = app.test_cli_runner().invoke(args=["shopcrm", "campaign", "create", "--name", "Texts", "--segment", segment,
+                                              "--channel", "both", "--sms-text", "Hi {{ customer.first_name }}!"])
+    assert made.exit_code == 0, made.output
+    broken = app.test_cli_runner().invoke(args=["shopcrm", "campaign", "create", "--name", "Broken", "--segment",
+                                                segment, "--channel", "sms", "--sms-text", "{{ customer.__class__ }}"])
+    assert broken.exit_code != 0 and "not allowed" in broken.output and "Traceback" not in broken.output
+    with app.app_context():
+        from shopcrm.models import Campaign
+
+        assert [(c.channel, c.sms_body) for c in db.session.query(Campaign)] == [("both", "Hi {{ customer.first_name }}!")]
