@@ -185,3 +185,42 @@ def test_one_frequency_cap_counts_email_and_sms(make_app, fake, shop):
         texted = send_sms_due()
         assert (texted.sent, texted.reasons) == (0, {"frequency_cap": 1})
     assert [m["to"] for m in fake.messages] == [people[0][1]]
+
+
+def test_a_slow_batch_keeps_its_claims_and_rechecks_when_its_checks_are_old(make_app, fake, shop):
+    """At the send rate a batch takes long: its claims are renewed (the text in flight never looks
+    stopped, i.e. in doubt), the last text's "sent" is written at once, and checks older than
+    SHOPCRM_SEND_CHECKS_MAX_AGE send the rest back to be claimed and checked anew."""
+    from shopcrm.delivery.sender import count_in_doubt
+    from shopcrm.delivery.sms.settings import load
+    from shopcrm.delivery.sms.twilio_provider import TwilioProvider
+
+    app = make_app(SHOPCRM_SHOP_DATABASE_URI=f"sqlite:///{shop}", SHOPCRM_SEND_LEASE_SECONDS=2,
+                   SHOPCRM_SEND_CHECKS_MAX_AGE=60.0, SHOPCRM_FREQUENCY_CAP=0,
+                   **sms_settings(fake, SHOPCRM_SMS_SEND_RATE=5.0))
+    people = give_phones(shop, 12)
+    seen = []
+    with app.app_context():
+        provider = TwilioProvider(load(app.config))
+        real_send = provider.send
+
+        def watched(to, body, url=None):
+            now = utcnow()
+            expired = db.session.scalar(sa.select(sa.func.count()).select_from(Message).where(
+                Message.claimed_by.is_not(None), Message.state.in_(("queued", "sending")), Message.lease_until < now))
+            seen.append((expired, count_in_doubt(), db.session.scalar(sa.select(sa.func.count()).select_from(
+                Message).where(Message.state == "sent"))))
+            db.session.commit()
+            return real_send(to, body, url)
+
+        provider.send = watched
+        queue_sms_campaign([c for c, _ in people])
+        report = send_sms_due(provider=provider)  # 12 texts at 5 a second outlast the 2 s lease
+        assert (report.sent, report.batches) == (12, 1)
+        assert [(expired, doubt) for expired, doubt, _ in seen] == [(0, 0)] * 12
+        assert [sent for _, _, sent in seen] == list(range(12))  # each "sent" written before the next text
+        app.config["SHOPCRM_SEND_CHECKS_MAX_AGE"] = 0.3
+        queue_sms_campaign([c for c, _ in people[:4]], name="Again")
+        again = send_sms_due(provider=provider)
+        assert again.sent == 4 and again.batches >= 2  # the rest was claimed and checked again
+    assert sorted(Counter(m["to"] for m in fake.messages).values()) == [1] * 8 + [2] * 4

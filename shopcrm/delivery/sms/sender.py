@@ -39,7 +39,7 @@ from ...models import Campaign, Message, SmsConsent
 from ...shop import connect_shop, current_mapping, shop_reads
 from ...shop.activity import SendLookups
 from ...vocab import REMINDER_KINDS
-from ..sender.claims import claim, release
+from ..sender.claims import claim, release, renewal
 from ..sender.journal import MARK_DONE, MARK_IN_DOUBT, RETRY, Journal
 from ..sender.recovery import IN_DOUBT, count_in_doubt, release_dead_claims, settle_accepted
 from ..sender.session import MAX_ATTEMPTS, RETRY_BACKOFF_SECONDS, UNREACHABLE_DELAY, Pacer, SendReport
@@ -55,6 +55,9 @@ INLINE_RETRIES = 3
 INLINE_BACKOFF_SECONDS = 0.5
 #: A longer wait (Retry-After) is not waited for in place: the row goes back to the queue.
 MAX_INLINE_WAIT_SECONDS = 10.0
+#: From this pause between texts on (the send rate), a text's "sent" is committed on its own
+#: instead of with the next text's "sending".
+SLOW_PACE_SECONDS = 0.05
 
 _m = Message.__table__
 _c = SmsConsent.__table__
@@ -111,6 +114,8 @@ class SmsSender:
         self.pacer = Pacer(self.settings.send_rate)
         self.lookups = SendLookups(current_mapping())
         self.exempt_reminders = self.config["SHOPCRM_CAP_EXEMPT_REMINDERS"]
+        self.checks_max_age = self.config["SHOPCRM_SEND_CHECKS_MAX_AGE"]
+        self.last_renew = time.monotonic()
         self.batch_no = 0
         self.token = ""
         self.pending: list[tuple] = []  # a "sent" not written yet: it goes with the next commit
@@ -190,14 +195,21 @@ class SmsSender:
             self._commit(statement, params)
 
     def send_batch(self, rows: list[dict]) -> int:
-        """Send one claimed batch; returns how many rows it handled. :class:`StopSms` when the
-        run must stop (the rest of the batch is given back first)."""
+        """Send one claimed batch; returns how many rows it handled. The checks are read once
+        for the batch; once they are older than ``SHOPCRM_SEND_CHECKS_MAX_AGE`` (at 1 text a
+        second a batch takes minutes) the rest of the batch goes back to the pool at once, to be
+        claimed and checked anew. :class:`StopSms` when the run must stop (the rest of the
+        batch is given back first)."""
         try:
             facts = self.facts(rows)
         except StopSms:
             self._give_back(rows, utcnow() + UNREACHABLE_DELAY)
             raise
+        checked = time.monotonic()
         for i, row in enumerate(rows):
+            if i and time.monotonic() - checked > self.checks_max_age:
+                self._give_back(rows[i:], utcnow())
+                return i
             now = aware(utcnow())
             if not may_send(now, self.settings.time_zone, self.settings.quiet_hours):
                 until = next_allowed(now, self.settings.time_zone, self.settings.quiet_hours)
@@ -214,13 +226,24 @@ class SmsSender:
             except StopSms:
                 self._give_back(rows[i + 1:], utcnow() + UNREACHABLE_DELAY)
                 raise
-            if i % 20 == 19:
-                self.lock.renew()
+            self._renew(rows[i + 1:])
         if self.pending:
             self._commit(None, None)
         return len(rows)
 
+    def _renew(self, rows: list[dict]) -> None:
+        """Keep the lock and the batch's remaining claims alive during a slow batch (the send
+        rate): a claim that ran out would make the row in flight look stopped, i.e. in doubt."""
+        if not rows or time.monotonic() - self.last_renew < self.lease.total_seconds() / 4:
+            return
+        self.lock.renew()
+        self.last_renew = time.monotonic()
+        statement, params = renewal(rows, self.token, utcnow() + self.lease)
+        self._commit(statement, params)
+
     def _send_one(self, row: dict, facts: SmsFacts) -> None:
+        if self.pending and self.pacer.interval >= SLOW_PACE_SECONDS:
+            self._commit(None, None)  # a slow rate: the last "sent" is written now, not a second later
         self.pacer.wait()
         marked = self._commit(MARK_SMS_SENDING, {"mid": row["id"], "token": self.token, "now": utcnow(),
                                                  "ph": consent.phone_hash(row["phone"])})
