@@ -14,6 +14,7 @@ from shopcrm.delivery.sms.settings import load
 from shopcrm.delivery.sms.twilio_provider import TwilioProvider
 from shopcrm.extensions import db
 from tests.fakes.twilio_api import FakeTwilio
+from tests.support.apps import logged_in
 from tests.support.campaigns import seed_run, writable_shop
 from tests.support.sms import SENDER, give_phones, queue_sms_campaign, sms_rows, sms_settings
 
@@ -40,10 +41,13 @@ def test_a_campaign_on_both_channels_then_stop_suppresses_the_next_text(make_app
     with app.app_context():
         campaign, report = queue_sms_campaign(ids, channel="both", name="Spring")
         assert (report.queued, report.sms.queued) == (4, 4)
+        campaign_id = campaign.id
     result = app.test_cli_runner().invoke(args=["shopcrm", "send"])
     assert result.exit_code == 0, result.output
     assert "sent 4," in result.output and "SMS: sent 4," in result.output
     assert len(fake.messages) == 4 and len(list((tmp_path / "outbox").glob("*.eml"))) == 4
+    page = logged_in(app, role="viewer").get(f"/crm/admin/campaigns/{campaign_id}").get_data(as_text=True)
+    assert 'id="sms-results">4: 4 sent (0 confirmed delivered by Twilio), 0 failed' in page
 
     assert stop_from(app, fake, people[0][1]).status_code == 200
     with app.app_context():
