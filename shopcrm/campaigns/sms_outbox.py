@@ -20,7 +20,7 @@ from flask import current_app
 
 from ..clock import utcnow
 from ..dbutil import insert_ignoring_duplicates
-from ..delivery.clicks import LinkTracker
+from ..delivery.clicks import SMS_LINK_PREFIX, LinkTracker
 from ..delivery.eligibility import address_of
 from ..delivery.sms import consent
 from ..delivery.sms.settings import load as load_sms_settings
@@ -82,7 +82,7 @@ class SmsOutboxWriter:
         url = self.shop_info["url"]
         if self.tracker is None:
             return url
-        ident = {"c": self.campaign.id, "k": candidate.customer_id, "d": candidate.dedupe_key}
+        ident = {"c": self.campaign.id, "k": candidate.customer_id, "d": SMS_LINK_PREFIX + candidate.dedupe_key}
         return self.tracker.rewrite("", url, ident)[1]
 
     def body(self, candidate: Candidate, customer: dict) -> str:

@@ -3,6 +3,7 @@ a STOP from one number (Twilio's signed webhook) suppresses it before the next m
 the middle of a running batch, while that customer's e-mails go on."""
 from __future__ import annotations
 
+import re
 from collections import Counter
 from urllib.parse import urlencode
 
@@ -13,6 +14,7 @@ from shopcrm.delivery.sms.sender import send_sms_due
 from shopcrm.delivery.sms.settings import load
 from shopcrm.delivery.sms.twilio_provider import TwilioProvider
 from shopcrm.extensions import db
+from shopcrm.models import Message
 from tests.fakes.twilio_api import FakeTwilio
 from tests.support.apps import logged_in
 from tests.support.campaigns import seed_run, writable_shop
@@ -46,6 +48,14 @@ def test_a_campaign_on_both_channels_then_stop_suppresses_the_next_text(make_app
     assert result.exit_code == 0, result.output
     assert "sent 4," in result.output and "SMS: sent 4," in result.output
     assert len(fake.messages) == 4 and len(list((tmp_path / "outbox").glob("*.eml"))) == 4
+    link = re.search(r"http://crm\.test(/crm/c/\S+)", fake.messages[0]["body"]).group(1)
+    assert app.test_client().get(link).status_code == 302  # the text's short link: counted for the text
+    with app.app_context():
+        clicked = {(m.channel, m.click_count) for m in db.session.query(Message).filter(
+            Message.campaign_id == campaign_id, Message.phone == fake.messages[0]["to"])}
+        clicked |= {("email", m.click_count) for m in db.session.query(Message).filter(
+            Message.campaign_id == campaign_id, Message.channel == "email", Message.customer_id.in_(ids))}
+        assert clicked == {("sms", 1), ("email", 0)}
     page = logged_in(app, role="viewer").get(f"/crm/admin/campaigns/{campaign_id}").get_data(as_text=True)
     assert 'id="sms-results">4: 4 sent (0 confirmed delivered by Twilio), 0 failed' in page
 
