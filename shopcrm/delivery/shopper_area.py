@@ -14,7 +14,18 @@ from flask import current_app
 
 from ..errors import CampaignError, ShopCRMError
 from ..extensions import db
-from ..models import Click, Membership, Message, Preference, ProductView, Run, Segment, SoftBounce, Suppression
+from ..models import (
+    Click,
+    Membership,
+    Message,
+    Preference,
+    ProductView,
+    Run,
+    Segment,
+    SmsConsent,
+    SoftBounce,
+    Suppression,
+)
 from ..segmentation import search_index as search
 from ..shop import connect_shop, current_mapping
 from ..shop import queries as shopq
@@ -118,6 +129,26 @@ def set_sms(shopper: Shopper, on: bool) -> None:
                            .values(state="suppressed", reason="sms_opted_out", send_key=None))
 
 
+def _forget_texts(shopper: Shopper) -> None:
+    """No more texts after "forget me": every SMS choice kept for this customer becomes an
+    opt-out without the customer's id, and their current number (when the shop can be read)
+    is opted out too, so a consent column in the shop cannot bring texts back. Only the
+    number's hash stays, like the address's."""
+    db.session.execute(sa.update(SmsConsent).where(SmsConsent.customer_id == shopper.customer_id)
+                       .values(state=sms_consent.OPTED_OUT, source="forgotten", customer_id=None))
+    config = current_app.config
+    if not config.get("SHOPCRM_TWILIO_ACCOUNT_SID"):
+        return
+    try:
+        check = sms_consent.number_of(_shop_customer(shopper), config["SHOPCRM_SMS_DEFAULT_REGION"])
+    except ShopCRMError:
+        return
+    if check.usable:
+        sms_consent.record(check.e164, sms_consent.OPTED_OUT, "forgotten")
+        db.session.execute(sa.update(SmsConsent).where(SmsConsent.phone_hash == sms_consent.phone_hash(check.e164))
+                           .values(customer_id=None))
+
+
 def unsubscribe(shopper: Shopper) -> None:
     """Not committed (the form handler commits)."""
     suppression.suppress(shopper.email_hash, "unsubscribed")
@@ -189,6 +220,7 @@ def forget(shopper: Shopper) -> dict[str, int]:
             ProductView.customer_id == shopper.customer_id)).rowcount,
         "search words": search.forget(shopper.customer_id),
     }
+    _forget_texts(shopper)
     db.session.execute(sa.delete(Preference).where(Preference.email_hash == shopper.email_hash))
     db.session.execute(sa.delete(SoftBounce).where(SoftBounce.email_hash == shopper.email_hash))
     existing = db.session.scalar(sa.select(Suppression).where(Suppression.email_hash == shopper.email_hash))

@@ -72,3 +72,20 @@ def test_without_sms_the_page_has_no_text_section(app, demo_shop_file):
     cid = shop_execute(demo_shop_file, "SELECT customer_id FROM customers WHERE email LIKE '%_@_%.%' LIMIT 1")[0][0]
     html = app.test_client().get(page_of(app, demo_shop_file, cid)).get_data(as_text=True)
     assert "Text messages" not in html
+
+
+def test_forget_me_stops_texts_even_with_the_shops_sms_consent(make_app, fake, shop):
+    app = make_app(SHOPCRM_SHOP_DATABASE_URI=f"sqlite:///{shop}", **sms_settings(fake))
+    (cid, e164), = give_phones(shop, 1)  # the shop's column says yes
+    client = app.test_client()
+    page = page_of(app, shop, cid)
+    html = client.get(page).get_data(as_text=True)
+    client.post(f"{page}/sms", data={"sms": "yes", "csrf_token": csrf_of(html)})
+    assert client.post(f"{page}/forget", data={"confirm": "yes", "csrf_token": csrf_of(html)}).status_code == 200
+    with app.app_context():
+        from shopcrm.models import SmsConsent
+
+        assert consent.state_of(e164) == consent.OPTED_OUT
+        assert [r.customer_id for r in SmsConsent.query.all()] == [None]  # only the number's hash stays
+        _, report = queue_sms_campaign([cid], name="After forgetting")
+        assert report.queued == 0
