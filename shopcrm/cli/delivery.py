@@ -36,7 +36,7 @@ def send_command(max_messages, batch_size, worker, channel):
                    f"suppressed {report.suppressed}, cancelled {report.cancelled} (to {where})")
         if report.reasons:
             click.echo("not sent: " + in_words(report.reasons))
-    if channel in ("both", "sms"):
+    if channel == "sms" or (channel == "both" and worker is None):  # an extra e-mail worker leaves texts alone
         _send_sms(config, max_messages, batch_size, report, asked=channel == "sms")
     for error in report.errors:
         click.echo(f"warning: {error}", err=True)
@@ -61,13 +61,20 @@ def send_command(max_messages, batch_size, worker, channel):
 def _send_sms(config, max_messages, batch_size, email_report, asked: bool) -> None:
     """The SMS part of ``send``; its errors join the e-mail run's for the exit code."""
     from ..delivery.sms.sender import send_sms_due
+    from ..errors import RunLocked
 
     if not config.get("SHOPCRM_TWILIO_ACCOUNT_SID"):
         if asked:
             raise click.ClickException("SMS is off: set SHOPCRM_TWILIO_ACCOUNT_SID and the other SHOPCRM_TWILIO_* "
                                        "settings in the instance file (docs/SMS.md)")
         return
-    report = send_sms_due(max_messages=max_messages, batch_size=batch_size)
+    try:
+        report = send_sms_due(max_messages=max_messages, batch_size=batch_size)
+    except RunLocked as exc:
+        if asked:
+            raise
+        click.echo(f"SMS: left to the run that is sending texts now ({exc})")
+        return
     click.echo(f"SMS: sent {report.sent}, retried {report.retried}, failed {report.failed}, "
                f"suppressed {report.suppressed}, cancelled {report.cancelled}")
     if report.reasons:

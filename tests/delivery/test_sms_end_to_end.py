@@ -111,3 +111,15 @@ def test_the_cli_creates_an_sms_campaign_and_refuses_a_broken_text(make_app, fak
         from shopcrm.models import Campaign
 
         assert [(c.channel, c.sms_body) for c in db.session.query(Campaign)] == [("both", "Hi {{ customer.first_name }}!")]
+
+
+def test_send_leaves_texts_to_a_run_already_sending_them(make_app, fake, tmp_path, demo_shop_file):
+    from shopcrm.locks import job_lock
+
+    shop = writable_shop(tmp_path, demo_shop_file)
+    app = make_app(SHOPCRM_SHOP_DATABASE_URI=f"sqlite:///{shop}", **sms_settings(fake))
+    with app.app_context(), job_lock("send-sms", ttl=60):  # another process is sending texts
+        both = app.test_cli_runner().invoke(args=["shopcrm", "send"])
+        assert both.exit_code == 0 and "SMS: left to the run that is sending texts now" in both.output
+        only = app.test_cli_runner().invoke(args=["shopcrm", "send", "--channel", "sms"])
+        assert only.exit_code != 0 and "Traceback" not in only.output

@@ -104,10 +104,7 @@ class SmsSender:
                  settings: SmsSettings | None = None):
         self.config = current_app.config
         self.settings = settings or load(self.config)
-        if provider is None:
-            from .twilio_provider import TwilioProvider  # the twilio package only where SMS is sent
-            provider = TwilioProvider(self.settings)
-        self.provider = provider
+        self._provider = provider  # made on the first text: a run with nothing due never loads twilio
         self.lock, self.report = lock, report
         self.owner = make_owner()[:56]
         self.lease = timedelta(seconds=self.config["SHOPCRM_SEND_LEASE_SECONDS"])
@@ -122,6 +119,14 @@ class SmsSender:
         # The e-mail sender's journal: its own connection (SQLite: synchronous = NORMAL, durable
         # when processes crash), the hot statements compiled once and run on the driver's cursor.
         self.journal = Journal()
+
+    @property
+    def provider(self) -> SmsProvider:
+        if self._provider is None:
+            from .twilio_provider import TwilioProvider  # the twilio package only where SMS is sent
+
+            self._provider = TwilioProvider(self.settings)
+        return self._provider
 
     def close(self) -> None:
         try:
