@@ -19,10 +19,13 @@ from flask.sessions import SecureCookieSessionInterface
 from . import config as config_module
 from . import request_guard
 from .config import PROJECT_ROOT, TEMPLATE_DIR
+from .delivery.sms import settings as _sms_settings  # its settings join config.SETTINGS below
 from .errors import ConfigError
 from .formatting import FILTERS
 from .private_files import private_folder, private_sqlite
 from .state import CRMState
+
+config_module.register(_sms_settings.SMS_SETTINGS, _sms_settings.sms_problems)
 
 __all__ = ["create_app", "ShopCRM", "PROJECT_ROOT"]
 

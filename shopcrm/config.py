@@ -470,6 +470,21 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
+#: Checks of a group of settings as a whole (e.g. SMS: required together), added by :func:`register`.
+GROUP_CHECKS: list[Callable[[Mapping[str, Any]], list[str]]] = []
+
+
+def register(settings: tuple[Setting, ...], group_check: Callable[[Mapping[str, Any]], list[str]] | None = None) -> None:
+    """Add the settings a part of shopcrm declares beside its code (the SMS settings live with
+    the SMS parts, which the core may not import). The app factory's module calls this when it
+    is imported, before anything reads :data:`SETTINGS`; calling it twice adds nothing."""
+    global SETTINGS
+    known = {s.key for s in SETTINGS}
+    SETTINGS = SETTINGS + tuple(s for s in settings if s.key not in known)
+    if group_check is not None and group_check not in GROUP_CHECKS:
+        GROUP_CHECKS.append(group_check)
+
+
 def defaults() -> dict[str, Any]:
     """The default configuration, before any file or environment variable is read."""
     values = {s.key: s.default for s in SETTINGS}
@@ -553,6 +568,8 @@ def problems(config: Mapping[str, Any]) -> list[str]:
             problem = setting.check(setting, config.get(setting.key), config)
             if problem:
                 found.append(problem)
+    for group_check in GROUP_CHECKS:
+        found.extend(group_check(config))
     return found
 
 

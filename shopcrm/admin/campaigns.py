@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -241,9 +241,40 @@ def campaign(campaign_id: int):
                            matches=matches, asked=asked, describe=describe, content=content_fields.of(campaign),
                            counted_at=counted_at, editable=campaign.status in service.EDITABLE,
                            cancellable=campaign.status in service.CANCELLABLE, steps=CAMPAIGN_STATES[:4],
-                           template_edited=_template_edited(campaign),
+                           template_edited=_template_edited(campaign), sms=_sms_card(campaign, audience_size),
                            template_label=TEMPLATES.get(campaign.template or "", (campaign.template or "custom")
                                                         .replace("_", " ")))
+
+
+@bp.route("/campaigns/<int:campaign_id>/sms", methods=["POST"])
+@role_required("marketer")
+def campaign_sms(campaign_id: int):
+    """The channel(s) and the SMS text of a campaign (or a trigger's template)."""
+    campaign = _campaign_or_404(campaign_id)
+    try:
+        service.set_channel(campaign, request.form.get("channel", "email"), request.form.get("sms_body"))
+        db.session.commit()
+        flash("Saved. The SMS below shows the new version.", "success")
+    except ShopCRMError as exc:
+        db.session.rollback()
+        flash(as_sentence(exc), "error")
+    return redirect(url_for("crm_admin.campaign", campaign_id=campaign.id, _anchor="sms"))
+
+
+def _sms_card(campaign: Campaign, audience_size: int | None) -> dict | None:
+    """The SMS card's figures; ``None`` when SMS is off and the campaign sends no SMS."""
+    from ..campaigns.sms_content import campaign_estimate, default_sms_body
+    from ..delivery.sms.segments import GSM_BASIC, GSM_EXTENSION
+
+    sms_on = bool(current_app.config.get("SHOPCRM_TWILIO_ACCOUNT_SID"))
+    if not sms_on and (campaign.channel or "email") == "email":
+        return None
+    try:
+        found = campaign_estimate(campaign.sms_body, audience_size or 0, campaign.coupon)
+    except ShopCRMError as exc:
+        found = {"error": as_sentence(exc)}
+    return {**found, "on": sms_on, "body": campaign.sms_body or default_sms_body(),
+            "gsm": "".join(sorted(GSM_BASIC)), "gsm_ext": "".join(sorted(GSM_EXTENSION))}
 
 
 @bp.route("/campaigns/<int:campaign_id>/template/reset", methods=["POST"])

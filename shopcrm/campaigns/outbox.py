@@ -66,13 +66,17 @@ class EnqueueReport:
     already_queued: int = 0
     suppressed: dict = field(default_factory=dict)
     customer_gone: int = 0
+    sms: EnqueueReport | None = None  # the SMS part of a campaign sent on both channels
 
     def add_suppressed(self, reason: str) -> None:
         self.suppressed[reason] = self.suppressed.get(reason, 0) + 1
 
     def as_dict(self) -> dict:
-        return {"audience": self.audience, "queued": self.queued, "already_queued": self.already_queued,
-                "suppressed": dict(self.suppressed), "customer_gone": self.customer_gone}
+        found = {"audience": self.audience, "queued": self.queued, "already_queued": self.already_queued,
+                 "suppressed": dict(self.suppressed), "customer_gone": self.customer_gone}
+        if self.sms is not None:
+            found["sms"] = self.sms.as_dict()
+        return found
 
 
 def customer_context(customer: dict, categories: list[str], products: list[dict], segment_name: str,
@@ -147,7 +151,7 @@ class OutboxWriter:
     def _existing(self, candidates: list[Candidate]) -> set[tuple[int, str]]:
         ids = sorted({c.customer_id for c in candidates})
         rows = db.session.execute(sa.select(Message.customer_id, Message.dedupe_key).where(
-            Message.campaign_id == self.campaign.id, Message.customer_id.in_(ids)))
+            Message.campaign_id == self.campaign.id, Message.channel == "email", Message.customer_id.in_(ids)))
         return {(int(cid), key) for cid, key in rows}
 
     def _taken_addresses(self, hashes: list[str], keys: set[str]) -> tuple[set[tuple[str, str]], set[str]]:

@@ -93,7 +93,25 @@ def campaign_results(campaign: Campaign) -> dict:
         },
         "revenue_per_recipient": round(revenue / delivered, 2) if revenue is not None and delivered else None,
         "attribution_days": current_app.config["SHOPCRM_ATTRIBUTION_DAYS"],
+        "sms": sms_results(campaign),
     }
+
+
+def sms_results(campaign: Campaign) -> dict | None:
+    """The SMS part of a campaign's messages (the figures above count both channels): texts
+    per state, and how many Twilio confirmed delivered. ``None`` for an e-mail-only campaign."""
+    if (campaign.channel or "email") == "email":
+        return None
+    counts: dict[str, int] = {}
+    confirmed = 0
+    for state, reason, n in db.session.execute(
+            sa.select(Message.state, Message.reason, sa.func.count())
+            .where(Message.campaign_id == campaign.id, Message.channel == "sms").group_by(Message.state, Message.reason)):
+        counts[state] = counts.get(state, 0) + int(n)
+        confirmed += int(n) if state == "sent" and reason == "delivered" else 0
+    return {"total": sum(counts.values()), "sent": counts.get("sent", 0), "confirmed": confirmed,
+            "failed": counts.get("failed", 0), "waiting": counts.get("queued", 0) + counts.get("sending", 0),
+            "not_sent": counts.get("suppressed", 0) + counts.get("cancelled", 0)}
 
 
 def rate(part: int | None, whole: int) -> float | None:

@@ -33,7 +33,8 @@ from ..models import Campaign, Membership, Message, Segment
 from ..shop import connect_shop
 from . import content as content_fields
 from . import preview as previews
-from .outbox import CHUNK, Candidate, EnqueueReport, OutboxWriter, current_shop
+from .outbox import CHUNK, Candidate, EnqueueReport, current_shop
+from .sms_outbox import make_writer
 from .targets import audience_count, audience_filter, check_target, target_run  # noqa: F401  (API)
 from .templating import TEMPLATE_NAMES, Rendered, default_template, sample_context, validate_templates
 
@@ -78,7 +79,8 @@ def check_segment_names(target: dict) -> None:
 
 def create_campaign(name: str, target: dict, template: str = "segment_offer", coupon: str | None = None,
                     created_by: str | None = None, subject: str | None = None, html: str | None = None,
-                    text: str | None = None, kind: str = "campaign", content: dict | None = None) -> Campaign:
+                    text: str | None = None, kind: str = "campaign", content: dict | None = None,
+                    channel: str = "email", sms_body: str | None = None) -> Campaign:
     """A draft campaign with the shipped template ``template`` (or the given sources) and its
     wording (``content`` changes some of it: preheader, heading, intro, button, products). Not
     committed."""
@@ -99,7 +101,26 @@ def create_campaign(name: str, target: dict, template: str = "segment_offer", co
         template=template, content=wording.as_dict(),
     )
     _check_templates(campaign.subject, campaign.html_body, campaign.text_body, campaign.content)
+    set_channel(campaign, channel, sms_body)
     db.session.add(campaign)
+    return campaign
+
+
+def set_channel(campaign: Campaign, channel: str, sms_body: str | None = None) -> Campaign:
+    """Which channel(s) the campaign goes out on, and its SMS text (checked with sample data;
+    empty: the shipped text). Not committed."""
+    from .sms_content import default_sms_body, sample_sms
+    from .sms_outbox import CHANNELS
+
+    if campaign.status not in EDITABLE and campaign.kind == "campaign":
+        raise CampaignError(f"campaign #{campaign.id} is {campaign.status}; its channel can no longer change")
+    if channel not in CHANNELS:
+        raise CampaignError(f"channel {channel!r}: choose email, sms or both")
+    body = (sms_body or "").strip()
+    if body == default_sms_body():
+        body = ""
+    sample_sms(body or None, current_app.config["SHOPCRM_SHOP_NAME"], campaign.coupon)  # TemplateError if broken
+    campaign.channel, campaign.sms_body = channel, body or None
     return campaign
 
 
@@ -195,7 +216,7 @@ def enqueue(campaign: Campaign, as_of: datetime | None = None, limit: int | None
     run = target_run(target)
     ttl = current_app.config["SHOPCRM_LOCK_TTL_SECONDS"]
     with job_lock(f"enqueue:{campaign.id}", ttl=ttl) as lease, connect_shop() as shop:
-        writer = OutboxWriter(campaign, shop, run, as_of=as_of,
+        writer = make_writer(campaign, shop, run, as_of=as_of,
                               send_at=max(campaign.scheduled_at or utcnow(), utcnow()))
         query = (sa.select(Membership.customer_id, Membership.segment_id, Membership.top_categories)
                  .where(*audience_filter(target, run)))

@@ -36,9 +36,10 @@ from ..shop import connect_shop, current_mapping
 from ..shop import queries as shopq
 from ..shop.activity import abandoned_carts, cart_lines, latest_orders, repeated_views
 from ..vocab import LIVE_MESSAGE_STATES, TRIGGER_KINDS
-from .outbox import CHUNK, Candidate, EnqueueReport, OutboxWriter
+from .outbox import CHUNK, Candidate, EnqueueReport
 from .recommend import sellable
 from .service import create_campaign
+from .sms_outbox import make_writer
 from .targets import audience_filter, check_target, default_offer_target
 
 LOCK_NAME = "triggers"
@@ -252,7 +253,7 @@ def _run_offer(trigger: Trigger, now: datetime, lease) -> tuple[EnqueueReport, s
         return report, f"run #{run.id} finished before the trigger was enabled; waiting for the next run"
     target = check_target({**trigger.params["target"], "run_id": run.id})
     with connect_shop() as shop:
-        writer = OutboxWriter(trigger.campaign, shop, run, as_of=now)
+        writer = make_writer(trigger.campaign, shop, run, as_of=now)
         _members_in_chunks(target, run, lambda members: writer.write([
             Candidate(int(m.customer_id), dedupe_key=f"run:{run.id}", segment_id=m.segment_id,
                       top_categories=tuple(int(x) for x in (m.top_categories or "").split(",") if x))
@@ -279,7 +280,7 @@ def _abandoned_cart(trigger: Trigger, now: datetime, lease) -> tuple[EnqueueRepo
     oldest, newest = now - timedelta(days=params["max_age_days"]), now - timedelta(hours=params["hours"])
     run = Run.current()
     with connect_shop() as shop:
-        writer = OutboxWriter(trigger.campaign, shop, run, as_of=now, address_window=timedelta(days=params["window_days"]))
+        writer = make_writer(trigger.campaign, shop, run, as_of=now, address_window=timedelta(days=params["window_days"]))
         after = None
         while True:
             carts = abandoned_carts(shop, mapping, oldest, newest, after, CHUNK)
@@ -318,7 +319,7 @@ def _browse_abandonment(trigger: Trigger, now: datetime, lease) -> tuple[Enqueue
     run = Run.current()
     period = _period(now, params["window_days"])
     with connect_shop() as shop:
-        writer = OutboxWriter(trigger.campaign, shop, run, as_of=now, address_window=timedelta(days=params["window_days"]))
+        writer = make_writer(trigger.campaign, shop, run, as_of=now, address_window=timedelta(days=params["window_days"]))
         after = None
         while True:
             views, after = repeated_views(shop, mapping, since, until, params["min_views"], after, CHUNK)
@@ -361,7 +362,7 @@ def _win_back(trigger: Trigger, now: datetime, lease) -> tuple[EnqueueReport, st
     period = _period(now, params["window_days"])
     since_run = run.as_of or now
     with connect_shop() as shop:
-        writer = OutboxWriter(trigger.campaign, shop, run, as_of=now)
+        writer = make_writer(trigger.campaign, shop, run, as_of=now)
 
         def still_away(members: list) -> list:
             ids = [int(m.customer_id) for m in members]

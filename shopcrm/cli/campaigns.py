@@ -64,10 +64,14 @@ def campaign_group():
 @click.option("--intro", help="The paragraph under the heading.")
 @click.option("--button", help="The label of the e-mail's button.")
 @click.option("--products", type=click.IntRange(0, 12), help="How many recommended products to show.")
+@click.option("--channel", type=click.Choice(["email", "sms", "both"]), default="email", show_default=True,
+              help="Send as e-mail, SMS or both (SMS needs the SHOPCRM_TWILIO_* settings).")
+@click.option("--sms-text", help="The SMS text (default: the shipped one); the shop's name, a link and "
+                                 "'Reply STOP to opt out' are added.")
 @friendly_errors
 def campaign_create_command(name, segment_ids, segment_names, value_types, rfm_r, rfm_f, rfm_m, churn_risk,
                             min_churn_score, actions, countries, regions, cities, sources, template, coupon, subject,
-                            preheader, heading, intro, button, products):
+                            preheader, heading, intro, button, products, channel, sms_text):
     """Create a draft campaign. Without any target option it goes to the potential profitable
     (high value, most growth, new). A segment name that the current run does not have is
     refused (it would make an empty campaign)."""
@@ -84,7 +88,7 @@ def campaign_create_command(name, segment_ids, segment_names, value_types, rfm_r
     wording = {k: v for k, v in (("preheader", preheader), ("heading", heading), ("intro", intro),
                                  ("button", button), ("products", products)) if v is not None}
     campaign = create_campaign(name, target, template=template, coupon=coupon, created_by="cli", subject=subject,
-                               content=wording)
+                               content=wording, channel=channel, sms_body=sms_text)
     db.session.commit()
     size = audience_count(campaign.target)
     click.echo(f"campaign #{campaign.id} created for {describe(campaign.target)}; audience {number(size)}")

@@ -13,25 +13,31 @@ from . import friendly_errors, in_words, shopcrm_group
 @click.option("--max", "max_messages", type=click.IntRange(1), help="Stop after this many messages.")
 @click.option("--batch-size", type=click.IntRange(1, 10000))
 @click.option("--worker", help="Name of an additional sender running in parallel (its own lock).")
+@click.option("--channel", type=click.Choice(["both", "email", "sms"]), default="both", show_default=True,
+              help="Send e-mail, SMS (when SHOPCRM_TWILIO_ACCOUNT_SID is set), or both.")
 @friendly_errors
-def send_command(max_messages, batch_size, worker):
-    """Render due campaigns, then send due e-mail.
+def send_command(max_messages, batch_size, worker, channel):
+    """Render due campaigns, send due e-mail and SMS.
 
-    Launched campaigns whose time has come are rendered into the outbox; due messages go to the
-    mail server (or to .eml files without MAIL_SERVER)."""
+    Launched campaigns whose time has come are rendered into the outbox; due e-mails go to the
+    mail server (or to .eml files without MAIL_SERVER), due SMS to Twilio."""
     from ..campaigns.service import enqueue_due
-    from ..delivery.sender import send_due
+    from ..delivery.sender import SendReport, send_due
 
     config = current_app.config
     for campaign, queued in enqueue_due():
         click.echo(f"campaign #{campaign.id} rendered: queued {queued.queued:,}, not sent "
                    f"{in_words(queued.suppressed, 'to nobody')}")
-    report = send_due(max_messages=max_messages, batch_size=batch_size, worker=worker)
-    where = config.get("MAIL_SERVER") or config["SHOPCRM_OUTBOX_DIR"]
-    click.echo(f"sent {report.sent}, retrying {report.retried}, failed {report.failed}, "
-               f"suppressed {report.suppressed}, cancelled {report.cancelled} (to {where})")
-    if report.reasons:
-        click.echo("not sent: " + in_words(report.reasons))
+    report = SendReport()
+    if channel in ("both", "email"):
+        report = send_due(max_messages=max_messages, batch_size=batch_size, worker=worker)
+        where = config.get("MAIL_SERVER") or config["SHOPCRM_OUTBOX_DIR"]
+        click.echo(f"sent {report.sent}, retrying {report.retried}, failed {report.failed}, "
+                   f"suppressed {report.suppressed}, cancelled {report.cancelled} (to {where})")
+        if report.reasons:
+            click.echo("not sent: " + in_words(report.reasons))
+    if channel == "sms" or (channel == "both" and worker is None):  # an extra e-mail worker leaves texts alone
+        _send_sms(config, max_messages, batch_size, report, asked=channel == "sms")
     for error in report.errors:
         click.echo(f"warning: {error}", err=True)
     if report.in_doubt:
@@ -50,6 +56,35 @@ def send_command(max_messages, batch_size, worker):
         click.echo(f"error: nothing was delivered: {report.errors[0]}; {waiting} message(s) wait for the next run",
                    err=True)
         click.get_current_context().exit(1)
+
+
+def _send_sms(config, max_messages, batch_size, email_report, asked: bool) -> None:
+    """The SMS part of ``send``; its errors join the e-mail run's for the exit code."""
+    from ..delivery.sms.sender import send_sms_due
+    from ..errors import RunLocked
+
+    if not config.get("SHOPCRM_TWILIO_ACCOUNT_SID"):
+        if asked:
+            raise click.ClickException("SMS is off: set SHOPCRM_TWILIO_ACCOUNT_SID and the other SHOPCRM_TWILIO_* "
+                                       "settings in the instance file (docs/SMS.md)")
+        return
+    try:
+        report = send_sms_due(max_messages=max_messages, batch_size=batch_size)
+    except RunLocked as exc:
+        if asked:
+            raise
+        click.echo(f"SMS: left to the run that is sending texts now ({exc})")
+        return
+    click.echo(f"SMS: sent {report.sent}, retried {report.retried}, failed {report.failed}, "
+               f"suppressed {report.suppressed}, cancelled {report.cancelled}")
+    if report.reasons:
+        click.echo("SMS not sent: " + in_words(report.reasons))
+    if report.quiet_until is not None:
+        click.echo(f"SMS wait for the end of quiet hours (SHOPCRM_SMS_QUIET_HOURS): {report.quiet_until:%Y-%m-%d %H:%M} "
+                   "UTC")
+    email_report.sent += report.sent
+    email_report.errors.extend(report.errors)
+    email_report.in_doubt = max(email_report.in_doubt, report.in_doubt)
 
 
 @shopcrm_group.group("outbox")
@@ -81,8 +116,10 @@ def outbox_in_doubt_command():
 
     rows = in_doubt()
     for row in rows:
-        click.echo(f"#{row.id}  campaign #{row.campaign_id}  {row.email}  handed over {_utc(row.claimed_at)} UTC "
-                   f"by {row.claimed_by}  Message-ID {row.message_id or '?'}"
+        recipient = f"SMS to {row.phone}" if row.channel == "sms" else row.email
+        ident = "" if row.channel == "sms" else f"  Message-ID {row.message_id or '?'}"
+        click.echo(f"#{row.id}  campaign #{row.campaign_id}  {recipient}  handed over {_utc(row.claimed_at)} UTC "
+                   f"by {row.claimed_by}{ident}"
                    + (f"  ({row.reason})" if row.reason else ""))
     click.echo(f"{len(rows)} message(s) in doubt" + ("; settle each with `flask shopcrm outbox resolve ID "
                                                      "--sent|--requeue`" if rows else ""))

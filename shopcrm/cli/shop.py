@@ -48,7 +48,14 @@ def doctor_command(as_json):
     from ..shop.doctor import report_for_app
 
     report = report_for_app()
-    click.echo(json.dumps(report.to_dict(), indent=2, default=str) if as_json else report.render())
+    reach = _phone_reach() if report.ok else None
+    if as_json:
+        click.echo(json.dumps({**report.to_dict(), **({"sms": reach.to_dict()} if reach else {})}, indent=2,
+                              default=str))
+    else:
+        click.echo(report.render())
+        if reach is not None:
+            click.echo(reach.render())
     try:  # the settings page shows the latest report; before `init` there is nowhere to keep it
         from ..health import store_report
 
@@ -57,3 +64,19 @@ def doctor_command(as_json):
         db.session.rollback()
     if not report.ok:
         click.get_current_context().exit(1)
+
+
+def _phone_reach():
+    """How many numbers an SMS could reach, when SMS is on (``None`` otherwise or when the shop
+    cannot be read: the report above says why)."""
+    from ..delivery.sms.reach import phone_reach
+    from ..errors import ShopCRMError
+
+    config = current_app.config
+    if not config.get("SHOPCRM_TWILIO_ACCOUNT_SID") or not config.get("SHOPCRM_SMS_DEFAULT_REGION"):
+        return None
+    try:
+        return phone_reach(config["SHOPCRM_SMS_DEFAULT_REGION"])
+    except (ShopCRMError, ValueError) as exc:
+        click.echo(f"SMS: cannot count usable numbers: {exc}", err=True)
+        return None

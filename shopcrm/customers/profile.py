@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask import current_app
 
 from ..clock import to_display, to_shop, to_utc
+from ..delivery.sms import consent as sms_consent
 from ..extensions import db
 from ..models import Click, Membership, Message, ProductView, Run, Segment
 from ..vocab import MESSAGE_STATE_LABELS, REASON_LABELS
@@ -51,6 +53,8 @@ class Profile:
     interests: list[str] = field(default_factory=list)  # category names, most interesting first
     email: EmailStatus | None = None  # None: the shop could not say
     lifetime: dict | None = None  # orders, revenue, first, last; None: the shop could not say
+    sms: dict | None = None  # their number and SMS consent (see sms_status); None: SMS is off
+    sms_messages: list = field(default_factory=list)  # their SMS, newest first
 
     @property
     def events(self) -> list[Entry]:
@@ -108,6 +112,10 @@ def timeline(history: dict, messages: list[sa.Row], clicks: list[sa.Row]) -> lis
     for message in messages:
         state = MESSAGE_STATE_LABELS.get(message.state, message.state)
         reason = REASON_LABELS.get((message.reason or "").split(":")[0], message.reason) if message.reason else ""
+        if getattr(message, "channel", "email") == "sms":
+            entries.append(Entry(message.sent_at or message.created_at, "sms",
+                                 f"text message: {state}{' (' + reason + ')' if reason else ''}"))
+            continue
         entries.append(Entry(message.sent_at or message.created_at, "email",
                              f"e-mail “{message.subject or '(not written yet)'}”: {state}"
                              f"{' (' + reason + ')' if reason else ''}"))
@@ -140,7 +148,7 @@ def customer_profile(customer_id: int, reader: ShopReader) -> Profile | None:
         .order_by(Run.id.desc()).limit(RUNS_SHOWN)).all()
     # the timeline's columns only: a message row also holds its rendered bodies
     messages = db.session.execute(sa.select(Message.subject, Message.state, Message.reason, Message.sent_at,
-                                            Message.created_at).where(Message.customer_id == customer_id)
+                                            Message.created_at, Message.channel).where(Message.customer_id == customer_id)
                                   .order_by(Message.created_at.desc()).limit(TIMELINE_LIMIT)).all()
     clicks = db.session.execute(sa.select(Click.url, Click.clicked_at).where(Click.customer_id == customer_id)
                                 .order_by(Click.clicked_at.desc()).limit(TIMELINE_LIMIT)).all()
@@ -152,4 +160,34 @@ def customer_profile(customer_id: int, reader: ShopReader) -> Profile | None:
     return Profile(customer=found or {"id": customer_id}, membership=current, segment=segment, history=history_rows,
                    days=timeline(shop_history, messages, clicks), interests=interests,
                    email=status_of(found) if found else None,
-                   lifetime=reader.lifetime(customer_id) if found else None)
+                   lifetime=reader.lifetime(customer_id) if found else None,
+                   sms=sms_status(found) if found else None, sms_messages=sms_messages(customer_id))
+
+
+def sms_status(customer: dict) -> dict | None:
+    """Can we text them: their number in E.164 or why it is unusable, and their SMS consent
+    (their own choice here wins over the shop's column; e-mail consent never counts)."""
+    config = current_app.config
+    if not config.get("SHOPCRM_TWILIO_ACCOUNT_SID"):
+        return None
+    check = sms_consent.number_of(customer, config["SHOPCRM_SMS_DEFAULT_REGION"])
+    if not check.usable:
+        return {"number": None, "reason": check.reason, "textable": False, "consent": None}
+    state = sms_consent.state_of(check.e164)
+    if state == sms_consent.OPTED_OUT:
+        words = "opted out (STOP or their page)"
+    elif state == sms_consent.OPTED_IN:
+        words = "opted in on their page"
+    else:
+        words = "yes, in the shop" if customer.get("sms_consent") else "no SMS consent"
+    textable = state == sms_consent.OPTED_IN or (state is None and bool(customer.get("sms_consent")))
+    return {"number": check.e164, "reason": None, "textable": textable, "consent": words}
+
+
+def sms_messages(customer_id: int, limit: int = TIMELINE_LIMIT) -> list[dict]:
+    """Their SMS, newest first, with the state in the panel's words."""
+    rows = db.session.execute(sa.select(Message.id, Message.campaign_id, Message.phone, Message.text, Message.state,
+                                        Message.reason, Message.sent_at, Message.created_at)
+                              .where(Message.customer_id == customer_id, Message.channel == "sms")
+                              .order_by(Message.created_at.desc()).limit(limit)).mappings().all()
+    return [{**row, "state_label": MESSAGE_STATE_LABELS.get(row["state"], row["state"])} for row in rows]

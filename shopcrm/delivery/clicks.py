@@ -184,9 +184,17 @@ class LinkTracker:
         return _HREF.sub(href, html_body), _TEXT_URL.sub(plain, text_body)
 
 
+#: An SMS's tracked links carry this before the occasion's key, so a click counts for the text,
+#: not for the e-mail of the same campaign and occasion.
+SMS_LINK_PREFIX = "sms|"
+
+
 def _message_for(data: dict):
+    key, channel = str(data.get("d", "")), "email"
+    if key.startswith(SMS_LINK_PREFIX):
+        key, channel = key[len(SMS_LINK_PREFIX):], "sms"
     return sa.and_(Message.campaign_id == int(data["c"]), Message.customer_id == int(data["k"]),
-                   Message.dedupe_key == str(data.get("d", "")))
+                   Message.dedupe_key == key, Message.channel == channel)
 
 
 def resolve(token: str) -> dict:

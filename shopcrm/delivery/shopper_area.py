@@ -10,15 +10,28 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app
 
-from ..errors import ShopCRMError
+from ..errors import CampaignError, ShopCRMError
 from ..extensions import db
-from ..models import Click, Membership, Message, Preference, ProductView, Run, Segment, SoftBounce, Suppression
+from ..models import (
+    Click,
+    Membership,
+    Message,
+    Preference,
+    ProductView,
+    Run,
+    Segment,
+    SmsConsent,
+    SoftBounce,
+    Suppression,
+)
 from ..segmentation import search_index as search
 from ..shop import connect_shop, current_mapping
 from ..shop import queries as shopq
 from ..vocab import RESUBSCRIBABLE, VALUE_TYPE_LABELS
 from . import suppression
+from .sms import consent as sms_consent
 from .tokens import TokenInvalid, read_token
 
 MESSAGES_SHOWN = 100
@@ -48,14 +61,15 @@ def _their_messages(shopper: Shopper):
 
 def received(shopper: Shopper, limit: int = MESSAGES_SHOWN) -> list[Message]:
     """The emails delivered to them, newest first."""
-    return db.session.scalars(sa.select(Message).where(_their_messages(shopper), Message.state == "sent")
+    return db.session.scalars(sa.select(Message).where(_their_messages(shopper), Message.state == "sent",
+                                                       Message.channel == "email")
                               .order_by(Message.sent_at.desc(), Message.id.desc()).limit(limit)).all()
 
 
 def message(shopper: Shopper, message_id: int) -> Message | None:
     """One of their delivered emails, or ``None`` (someone else's, or not delivered)."""
     return db.session.scalar(sa.select(Message).where(Message.id == message_id, _their_messages(shopper),
-                                                      Message.state == "sent"))
+                                                      Message.state == "sent", Message.channel == "email"))
 
 
 def status(shopper: Shopper) -> dict:
@@ -72,6 +86,67 @@ def first_name(shopper: Shopper) -> str:
     except ShopCRMError:
         return ""
     return str((customer or {}).get("first_name") or "").strip()
+
+
+def _shop_customer(shopper: Shopper) -> dict | None:
+    with connect_shop() as shop:
+        return shopq.customers_by_ids(shop, current_mapping(), [shopper.customer_id]).get(shopper.customer_id)
+
+
+def sms_status(shopper: Shopper) -> dict | None:
+    """Their "Text messages" choice: ``None`` when the shop sends no SMS; else whether they get
+    texts (``on``), the end of their number (``number``) or why it cannot get texts (``reason``).
+    The shop's own SMS consent counts until they choose here; e-mail consent never does."""
+    config = current_app.config
+    if not config.get("SHOPCRM_TWILIO_ACCOUNT_SID"):
+        return None
+    try:
+        customer = _shop_customer(shopper)
+    except ShopCRMError:
+        return {"on": False, "number": None, "reason": "the shop cannot be reached just now"}
+    check = sms_consent.number_of(customer, config["SHOPCRM_SMS_DEFAULT_REGION"])
+    if not check.usable:
+        return {"on": False, "number": None, "reason": check.reason}
+    state = sms_consent.state_of(check.e164)
+    on = state == sms_consent.OPTED_IN or (state is None and bool((customer or {}).get("sms_consent")))
+    return {"on": on, "number": f"…{check.e164[-4:]}", "reason": None}
+
+
+def set_sms(shopper: Shopper, on: bool) -> None:
+    """Their explicit opt-in or opt-out for texts; turning texts off also suppresses the texts
+    still queued for them. Not committed."""
+    config = current_app.config
+    if not config.get("SHOPCRM_TWILIO_ACCOUNT_SID"):
+        raise CampaignError("this shop sends no text messages")
+    check = sms_consent.number_of(_shop_customer(shopper), config["SHOPCRM_SMS_DEFAULT_REGION"])
+    if not check.usable:
+        raise CampaignError("your shop account has no mobile number we can text; add one in your account first")
+    sms_consent.record(check.e164, sms_consent.OPTED_IN if on else sms_consent.OPTED_OUT, "preferences",
+                       shopper.customer_id)
+    if not on:
+        db.session.execute(sa.update(Message).where(Message.channel == "sms", Message.phone == check.e164,
+                                                    Message.state == "queued")
+                           .values(state="suppressed", reason="sms_opted_out", send_key=None))
+
+
+def _forget_texts(shopper: Shopper) -> None:
+    """No more texts after "forget me": every SMS choice kept for this customer becomes an
+    opt-out without the customer's id, and their current number (when the shop can be read)
+    is opted out too, so a consent column in the shop cannot bring texts back. Only the
+    number's hash stays, like the address's."""
+    db.session.execute(sa.update(SmsConsent).where(SmsConsent.customer_id == shopper.customer_id)
+                       .values(state=sms_consent.OPTED_OUT, source="forgotten", customer_id=None))
+    config = current_app.config
+    if not config.get("SHOPCRM_TWILIO_ACCOUNT_SID"):
+        return
+    try:
+        check = sms_consent.number_of(_shop_customer(shopper), config["SHOPCRM_SMS_DEFAULT_REGION"])
+    except ShopCRMError:
+        return
+    if check.usable:
+        sms_consent.record(check.e164, sms_consent.OPTED_OUT, "forgotten")
+        db.session.execute(sa.update(SmsConsent).where(SmsConsent.phone_hash == sms_consent.phone_hash(check.e164))
+                           .values(customer_id=None))
 
 
 def unsubscribe(shopper: Shopper) -> None:
@@ -145,6 +220,7 @@ def forget(shopper: Shopper) -> dict[str, int]:
             ProductView.customer_id == shopper.customer_id)).rowcount,
         "search words": search.forget(shopper.customer_id),
     }
+    _forget_texts(shopper)
     db.session.execute(sa.delete(Preference).where(Preference.email_hash == shopper.email_hash))
     db.session.execute(sa.delete(SoftBounce).where(SoftBounce.email_hash == shopper.email_hash))
     existing = db.session.scalar(sa.select(Suppression).where(Suppression.email_hash == shopper.email_hash))

@@ -307,7 +307,8 @@ def generate(seed: int = 42, customers: int = 3000, now: datetime | None = None,
             "region": np.array([CITIES[i][1] for i in city_ix], dtype=object),
             "country": np.array([CITIES[i][2] for i in city_ix], dtype=object),
             "source": np.array([SOURCES[i][0] for i in source_ix], dtype=object),
-            "newsletter": newsletter, "active": cust_active, "created_at": _timestamps(now, signup_age),
+            "newsletter": newsletter, **_telephones(seed, n), "active": cust_active,
+            "created_at": _timestamps(now, signup_age),
         },
         "product_views": {"view_id": np.arange(1, len(v_cust) + 1), "customer_id": cust_ids[v_cust].astype(object),
                           "product_id": pids[v_prod], "viewed_at": _timestamps(now, v_age)},
@@ -325,6 +326,30 @@ def generate(seed: int = 42, customers: int = 3000, now: datetime | None = None,
     if dirty:
         _add_dirt(rng, shop)
     return shop
+
+
+def _telephones(seed: int, n: int) -> dict:
+    """Phone numbers as shoppers type them (German mobiles in national and international form,
+    some landlines, some junk, many empty) and an SMS opt-in for some. Drawn from their own
+    random stream, so the rest of the demo shop is the same with or without them."""
+    rng = np.random.default_rng(seed + 7919)
+    kind = rng.random(n)
+    digits = rng.integers(10_000_000, 99_999_999, size=n)
+    prefixes = np.array(["0151", "0160", "0170", "0176"])[rng.integers(0, 4, size=n)]
+    phones = np.empty(n, dtype=object)
+    for i in range(n):
+        if kind[i] < 0.45:
+            phones[i] = f"{prefixes[i]} {digits[i]}"
+        elif kind[i] < 0.60:
+            phones[i] = f"+49 {prefixes[i][1:]} {digits[i]}"
+        elif kind[i] < 0.68:
+            phones[i] = f"030 {digits[i] // 10}"  # a Berlin landline: no SMS
+        elif kind[i] < 0.72:
+            phones[i] = ("n/a", "-", "12345", "call me")[i % 4]
+        else:
+            phones[i] = None
+    optin = ((rng.random(n) < 0.5) & (kind < 0.72)).astype(np.int64)
+    return {"telephone": phones, "sms_optin": optin}
 
 
 def _add_dirt(rng, shop: DemoShop) -> None:

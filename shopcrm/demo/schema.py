@@ -23,6 +23,8 @@ customers = sa.Table(
     sa.Column("country", sa.String(2)),
     sa.Column("source", sa.String(32)),
     sa.Column("newsletter", sa.SmallInteger, nullable=False, server_default="0"),
+    sa.Column("telephone", sa.String(32)),  # as typed at checkout: national or +, landlines and junk included
+    sa.Column("sms_optin", sa.SmallInteger, nullable=False, server_default="0"),  # ticked "text me offers"
     sa.Column("active", sa.SmallInteger, nullable=False, server_default="1"),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Index("ix_customers_email", "email"),  # the shop logs its customers in by e-mail address

@@ -7,7 +7,7 @@ package registers every table, which migrations and queries rely on.
 """
 from .beacon import ProductView
 from .campaigns import Campaign, Trigger
-from .outbox import Click, Message, Preference, SoftBounce, Suppression, TrackedLink
+from .outbox import Click, Message, Preference, SmsConsent, SoftBounce, Suppression, TrackedLink
 from .runs import Insight, Membership, Rule, Run, SearchWord, Segment
 from .settings import PanelSetting
 from .system import Lock, State
@@ -15,5 +15,5 @@ from .throttle import Throttle
 from .users import LoginEvent, User
 
 __all__ = ["Campaign", "Click", "Insight", "Lock", "LoginEvent", "Membership", "Message", "PanelSetting", "Preference",
-           "ProductView", "Rule", "Run", "SearchWord", "Segment", "SoftBounce", "State", "Suppression", "Throttle",
+           "ProductView", "Rule", "Run", "SearchWord", "Segment", "SmsConsent", "SoftBounce", "State", "Suppression", "Throttle",
            "TrackedLink", "Trigger", "User"]

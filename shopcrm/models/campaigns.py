@@ -41,6 +41,8 @@ class Campaign(db.Model):
     template = sa.Column(sa.String(32))  # the shipped template it started from (templating.TEMPLATE_NAMES)
     content = sa.Column(sa.JSON)  # campaigns.content.Content as a dict; None: the template's defaults
     finished_at = sa.Column(sa.DateTime)  # UTC; when the last message was delivered (status "sent")
+    channel = sa.Column(sa.String(8), nullable=False, default="email", server_default="email")  # email|sms|both
+    sms_body = sa.Column(sa.Text)  # the SMS template (sandboxed Jinja); None: templates/sms/default.txt
 
 
 class Trigger(db.Model):

@@ -23,6 +23,12 @@ class Message(db.Model):
     mail server by a sender that died before recording the answer: it is *in doubt*.
     ``stop_if_ordered_since`` (shop clock) cancels a trigger message if the customer orders
     after that moment.
+
+    ``channel`` is ``email`` or ``sms``. An SMS row keeps its body in ``text``, the number in
+    ``phone`` (E.164), and the provider's message id in ``provider_sid`` once it was taken; its
+    ``send_key`` is the hash of the number (``delivery.sms.consent.phone_hash``), and its
+    ``email_hash`` the customer's address hash when they have one (else the number's hash), so
+    the one frequency cap and the shopper's chosen frequency count both channels.
     """
 
     __tablename__ = "crm_message"
@@ -31,7 +37,10 @@ class Message(db.Model):
     campaign_id = sa.Column(sa.Integer, sa.ForeignKey("crm_campaign.id", ondelete="CASCADE"), nullable=False)
     customer_id = sa.Column(sa.BigInteger, nullable=False)
     dedupe_key = sa.Column(sa.String(64), nullable=False, default="")
+    channel = sa.Column(sa.String(8), nullable=False, default="email", server_default="email")
     email = sa.Column(sa.String(255), nullable=False)
+    phone = sa.Column(sa.String(20))
+    provider_sid = sa.Column(sa.String(64))
     email_hash = sa.Column(sa.String(64), nullable=False, default="", server_default="")
     send_key = sa.Column(sa.String(64))
     subject = sa.Column(sa.Text, nullable=False)
@@ -54,7 +63,7 @@ class Message(db.Model):
     created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (
-        sa.UniqueConstraint("campaign_id", "customer_id", "dedupe_key", name="uq_crm_message_once"),
+        sa.UniqueConstraint("campaign_id", "customer_id", "dedupe_key", "channel", name="uq_crm_message_once_channel"),
         sa.UniqueConstraint("campaign_id", "dedupe_key", "send_key", name="uq_crm_message_address"),
         sa.Index("ix_crm_message_due", "state", "next_attempt_at"),
         sa.Index("ix_crm_message_customer", "customer_id", "created_at"),
@@ -136,3 +145,20 @@ class SoftBounce(db.Model):
     count = sa.Column(sa.Integer, nullable=False, default=0)
     last_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
     last_reply = sa.Column(sa.String(255))
+
+
+class SmsConsent(db.Model):
+    """A phone number's own SMS choice, kept as the hash of the E.164 number.
+
+    ``opted_in`` comes from the shopper's page (or a START reply); ``opted_out`` from a STOP
+    reply, the shopper's page, or Twilio refusing the number as unsubscribed. An opt-out here
+    wins over a consent column in the shop. E-mail consent never counts for SMS.
+    """
+
+    __tablename__ = "crm_sms_consent"
+
+    phone_hash = sa.Column(sa.String(64), primary_key=True)
+    state = sa.Column(sa.String(16), nullable=False)  # opted_in | opted_out
+    source = sa.Column(sa.String(32), nullable=False)  # preferences | reply | provider | admin
+    customer_id = sa.Column(sa.BigInteger)
+    updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)

@@ -7,4 +7,4 @@ from ..config import STATIC_DIR, TEMPLATE_DIR
 bp = Blueprint("crm_public", __name__, template_folder=str(TEMPLATE_DIR), static_folder=str(STATIC_DIR),
                static_url_path="/static")
 
-from . import beacon, views  # noqa: E402,F401
+from . import beacon, sms, views  # noqa: E402,F401

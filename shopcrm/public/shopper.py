@@ -38,7 +38,8 @@ def _invalid_token(error: TokenInvalid):
 def shopper_home(token: str):
     shopper = _shopper(token)
     return render_template("public/me.html", token=token, name=customer_area.first_name(shopper),
-                           messages=customer_area.received(shopper), status=customer_area.status(shopper))
+                           messages=customer_area.received(shopper), status=customer_area.status(shopper),
+                           sms=customer_area.sms_status(shopper))
 
 
 @bp.route("/me/<token>/emails/<int:message_id>")
@@ -87,6 +88,21 @@ def shopper_frequency(token: str):
         customer_area.set_frequency(shopper, request.form.get("frequency", ""))
         db.session.commit()
         flash("Saved: we will respect how often you want to hear from us.", "success")
+    except CampaignError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    return redirect(url_for("crm_public.shopper_home", token=token))
+
+
+@bp.route("/me/<token>/sms", methods=["POST"])
+def shopper_sms(token: str):
+    shopper = _shopper(token)
+    on = request.form.get("sms") == "yes"
+    try:
+        customer_area.set_sms(shopper, on)
+        db.session.commit()
+        flash("Saved: we will send you text messages." if on else "Saved: no more text messages from us.",
+              "success")
     except CampaignError as exc:
         db.session.rollback()
         flash(str(exc), "error")

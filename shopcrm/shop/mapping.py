@@ -85,8 +85,8 @@ ENTITIES: dict[str, EntitySpec] = {
         EntitySpec(
             "customer",
             ("id", "email", "first_name", "created_at"),
-            ("last_name", "city", "region", "country", "source", "consent"),
-            {"id": _INT, "created_at": _TIME, "consent": sa.Integer()},
+            ("last_name", "city", "region", "country", "source", "consent", "phone", "sms_consent"),
+            {"id": _INT, "created_at": _TIME, "consent": sa.Integer(), "sms_consent": sa.Integer()},
             label="customers",
         ),
         EntitySpec(
@@ -117,7 +117,8 @@ ENTITIES: dict[str, EntitySpec] = {
 COLUMN_WORDS: dict[str, str] = {
     "id": "id", "email": "e-mail address", "first_name": "first name", "last_name": "last name",
     "created_at": "sign-up date", "city": "city", "region": "region", "country": "country",
-    "source": "acquisition source", "consent": "newsletter consent", "name": "name", "price": "price",
+    "source": "acquisition source", "consent": "newsletter consent",
+    "phone": "phone number", "sms_consent": "SMS consent", "name": "name", "price": "price",
     "category_id": "category", "brand_id": "brand", "url": "page address", "image_url": "image address",
     "active": "active flag", "in_stock": "stock", "parent_id": "parent category", "customer_id": "customer",
     "product_id": "product", "viewed_at": "time of the view", "quantity": "quantity", "added_at": "time added",
@@ -129,7 +130,11 @@ OPTIONAL_DEFAULTS: dict[tuple[str, str], Any] = {
     ("product", "active"): 1,
     ("product", "in_stock"): 1,
     ("customer", "consent"): 0,
+    ("customer", "sms_consent"): 0,
 }
+
+#: Optional columns added after SELECT mappings existed (see ``EntityMap.canonical_columns``).
+LATE_COLUMNS: dict[str, tuple[str, ...]] = {"customer": ("phone", "sms_consent")}
 
 #: Columns the extraction filters, joins or groups on, per table-mapped entity: with an index
 #: that starts with these, the database reads the index instead of the table.
@@ -304,8 +309,13 @@ class EntityMap:
             return spec.columns
         if self.table is not None:
             return tuple(c for c in spec.columns if c in self.columns)
-        returned = set(self.returns or spec.columns)
-        return tuple(c for c in spec.columns if c in returned)
+        if self.returns is not None:
+            return tuple(c for c in spec.columns if c in self.returns)
+        # Columns added after SELECT mappings were written (a customer's phone and SMS consent):
+        # a SELECT without 'returns' provides them only when it names them (``… AS phone``).
+        late = {c for c in LATE_COLUMNS.get(self.entity, ())
+                if not re.search(rf"\bAS\s+`?{c}`?\b", self.select or "", re.IGNORECASE)}
+        return tuple(c for c in spec.columns if c not in late)
 
     def extraction_hints(self) -> tuple[IndexHint, ...]:
         """Indexes worth having: declared ones for a SELECT, derived ones for a table."""

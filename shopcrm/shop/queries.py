@@ -15,7 +15,7 @@ from .mapping import ShopMapping
 CHUNK = 500
 
 CUSTOMER_FIELDS = ("id", "email", "first_name", "last_name", "city", "region", "country", "source", "consent",
-                   "created_at")
+                   "phone", "sms_consent", "created_at")
 PRODUCT_FIELDS = ("id", "name", "price", "category_id", "brand_id", "url", "image_url", "active", "in_stock")
 
 

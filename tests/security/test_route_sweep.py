@@ -14,9 +14,12 @@ from shopcrm.models import Membership, Run
 from tests.support.apps import create_user, login
 from tests.support.security import HUGE_IDS, ROLES, STATE_CHANGING, allowed, audience_of, token_of
 
-#: The one public POST that takes no form token, on purpose: RFC 8058's one-click unsubscribe
+#: The public POSTs that take no form token, on purpose: RFC 8058's one-click unsubscribe
 #: (mail clients POST it without a page); its signed token in the URL is the check.
-NO_FORM_TOKEN = {"crm_public.unsubscribe"}
+NO_FORM_TOKEN = {"crm_public.unsubscribe",
+                 # Twilio's webhooks: Twilio cannot carry a form token; a valid X-Twilio-Signature is
+                 # required instead (403 without; tests/public/test_sms_webhooks.py)
+                 "crm_public.sms_inbound", "crm_public.sms_status"}
 SKIP = {"crm_admin.logout"}  # ends the session; tests/security/test_sessions.py covers it
 
 

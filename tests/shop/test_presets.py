@@ -32,7 +32,7 @@ from tests.shops.prestashop import write_prestashop
 from tests.support.apps import DEMO_NOW, base_config, dispose, migrate
 
 CUSTOMERS = 1200
-DETAIL_FIELDS = ("first_name", "last_name", "city", "region", "country", "consent")
+DETAIL_FIELDS = ("first_name", "last_name", "city", "region", "country", "consent", "phone")
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,8 @@ def run_through(tmp_path, crm_url: str, shop_url: str, settings: dict, beacon_ro
                 extracted = extract(conn, mapping, DEMO_NOW, extra_views=views)
             report = report_for_app()
             return {"members": members, "segments": sorted((s.name, s.size) for s in run.segments),
-                    "details": {c: {k: d.get(k) for k in DETAIL_FIELDS} | {"email": d.get("email") or None}
+                    "details": {c: {k: d.get(k) for k in DETAIL_FIELDS} | {"email": d.get("email") or None,
+                                                                            "phone": d.get("phone") or None}
                                 for c, d in details.items()},
                     "counts": Run.current().counts, "doctor": report, "extract": extracted}
     finally:
@@ -139,7 +140,13 @@ def test_a_preset_reads_the_shop_exactly_as_the_generic_schema(preset, crm_on, s
     assert len(got) == len(expected["members"]) > CUSTOMERS * 0.9
     assert got == {c: m[:5] for c, m in expected["members"].items()}
     assert result["segments"] == expected["segments"]
-    assert result["details"] == expected["details"]  # names decoded, default address, consent
+    if preset == "myshop.toml":  # the documented example maps no phone
+        expected = {**expected, "details": {c: {**d, "phone": None} for c, d in expected["details"].items()}}
+    differing = {c: {k: (d.get(k), expected["details"].get(c, {}).get(k)) for k in d
+                     if d.get(k) != expected["details"].get(c, {}).get(k)}
+                 for c, d in result["details"].items() if d != expected["details"].get(c)}
+    assert not differing, list(differing.items())[:3]  # (read, expected) per field that differs
+    assert result["details"] == expected["details"]  # names decoded, default address, consent, phone
     assert result["counts"]["customers"] == expected["counts"]["customers"]
 
     report = result["doctor"]

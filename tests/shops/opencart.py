@@ -45,7 +45,8 @@ def write_opencart(engine: sa.Engine, shop: DemoShop, version: str = "4.1", pref
         for i, cid in enumerate(cust["customer_id"]):
             default_address = 2 * i + 2
             row = [cid, 1, 0, 1, escaped(cust["first_name"][i]), escaped(cust["last_name"][i]),
-                   escaped(cust["email"][i]) or "", cust["newsletter"][i], cust["active"][i], cust["created_at"][i]]
+                   escaped(cust["email"][i]) or "", cust["newsletter"][i], cust["active"][i], cust["created_at"][i],
+                   cust["telephone"][i] or ""]  # NOT NULL in OpenCart: an empty phone is ''
             customer_rows.append(row + ([default_address] if v3 else []))
             country, region = cust["country"][i], cust["region"][i]
             place = [countries[country], zones[(country, region)]]
@@ -54,7 +55,7 @@ def write_opencart(engine: sa.Engine, shop: DemoShop, version: str = "4.1", pref
             address_rows.append([default_address, cid, escaped(cust["first_name"][i]), escaped(cust["last_name"][i]),
                                  escaped(cust["city"][i])] + place + ([] if v3 else [1]))
         load(conn, f"{p}customer", ["customer_id", "customer_group_id", "store_id", "language_id", "firstname",
-                                    "lastname", "email", "newsletter", "status", "date_added"]
+                                    "lastname", "email", "newsletter", "status", "date_added", "telephone"]
              + (["address_id"] if v3 else []), customer_rows)
         load(conn, f"{p}address", ["address_id", "customer_id", "firstname", "lastname", "city", "country_id",
                                    "zone_id"] + ([] if v3 else ["default"]), address_rows)

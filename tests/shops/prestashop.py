@@ -44,10 +44,16 @@ def write_prestashop(engine: sa.Engine, shop: DemoShop, prefix: str = "ps_") -> 
         addresses = []
         for i, cid in enumerate(cust["customer_id"]):
             country, region = cust["country"][i], cust["region"][i]
-            addresses.append([3 * i + 1, cid, countries[country], zones[(country, region)], cust["city"][i], 0])
+            # the mobile field is preferred; every third customer typed their number into 'phone' only,
+            # and the others have a landline there beside their mobile
+            tel = cust["telephone"][i]
+            mobile, phone = ("", tel) if i % 3 == 0 else (tel, "030 5550000" if tel else None)
+            addresses.append([3 * i + 1, cid, countries[country], zones[(country, region)], cust["city"][i], 0,
+                              mobile, phone])
             if i % 4 == 0:  # a newer address the customer deleted: not theirs any more
-                addresses.append([3 * i + 2, cid, countries["DE"], None, "Deletedtown", 1])
-        load(conn, f"{p}address", ["id_address", "id_customer", "id_country", "id_state", "city", "deleted"], addresses)
+                addresses.append([3 * i + 2, cid, countries["DE"], None, "Deletedtown", 1, "0170 9999999", None])
+        load(conn, f"{p}address", ["id_address", "id_customer", "id_country", "id_state", "city", "deleted",
+                                   "phone_mobile", "phone"], addresses)
         load(conn, f"{p}country", ["id_country", "iso_code", "active"],
              [[cid, code, 1] for code, cid in countries.items()])
         load(conn, f"{p}state", ["id_state", "id_country", "name", "iso_code", "active"],

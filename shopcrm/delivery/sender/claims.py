@@ -13,15 +13,15 @@ from .journal import RELEASE, RENEW
 _m = Message.__table__
 ROW_COLUMNS = (_m.c.id, _m.c.campaign_id, _m.c.customer_id, _m.c.email, _m.c.email_hash, _m.c.subject,
                 _m.c.html, _m.c.text, _m.c.unsubscribe_url, _m.c.attempts, _m.c.stop_if_ordered_since,
-               _m.c.message_id)  # kept from an earlier attempt: one Message-ID per row, so receivers can de-duplicate
+               _m.c.message_id, _m.c.channel, _m.c.phone)  # message_id kept from an earlier attempt: one Message-ID per row, so receivers can de-duplicate
 
 
-def claim(token: str, size: int, lease: timedelta) -> list[dict]:
-    """Take up to ``size`` due rows for the claim ``token`` (see the package docstring, step 1);
-    returns them in id order. Commits."""
+def claim(token: str, size: int, lease: timedelta, channel: str = "email") -> list[dict]:
+    """Take up to ``size`` due rows of ``channel`` for the claim ``token`` (see the package
+    docstring, step 1); returns them in id order. Commits."""
     now = utcnow()
     free = sa.or_(_m.c.lease_until.is_(None), _m.c.lease_until < now)
-    due = sa.and_(_m.c.state == "queued", _m.c.next_attempt_at <= now, free)
+    due = sa.and_(_m.c.state == "queued", _m.c.next_attempt_at <= now, free, _m.c.channel == channel)
     stamp = {"claimed_by": token, "claimed_at": now, "lease_until": now + lease}
     pick = sa.select(_m.c.id).where(due).order_by(_m.c.next_attempt_at, _m.c.id).limit(size)
     if db.engine.dialect.name in ("mysql", "mariadb"):

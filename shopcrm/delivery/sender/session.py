@@ -46,6 +46,7 @@ class SendReport:
     resent_in_doubt: int = 0  # queued again by SHOPCRM_RESEND_IN_DOUBT
     reasons: dict = field(default_factory=dict)  # why rows were suppressed or cancelled at send time
     errors: list = field(default_factory=list)
+    quiet_until: datetime | None = None  # SMS: the run stopped for quiet hours; they end then (aware, UTC)
 
     def skipped(self, state: str, reason: str) -> None:
         setattr(self, state, getattr(self, state) + 1)

@@ -41,8 +41,8 @@ SMS_SETTINGS: tuple[Setting, ...] = (
     Setting("SHOPCRM_TWILIO_MESSAGING_SERVICE_SID", None, str,
             help="a Messaging Service (MG...) to send through, instead of or beside SHOPCRM_TWILIO_FROM"),
     Setting("SHOPCRM_TWILIO_API_URL", None, str,
-            help="another address for Twilio's API (tests: a local fake, http://127.0.0.1:PORT); "
-                 "unset: Twilio's own"),
+            help="another address for Twilio's API (tests: a local fake on 127.0.0.1, plain http allowed only "
+                 "there); unset: Twilio's own"),
     Setting("SHOPCRM_SMS_TIMEOUT", 30.0, float,
             help="seconds to wait for Twilio's answer; no answer leaves a message in doubt"),
     Setting("SHOPCRM_SMS_DEFAULT_REGION", None, str,
@@ -57,6 +57,13 @@ SMS_SETTINGS: tuple[Setting, ...] = (
             help="extra one-word replies that subscribe again, e.g. ANMELDEN"),
     Setting("SHOPCRM_SMS_HELP_KEYWORDS", (), _optional_words,
             help="extra one-word replies that ask for help, e.g. HILFE"),
+    Setting("SHOPCRM_SMS_SEND_RATE", 1.0, float,
+            help="SMS per second per sender (Twilio takes about 1/s from one long code, more through a "
+                 "Messaging Service); 0 = as fast as Twilio answers"),
+    Setting("SHOPCRM_SMS_PRICE_PER_SEGMENT", 0.08, float,
+            help="what one SMS segment costs the shop, in SHOPCRM_CURRENCY (for the estimate on a campaign)"),
+    Setting("SHOPCRM_SMS_HELP_TEXT", None, str,
+            help="the answer to HELP; default: the shop's name, its address and how to stop"),
 )
 
 _ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")
@@ -80,6 +87,7 @@ class SmsSettings:
     time_zone: ZoneInfo
     quiet_hours: QuietHours
     keywords: KeywordClassifier
+    send_rate: float = 1.0
 
 
 def _with_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -135,6 +143,10 @@ def sms_problems(config: Mapping[str, Any]) -> list[str]:
         QuietHours.parse(config.get("SHOPCRM_SMS_QUIET_HOURS"))
     except (ValueError, AttributeError) as exc:
         problems.append(f"SHOPCRM_SMS_QUIET_HOURS: {exc}")
+    for key in ("SHOPCRM_SMS_SEND_RATE", "SHOPCRM_SMS_PRICE_PER_SEGMENT"):
+        value = config.get(key)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            problems.append(f"{key} must be a number of at least 0")
     timeout = config.get("SHOPCRM_SMS_TIMEOUT")
     if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 < timeout <= 600:
         problems.append("SHOPCRM_SMS_TIMEOUT must be a number of seconds above 0 and at most 600")
@@ -190,4 +202,5 @@ def load(config: Mapping[str, Any]) -> SmsSettings:
         time_zone=zone(config["SHOPCRM_SMS_TIME_ZONE"]),
         quiet_hours=QuietHours.parse(config.get("SHOPCRM_SMS_QUIET_HOURS")),
         keywords=_classifier(config),
+        send_rate=float(config["SHOPCRM_SMS_SEND_RATE"]),
     )

@@ -22,7 +22,8 @@ def generic(prefix: str | None = None, order_statuses=None, language_id=None, st
                 "customer", table="customers",
                 columns={"id": "customer_id", "email": "email", "first_name": "first_name",
                          "last_name": "last_name", "created_at": "created_at", "city": "city",
-                         "region": "region", "country": "country", "source": "source", "consent": "newsletter"},
+                         "region": "region", "country": "country", "source": "source", "consent": "newsletter",
+                         "phone": "telephone", "sms_consent": "sms_optin"},
                 where={"active": 1},
             ),
             "product": EntityMap(

@@ -61,7 +61,8 @@ SELECT c.customer_id AS id, {_decoded('c.email')} AS email,
        {_decoded('c.firstname')} AS first_name, {_decoded('c.lastname')} AS last_name,
        c.date_added AS created_at, {_decoded('a.city')} AS city, {_decoded('z.name')} AS region,
        co.iso_code_2 AS country,
-       CASE WHEN c.newsletter = 1 AND c.status = 1 THEN 1 ELSE 0 END AS consent
+       CASE WHEN c.newsletter = 1 AND c.status = 1 THEN 1 ELSE 0 END AS consent,
+       c.telephone AS phone
 FROM {{prefix}}customer c
 LEFT JOIN {{prefix}}address a ON a.address_id = {address}
 LEFT JOIN {{prefix}}country co ON co.country_id = a.country_id
@@ -154,7 +155,7 @@ def _opencart(version: str, prefix: str | None, language_id: int = 1, order_stat
         entities={
             "customer": EntityMap("customer", select=_customer_select(version),
                                   returns=("id", "email", "first_name", "last_name", "created_at", "city", "region",
-                                           "country", "consent"),
+                                           "country", "consent", "phone"),
                                   indexes=(IndexHint("address", ("customer_id",)),)),
             "product": EntityMap("product", select=PRODUCT,
                                  indexes=(IndexHint("product_to_category", ("product_id", "category_id")),

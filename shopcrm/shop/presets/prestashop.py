@@ -15,7 +15,8 @@ DEFAULT_PREFIX = "ps_"
 CUSTOMER = """
 SELECT c.id_customer AS id, c.email AS email, c.firstname AS first_name, c.lastname AS last_name,
        c.date_add AS created_at, a.city AS city, st.name AS region, co.iso_code AS country,
-       CASE WHEN c.newsletter = 1 AND c.active = 1 AND c.deleted = 0 THEN 1 ELSE 0 END AS consent
+       CASE WHEN c.newsletter = 1 AND c.active = 1 AND c.deleted = 0 THEN 1 ELSE 0 END AS consent,
+       COALESCE(NULLIF(a.phone_mobile, ''), NULLIF(a.phone, '')) AS phone
 FROM {prefix}customer c
 LEFT JOIN {prefix}address a ON a.id_address = (
     SELECT MAX(d.id_address) FROM {prefix}address d WHERE d.id_customer = c.id_customer AND d.deleted = 0)
@@ -116,7 +117,7 @@ def prestashop(prefix: str | None = None, language_id: int = 1, store_id: int = 
         entities={
             "customer": EntityMap("customer", select=CUSTOMER,
                                   returns=("id", "email", "first_name", "last_name", "created_at", "city", "region",
-                                           "country", "consent"),
+                                           "country", "consent", "phone"),
                                   indexes=(IndexHint("address", ("id_customer",)),)),
             "product": EntityMap("product", select=PRODUCT,
                                  returns=("id", "name", "price", "category_id", "brand_id", "url", "active",

@@ -1,0 +1,78 @@
+"""The campaign page's SMS card: the channel and the SMS text (CSRF, marketers only), the
+sample text with characters, segments, GSM-7 vs UCS-2 and the estimated cost for the audience
+in the shop's money; the live count is a static script (the CSP allows no inline script)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from shopcrm.extensions import db
+from shopcrm.models import Campaign
+from tests.fakes.twilio_api import FakeTwilio
+from tests.support.apps import logged_in
+from tests.support.campaigns import seed_run, writable_shop
+from tests.support.sms import give_phones, sms_settings
+
+
+@pytest.fixture
+def fake():
+    with FakeTwilio() as server:
+        yield server
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_the_sms_card_counts_segments_encoding_and_cost(make_app, fake, tmp_path, demo_shop_file):
+    shop = writable_shop(tmp_path, demo_shop_file)
+    app = make_app(SHOPCRM_SHOP_DATABASE_URI=f"sqlite:///{shop}", SHOPCRM_SMS_PRICE_PER_SEGMENT=0.1,
+                   **sms_settings(fake))
+    people = give_phones(shop, 20)
+    with app.app_context():
+        from shopcrm.campaigns.service import create_campaign
+
+        _, segment = seed_run([c for c, _ in people])
+        campaign = create_campaign("Texts", {"segment_ids": [segment.id]})
+        db.session.commit()
+        campaign_id = campaign.id
+    client = logged_in(app, role="marketer")
+    page = client.get(f"/crm/admin/campaigns/{campaign_id}").get_data(as_text=True)
+    assert 'id="sms"' in page and "sms_count.js" in page and "<script>" not in page
+    assert "1 (GSM-7)" in page and "€2.00 for at most 20 texts" in page  # 20 × 1 segment × €0.10
+    response = client.post(f"/crm/admin/campaigns/{campaign_id}/sms",
+                           data={"channel": "both", "sms_body": "Hi {{ customer.first_name }}, a gift 🎁 for you",
+                                 "csrf_token": csrf_of(page)})
+    assert response.status_code == 302
+    page = client.get(f"/crm/admin/campaigns/{campaign_id}").get_data(as_text=True)
+    assert "Test Shop: Hi Alex, a gift 🎁 for you" in page
+    assert "(UCS-2)" in page and "🎁</strong> makes it UCS-2" in page
+    assert "€4.00 for at most 20 texts" in page and "without it, 1 segment" in page  # the emoji doubles it
+    with app.app_context():
+        assert db.session.get(Campaign, campaign_id).channel == "both"
+    assert client.post(f"/crm/admin/campaigns/{campaign_id}/sms", data={"channel": "sms"}).status_code == 400
+    broken = client.post(f"/crm/admin/campaigns/{campaign_id}/sms", follow_redirects=True,
+                         data={"channel": "sms", "sms_body": "{{ customer.__class__ }}", "csrf_token": csrf_of(page)})
+    assert "not allowed" in broken.get_data(as_text=True)
+    viewer = logged_in(app, role="viewer", email="viewer@shop.test")
+    own = csrf_of(viewer.get(f"/crm/admin/campaigns/{campaign_id}").get_data(as_text=True))
+    assert viewer.post(f"/crm/admin/campaigns/{campaign_id}/sms",
+                       data={"channel": "email", "csrf_token": own}).status_code == 403  # viewers read only
+    script = client.get("/crm/static/sms_count.js")
+    assert script.status_code == 200 and b"UCS-2" in script.data
+    script.close()
+
+
+def test_without_sms_an_email_campaign_shows_no_sms_card(segmented_app):
+    from tests.support.apps import biggest
+
+    segment_id, _, _ = biggest(segmented_app)
+    with segmented_app.app_context():
+        from shopcrm.campaigns.service import create_campaign
+
+        campaign = create_campaign("Mail", {"segment_ids": [segment_id]})
+        db.session.commit()
+        campaign_id = campaign.id
+    page = logged_in(segmented_app, role="viewer").get(f"/crm/admin/campaigns/{campaign_id}").get_data(as_text=True)
+    assert 'id="sms"' not in page
