@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..models import Membership, Run
 from ..paging import Page
-from ..segmentation.ranking import member_order
+from ..segmentation.ranking import has_index, member_order
 from ..vocab import ACTIONS, VALUE_TYPES
 from . import figures
 from .email_status import statuses
@@ -37,7 +37,7 @@ SORTS = {
 def order_by(sort: str, reverse: bool = False, run: Run | None = None) -> list:
     """The ORDER BY of a sort (``reverse``: read from the other end of the same index)."""
     if sort == "value":
-        return member_order(run)
+        return member_order(run, reverse)
     return [column.desc() if descending != reverse else column.asc() for column, descending in SORTS[sort][1]]
 DEFAULT_SORT = "revenue"
 #: When the last order was: (what the owner reads, lowest days (exclusive), highest days (inclusive)),
@@ -182,7 +182,7 @@ def listing(run: Run, filters: Filters, page_number: int, page_size: int, reader
     page = Page(max(1, min(page_number, max(1, -(-total // page_size)))), page_size, total)
     # A page past the middle is read from the other end of the index: the last page skips as few
     # entries as the first.
-    reverse = page.offset > total // 2 and filters.sort != "value"  # the value order has no index to read back
+    reverse = page.offset > total // 2 and (filters.sort != "value" or has_index(run))
     offset = max(0, total - page.offset - page.size) if reverse else page.offset
     size = min(page.size, total - page.offset) if reverse else page.size
     picked = (sa.select(Membership.customer_id).where(*filters.conditions(run))

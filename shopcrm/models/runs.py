@@ -112,6 +112,8 @@ class Membership(db.Model):
         sa.Index("ix_crm_membership_run_risk_spend", "run_id", "churn_risk", "monetary", "customer_id"),
         sa.Index("ix_crm_membership_run_recency", "run_id", "recency_days", "customer_id"),
         sa.Index("ix_crm_membership_run_risk_recency", "run_id", "churn_risk", "recency_days", "customer_id"),
+        # a customer type's members, most valuable first (segmentation.ranking.member_order)
+        sa.Index("ix_crm_membership_run_type_value", "run_id", "value_type", "expected_value", "customer_id"),
     )
 
     def top_category_ids(self) -> list[int]:

@@ -11,8 +11,11 @@ expected value). Everything that lists "the best customers first" asks here:
 * :func:`predicted_top` — the condition "among the top N % of the run's buyers" (the campaign
   target ``predicted_top_percent``, "predicted best customers").
 
-Both are plain SQL on ``crm_membership`` (no NULLS LAST, which MariaDB lacks: a NULL test
-sorts first instead).
+Both are plain SQL on ``crm_membership``, on the two databases shopcrm runs on (MariaDB/MySQL
+and SQLite), which both sort NULL below every number: a descending order puts the customers
+without a figure last by itself, with no NULLS LAST (which MariaDB lacks) and no NULL test in
+front, so the expected-value order is a range of ``ix_crm_membership_run_type_value`` read
+backwards (a customer type's members, best first) or forwards (``reverse``: its last page).
 """
 from __future__ import annotations
 
@@ -38,12 +41,21 @@ def _rfm_sum():
     return Membership.rfm_r + Membership.rfm_f + Membership.rfm_m
 
 
-def member_order(run: Run) -> list:
+def member_order(run: Run, reverse: bool = False) -> list:
     """ORDER BY clauses: the best customers first by the run's value ranking, customers
-    without a figure (never bought) last, then by customer id (a stable page order)."""
+    without a figure (never bought) last, ties newest customer first (a stable page order).
+
+    ``reverse`` gives the same order read from its end (the expected-value order only: the RFM
+    sum is an expression no index holds, see :func:`has_index`)."""
     if value_ranking(run) == "expected_value":
-        return [Membership.expected_value.is_(None), Membership.expected_value.desc(), Membership.customer_id]
+        columns = (Membership.expected_value, Membership.customer_id)
+        return [c.asc() if reverse else c.desc() for c in columns]
     return [Membership.rfm_r.is_(None), _rfm_sum().desc(), Membership.monetary.desc(), Membership.customer_id]
+
+
+def has_index(run: Run) -> bool:
+    """Whether :func:`member_order` of this run is a range of an index (and can be read backwards)."""
+    return value_ranking(run) == "expected_value"
 
 
 def predicted_top(run: Run, percent: float) -> sa.ColumnElement:
