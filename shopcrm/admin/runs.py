@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..models import Run, Segment
-from ..segmentation.backtest import panel_data
+from ..segmentation.backtest_report import panel_data
 from ..segmentation.queue import queue_run, waiting_run
 from . import bp
 from .auth import role_required

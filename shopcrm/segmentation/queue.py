@@ -9,7 +9,6 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import Run
-from .run import run_and_index
 from .search_index import IndexState
 
 
@@ -35,4 +34,8 @@ def run_next_queued() -> tuple[Run, IndexState] | None:
     queued = db.session.scalars(sa.select(Run).where(Run.status == "queued").order_by(Run.id).limit(1)).first()
     if queued is None:
         return None
+    # imported here: the run brings all of mining (scikit-learn), and the panel's "Run now" needs
+    # only the queue
+    from .run import run_and_index
+
     return run_and_index(requested_by=queued.requested_by or "admin", run_id=queued.id)
