@@ -235,6 +235,9 @@ class EntityMap:
     origin: str = "preset"  # where this definition came from, for error messages
     store: str = "shop"  # "shop": the shop's database; "crm": shopcrm's crm_view; "both"
     indexes: tuple[IndexHint, ...] = ()  # SELECT only: indexes worth having (doctor's advice)
+    # LATE_COLUMNS a preset names but the live table lacks (a shop made before they were mapped),
+    # found by schema.verify: read as their default or NULL instead of failing every run
+    absent: set = field(default_factory=set, compare=False, repr=False)
 
     @property
     def where_text(self) -> str:
@@ -308,7 +311,7 @@ class EntityMap:
         if self.store == "crm":
             return spec.columns
         if self.table is not None:
-            return tuple(c for c in spec.columns if c in self.columns)
+            return tuple(c for c in spec.columns if c in self.columns and c not in self.absent)
         if self.returns is not None:
             return tuple(c for c in spec.columns if c in self.returns)
         # Columns added after SELECT mappings were written (a customer's phone and SMS consent):
@@ -428,6 +431,10 @@ class ShopMapping:
         bound = (sa.bindparam(n, v, expanding=isinstance(v, (list, tuple))) for n, v in params.items())
         return sa.text(around.replace("{}", sql)).bindparams(*bound)
 
+    def forget_sources(self) -> None:
+        """Build the subqueries again on next use (an entity's columns changed: ``EntityMap.absent``)."""
+        self._sources.clear()
+
     def source(self, entity: str, columns: tuple[str, ...] | None = None) -> sa.Subquery:
         """A subquery for ``entity`` whose columns carry the canonical names.
 
@@ -463,7 +470,7 @@ class ShopMapping:
                          *(sa.column(real) for real in dict.fromkeys([*emap.columns.values(), *emap.where])))
         selected = []
         for canonical in wanted:
-            if canonical in emap.columns:
+            if canonical in emap.columns and canonical not in emap.absent:
                 type_ = spec.types.get(canonical, sa.String())
                 selected.append(sa.type_coerce(table.c[emap.columns[canonical]], type_).label(canonical))
             else:

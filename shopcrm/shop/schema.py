@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from ..errors import MappingError
-from .mapping import COLUMN_WORDS, ENTITIES, ShopMapping
+from .mapping import COLUMN_WORDS, ENTITIES, LATE_COLUMNS, ShopMapping
 
 # pymysql/MySQLdb FIELD_TYPE codes of a result's columns, by the kind of value they hold.
 _FIELD_CLASSES = {
@@ -116,6 +116,15 @@ def _check_table(conn: sa.Connection, mapping: ShopMapping, entity: str, check: 
     live = {c["name"].lower(): c for c in inspector.get_columns(name)}
     for canonical, real in emap.columns.items():
         column = live.get(real.lower())
+        if column is None and emap.origin == "preset" and canonical in LATE_COLUMNS.get(entity, ()):
+            # a shop made before shopcrm mapped this column: everything else works without it
+            check.warnings.append(f"the table `{name}` has no column `{real}` (the "
+                                  f"{COLUMN_WORDS.get(canonical, canonical)}): read as empty, so no text "
+                                  "messages can reach these customers")
+            if canonical not in emap.absent:
+                emap.absent.add(canonical)
+                mapping.forget_sources()
+            continue
         if column is None:
             check.errors.append(f"the table `{name}` has no column `{real}` "
                                 f"(mapped as the {COLUMN_WORDS.get(canonical, canonical)})")

@@ -10,6 +10,7 @@ from shopcrm.delivery.sms.reach import phone_reach
 from shopcrm.shop import connect_shop, current_mapping, queries
 from shopcrm.shop.mapping import EntityMap
 from tests.fakes.twilio_api import FakeTwilio
+from tests.support.apps import DEMO_NOW
 from tests.support.campaigns import shop_execute, writable_shop
 from tests.support.sms import sms_settings
 
@@ -59,3 +60,25 @@ def test_doctor_reports_how_many_numbers_are_usable(make_app, fake, tmp_path, de
 
 def test_doctor_says_nothing_of_sms_when_it_is_off(app):
     assert "SMS" not in app.test_cli_runner().invoke(args=["shopcrm", "doctor"]).output
+
+
+def test_a_shop_made_before_phones_were_mapped_still_runs_and_doctor_says_why_no_texts(make_app, tmp_path,
+                                                                                      demo_shop_file):
+    """The generic schema gained ``telephone`` and ``sms_optin``; a shop built on it before (an
+    older demo shop, a shop's own views) keeps working: no phones, one warning, no failed run."""
+    from shopcrm.segmentation.run import run_segmentation
+
+    shop = writable_shop(tmp_path, demo_shop_file)
+    shop_execute(shop, "ALTER TABLE customers DROP COLUMN telephone")
+    shop_execute(shop, "ALTER TABLE customers DROP COLUMN sms_optin")
+    app = make_app(SHOPCRM_SHOP_DATABASE_URI=f"sqlite:///{shop}")
+    with app.app_context():
+        run = run_segmentation(as_of=DEMO_NOW)
+        assert run.status == "succeeded" and run.counts["customers"] > 1000
+        with connect_shop() as conn:
+            cid = shop_execute(shop, "SELECT customer_id FROM customers WHERE active = 1 LIMIT 1")[0][0]
+            customer = queries.customers_by_ids(conn, current_mapping(), [cid])[cid]
+        assert customer["phone"] is None and not customer["sms_consent"] and customer["email"]
+    doctor = app.test_cli_runner().invoke(args=["shopcrm", "doctor"])
+    assert "has no column `telephone` (the phone number): read as empty, so no text messages" in doctor.output
+    assert "Traceback" not in doctor.output
