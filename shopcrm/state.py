@@ -17,6 +17,7 @@ class CRMState:
     extension: Any = None  # the ShopCRM instance that registered the app
     # The packages that fill these import this module, so their types are named, not imported.
     mapping: Any = None  # shop.mapping.ShopMapping, built once from the settings (shop.current_mapping)
+    mapping_probed: bool = False  # the live shop asked once which late columns it lacks (shop.connect_shop)
     beacon_limiter: Any = None  # throttle.WindowLimit: counts in crm_throttle, shared by processes (public.beacon)
     token_serializers: dict = field(default_factory=dict)  # per key and purpose (delivery.tokens)
     preview_popular: tuple | None = None  # (monotonic time, best sellers per category) for previews

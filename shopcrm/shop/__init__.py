@@ -77,7 +77,7 @@ def connect_shop() -> sa.Connection:
     engine = shop_engine()
     refuse_while_quiet(engine)  # a page does not wait again for a server that just did not answer
     try:
-        return engine.connect()
+        conn = engine.connect()
     except sa.exc.OperationalError as exc:
         where = engine.url.render_as_string(hide_password=True)
         detail = getattr(exc, "orig", exc)
@@ -87,6 +87,16 @@ def connect_shop() -> sa.Connection:
                 f"the shop database did not answer within {seconds:g} s. Check that its server runs and is not "
                 f"overloaded (SHOPCRM_DB_CONNECT_TIMEOUT; {where}).")) from exc
         raise ShopUnavailable(f"cannot reach the shop database ({where}): {detail}") from exc
+    state = app_state()
+    if not state.mapping_probed:
+        state.mapping_probed = True
+        from .schema import note_absent_columns
+
+        try:
+            note_absent_columns(conn, current_mapping())
+        except (sa.exc.SQLAlchemyError, MappingError):
+            conn.rollback()  # a shop that cannot be asked is checked by the next run's verify instead
+    return conn
 
 
 def shop_reads():

@@ -114,16 +114,13 @@ def _check_table(conn: sa.Connection, mapping: ShopMapping, entity: str, check: 
         return
     check.found = True
     live = {c["name"].lower(): c for c in inspector.get_columns(name)}
+    late = _absent_late_columns(mapping, entity, live)
     for canonical, real in emap.columns.items():
         column = live.get(real.lower())
-        if column is None and emap.origin == "preset" and canonical in LATE_COLUMNS.get(entity, ()):
-            # a shop made before shopcrm mapped this column: everything else works without it
+        if canonical in late:
             check.warnings.append(f"the table `{name}` has no column `{real}` (the "
                                   f"{COLUMN_WORDS.get(canonical, canonical)}): read as empty, so no text "
                                   "messages can reach these customers")
-            if canonical not in emap.absent:
-                emap.absent.add(canonical)
-                mapping.forget_sources()
             continue
         if column is None:
             check.errors.append(f"the table `{name}` has no column `{real}` "
@@ -135,6 +132,35 @@ def _check_table(conn: sa.Connection, mapping: ShopMapping, entity: str, check: 
     for real in emap.where:
         if real.lower() not in live:
             check.errors.append(f"the table `{name}` has no column `{real}` (used as a filter)")
+
+
+def _absent_late_columns(mapping: ShopMapping, entity: str, live: dict) -> set[str]:
+    """The late columns (``LATE_COLUMNS``) a preset maps to columns the live table lacks: a shop
+    made before shopcrm mapped them. They are read as empty from now on (``EntityMap.absent``)
+    rather than failing every query after an upgrade; a mapping file's own columns stay errors."""
+    emap = mapping.entities[entity]
+    if emap.origin != "preset" or emap.table is None:
+        return set()
+    late = {c for c in LATE_COLUMNS.get(entity, ()) if c in emap.columns and emap.columns[c].lower() not in live}
+    if late - emap.absent:
+        emap.absent.update(late)
+        mapping.forget_sources()
+    return late
+
+
+def note_absent_columns(conn: sa.Connection, mapping: ShopMapping) -> None:
+    """Ask the live shop once which late columns its tables lack (one reflection per such table),
+    so that pages and jobs that never run :func:`verify` read them as empty too."""
+    if conn.dialect.name != "sqlite" and not conn.dialect.default_schema_name:
+        return  # no database chosen in the URL: nothing to reflect (queries name their own)
+    for entity in LATE_COLUMNS:
+        emap = mapping.entities.get(entity)
+        if emap is None or emap.origin != "preset" or emap.table is None:
+            continue
+        name = mapping.prefix + emap.table
+        inspector = sa.inspect(conn)
+        if inspector.has_table(name):
+            _absent_late_columns(mapping, entity, {c["name"].lower() for c in inspector.get_columns(name)})
 
 
 def _check_select(conn: sa.Connection, mapping: ShopMapping, entity: str, check: EntityCheck) -> None:

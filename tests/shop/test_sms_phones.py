@@ -72,11 +72,13 @@ def test_a_shop_made_before_phones_were_mapped_still_runs_and_doctor_says_why_no
     shop_execute(shop, "ALTER TABLE customers DROP COLUMN telephone")
     shop_execute(shop, "ALTER TABLE customers DROP COLUMN sms_optin")
     app = make_app(SHOPCRM_SHOP_DATABASE_URI=f"sqlite:///{shop}")
+    cid = shop_execute(shop, "SELECT customer_id FROM customers WHERE active = 1 LIMIT 1")[0][0]
+    with app.app_context(), connect_shop() as conn:  # a web worker's first read, before any run
+        assert queries.customers_by_ids(conn, current_mapping(), [cid])[cid]["phone"] is None
     with app.app_context():
         run = run_segmentation(as_of=DEMO_NOW)
         assert run.status == "succeeded" and run.counts["customers"] > 1000
         with connect_shop() as conn:
-            cid = shop_execute(shop, "SELECT customer_id FROM customers WHERE active = 1 LIMIT 1")[0][0]
             customer = queries.customers_by_ids(conn, current_mapping(), [cid])[cid]
         assert customer["phone"] is None and not customer["sms_consent"] and customer["email"]
     doctor = app.test_cli_runner().invoke(args=["shopcrm", "doctor"])

@@ -71,7 +71,7 @@ def test_pages_get_the_page_timeout_and_commands_the_job_timeout(make_app, maria
                 with app.app_context():
                     context = app.test_request_context("/crm/admin/customers") if page else nullcontext()
                     with context, connect_shop() as conn:
-                        assert conn.connection.dbapi_connection._read_timeout == limit
+                        assert conn.connection.dbapi_connection._read_timeout == limit, conn.connection.dbapi_connection._read_timeout
                         assert conn.execute(sa.text("SELECT 1")).scalar() == 1
                         proxy.silence()  # the server stops answering in the middle of the work
                         return conn.execute(sa.text("SELECT 2")).scalar()
