@@ -41,6 +41,14 @@ CHUNK = 500
 RULES_PER_PRODUCT = 5
 
 
+def existing_messages(campaign_id: int, channel: str, candidates: list) -> set[tuple[int, str]]:
+    """(customer, occasion) pairs of ``candidates`` this campaign already wrote on ``channel``."""
+    ids = sorted({c.customer_id for c in candidates})
+    rows = db.session.execute(sa.select(Message.customer_id, Message.dedupe_key).where(
+        Message.campaign_id == campaign_id, Message.channel == channel, Message.customer_id.in_(ids)))
+    return {(int(cid), key) for cid, key in rows}
+
+
 @dataclass
 class Candidate:
     """One customer for one occasion. ``cart`` holds (product id, quantity) pairs and
@@ -149,10 +157,7 @@ class OutboxWriter:
     # --- reads for one chunk ------------------------------------------------------------------
 
     def _existing(self, candidates: list[Candidate]) -> set[tuple[int, str]]:
-        ids = sorted({c.customer_id for c in candidates})
-        rows = db.session.execute(sa.select(Message.customer_id, Message.dedupe_key).where(
-            Message.campaign_id == self.campaign.id, Message.channel == "email", Message.customer_id.in_(ids)))
-        return {(int(cid), key) for cid, key in rows}
+        return existing_messages(self.campaign.id, "email", candidates)
 
     def _taken_addresses(self, hashes: list[str], keys: set[str]) -> tuple[set[tuple[str, str]], set[str]]:
         """Addresses that already have this occasion's message (by another customer), and

@@ -29,7 +29,7 @@ from ..extensions import db
 from ..models import Campaign, Message, Run
 from ..shop import current_mapping
 from ..shop import queries as shopq
-from .outbox import Candidate, EnqueueReport, OutboxWriter, current_shop
+from .outbox import Candidate, EnqueueReport, OutboxWriter, current_shop, existing_messages
 from .sms_content import SmsTemplate
 
 CHANNELS = ("email", "sms", "both")
@@ -60,10 +60,7 @@ class SmsOutboxWriter:
         self.report = EnqueueReport()
 
     def _existing(self, candidates: list[Candidate]) -> set[tuple[int, str]]:
-        ids = sorted({c.customer_id for c in candidates})
-        rows = db.session.execute(sa.select(Message.customer_id, Message.dedupe_key).where(
-            Message.campaign_id == self.campaign.id, Message.channel == "sms", Message.customer_id.in_(ids)))
-        return {(int(cid), key) for cid, key in rows}
+        return existing_messages(self.campaign.id, "sms", candidates)
 
     def _taken(self, hashes: list[str], keys: set[str]) -> tuple[set[tuple[str, str]], set[str]]:
         if not hashes:

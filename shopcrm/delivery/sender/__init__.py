@@ -58,7 +58,7 @@ from .recovery import (
     resolve_in_doubt,
     settle_accepted,
 )
-from .session import MAX_ATTEMPTS, Sender, SendReport, StopRun
+from .session import MAX_ATTEMPTS, Sender, SendReport, StopRun, send_in_batches
 
 __all__ = ["ROW_COLUMNS", "SendReport", "Sender", "count_in_doubt", "doubtful", "in_doubt", "resolve_in_doubt",
            "send_due", "settle_accepted"]
@@ -83,19 +83,8 @@ def send_due(max_messages: int | None = None, batch_size: int | None = None, wor
             report.resent_in_doubt = resend_in_doubt(MAX_ATTEMPTS)
         db.session.commit()
         sender = Sender(lock, report)
-        handled = 0
         try:
-            while max_messages is None or handled < max_messages:
-                size = batch_size if max_messages is None else min(batch_size, max_messages - handled)
-                rows = sender.claim(size)
-                if not rows:
-                    break
-                report.batches += 1
-                try:
-                    handled += sender.send_batch(rows)
-                except StopRun:
-                    break
-                lock.renew()
+            send_in_batches(sender, lock, report, batch_size, max_messages, StopRun)
             settle_accepted()  # a stopped sender's claims may have expired meanwhile
             db.session.commit()
         finally:

@@ -389,3 +389,23 @@ def mail_server_named(config) -> str:
 
 def _text(reply) -> str:
     return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+
+
+def send_in_batches(sender, lock, report, batch_size: int, max_messages: int | None,
+                    stop: type[Exception]) -> int:
+    """Claim and send batches until nothing is due, ``max_messages`` were handled or the sender
+    raises ``stop``; the job's lock is renewed after each batch. The same loop for every channel
+    (``Sender`` for e-mail, ``delivery.sms.sender.SmsSender``); returns how many were handled."""
+    handled = 0
+    while max_messages is None or handled < max_messages:
+        size = batch_size if max_messages is None else min(batch_size, max_messages - handled)
+        rows = sender.claim(size)
+        if not rows:
+            break
+        report.batches += 1
+        try:
+            handled += sender.send_batch(rows)
+        except stop:
+            break
+        lock.renew()
+    return handled

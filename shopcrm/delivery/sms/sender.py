@@ -42,7 +42,14 @@ from ...vocab import REMINDER_KINDS
 from ..sender.claims import claim, release, renewal
 from ..sender.journal import MARK_DONE, MARK_IN_DOUBT, RETRY, Journal
 from ..sender.recovery import IN_DOUBT, count_in_doubt, release_dead_claims, settle_accepted
-from ..sender.session import MAX_ATTEMPTS, RETRY_BACKOFF_SECONDS, UNREACHABLE_DELAY, Pacer, SendReport
+from ..sender.session import (
+    MAX_ATTEMPTS,
+    RETRY_BACKOFF_SECONDS,
+    UNREACHABLE_DELAY,
+    Pacer,
+    SendReport,
+    send_in_batches,
+)
 from ..suppression import FrequencyCap
 from . import consent
 from .provider import SmsInDoubt, SmsPermanentError, SmsProvider, SmsSetupError, SmsTemporaryError
@@ -332,19 +339,8 @@ def send_sms_due(max_messages: int | None = None, batch_size: int | None = None,
         settle_accepted()
         db.session.commit()
         sender = SmsSender(lock, report, provider)
-        handled = 0
         try:
-            while max_messages is None or handled < max_messages:
-                size = batch_size if max_messages is None else min(batch_size, max_messages - handled)
-                rows = sender.claim(size)
-                if not rows:
-                    break
-                report.batches += 1
-                try:
-                    handled += sender.send_batch(rows)
-                except StopSms:
-                    break
-                lock.renew()
+            send_in_batches(sender, lock, report, batch_size, max_messages, StopSms)
         finally:
             sender.close()
     report.in_doubt = count_in_doubt()
