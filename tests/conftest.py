@@ -230,3 +230,14 @@ def outbox_app(tmp_path, crm_template, shop_file):
     app = create_app(base_config(tmp_path, SHOPCRM_SHOP_DATABASE_URI=f"sqlite:///{shop_file}"))
     yield app
     dispose(app)
+
+
+# --- SMS ---------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def fake():
+    """The loopback fake of Twilio's Messages API (tests.fakes.twilio_api), stopped after the test."""
+    from tests.fakes.twilio_api import FakeTwilio
+
+    with FakeTwilio() as server:
+        yield server

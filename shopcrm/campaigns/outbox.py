@@ -49,6 +49,23 @@ def existing_messages(campaign_id: int, channel: str, candidates: list) -> set[t
     return {(int(cid), key) for cid, key in rows}
 
 
+def taken_send_keys(campaign_id: int, hashes: list[str], keys: set[str],
+                    window: timedelta | None) -> tuple[set[tuple[str, str]], set[str]]:
+    """For the send keys ``hashes`` (hashed addresses or numbers): the (occasion, key) pairs this
+    campaign already wrote for one of ``keys`` (by another customer), and the keys it wrote to
+    within ``window`` (triggers)."""
+    if not hashes:
+        return set(), set()
+    taken = {(key, h) for key, h in db.session.execute(sa.select(Message.dedupe_key, Message.send_key).where(
+        Message.campaign_id == campaign_id, Message.send_key.in_(hashes), Message.dedupe_key.in_(keys)))}
+    recent: set[str] = set()
+    if window is not None:
+        recent = set(db.session.scalars(sa.select(Message.send_key).where(
+            Message.campaign_id == campaign_id, Message.send_key.in_(hashes),
+            Message.created_at >= utcnow() - window)))
+    return taken, recent
+
+
 @dataclass
 class Candidate:
     """One customer for one occasion. ``cart`` holds (product id, quantity) pairs and
@@ -162,16 +179,7 @@ class OutboxWriter:
     def _taken_addresses(self, hashes: list[str], keys: set[str]) -> tuple[set[tuple[str, str]], set[str]]:
         """Addresses that already have this occasion's message (by another customer), and
         those mailed by this campaign within the address window (triggers)."""
-        if not hashes:
-            return set(), set()
-        taken = {(key, h) for key, h in db.session.execute(sa.select(Message.dedupe_key, Message.send_key).where(
-            Message.campaign_id == self.campaign.id, Message.send_key.in_(hashes), Message.dedupe_key.in_(keys)))}
-        recent: set[str] = set()
-        if self.address_window is not None:
-            recent = set(db.session.scalars(sa.select(Message.send_key).where(
-                Message.campaign_id == self.campaign.id, Message.send_key.in_(hashes),
-                Message.created_at >= utcnow() - self.address_window)))
-        return taken, recent
+        return taken_send_keys(self.campaign.id, hashes, keys, self.address_window)
 
     def _product(self, pid: int) -> dict | None:
         return self.products.get(pid)

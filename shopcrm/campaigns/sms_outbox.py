@@ -29,7 +29,7 @@ from ..extensions import db
 from ..models import Campaign, Message, Run
 from ..shop import current_mapping
 from ..shop import queries as shopq
-from .outbox import Candidate, EnqueueReport, OutboxWriter, current_shop, existing_messages
+from .outbox import Candidate, EnqueueReport, OutboxWriter, current_shop, existing_messages, taken_send_keys
 from .sms_content import SmsTemplate
 
 CHANNELS = ("email", "sms", "both")
@@ -63,16 +63,7 @@ class SmsOutboxWriter:
         return existing_messages(self.campaign.id, "sms", candidates)
 
     def _taken(self, hashes: list[str], keys: set[str]) -> tuple[set[tuple[str, str]], set[str]]:
-        if not hashes:
-            return set(), set()
-        taken = {(key, h) for key, h in db.session.execute(sa.select(Message.dedupe_key, Message.send_key).where(
-            Message.campaign_id == self.campaign.id, Message.send_key.in_(hashes), Message.dedupe_key.in_(keys)))}
-        recent: set[str] = set()
-        if self.address_window is not None:
-            recent = set(db.session.scalars(sa.select(Message.send_key).where(
-                Message.campaign_id == self.campaign.id, Message.send_key.in_(hashes),
-                Message.created_at >= utcnow() - self.address_window)))
-        return taken, recent
+        return taken_send_keys(self.campaign.id, hashes, keys, self.address_window)
 
     def link(self, candidate: Candidate) -> str:
         """The shop's home page as a short tracked link of this customer."""

@@ -5,20 +5,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from shopcrm.extensions import db
 from shopcrm.models import Campaign
-from tests.fakes.twilio_api import FakeTwilio
 from tests.support.apps import logged_in
 from tests.support.campaigns import seed_run, writable_shop
 from tests.support.sms import give_phones, sms_settings
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as server:
-        yield server
 
 
 def csrf_of(html: str) -> str:

@@ -2,19 +2,10 @@
 text messages with state and reason."""
 from __future__ import annotations
 
-import pytest
-
 from shopcrm.delivery.sms.sender import send_sms_due
-from tests.fakes.twilio_api import FakeTwilio
 from tests.support.apps import logged_in
 from tests.support.campaigns import shop_execute, writable_shop
 from tests.support.sms import give_phones, queue_sms_campaign, sms_settings
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as server:
-        yield server
 
 
 def test_the_profile_lists_their_sms_and_says_why_a_number_cannot_be_texted(make_app, fake, tmp_path, demo_shop_file):

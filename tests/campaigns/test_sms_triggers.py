@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 
-import pytest
 import sqlalchemy as sa
 
 from shopcrm import create_app
@@ -13,16 +12,9 @@ from shopcrm.campaigns.triggers import configure, run_triggers
 from shopcrm.delivery.sms.sender import send_sms_due
 from shopcrm.extensions import db
 from shopcrm.models import Message, Trigger
-from tests.fakes.twilio_api import FakeTwilio
 from tests.support.apps import DEMO_NOW, base_config, dispose
 from tests.support.campaigns import SHOP_CLOCK, shop_execute
 from tests.support.sms import sms_settings
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as server:
-        yield server
 
 
 def test_an_abandoned_cart_trigger_on_sms_texts_and_a_purchase_cancels(tmp_path, segmented_template, shop_file, fake):

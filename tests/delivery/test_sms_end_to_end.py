@@ -7,7 +7,6 @@ import re
 from collections import Counter
 from urllib.parse import urlencode
 
-import pytest
 from twilio.request_validator import RequestValidator
 
 from shopcrm.delivery.sms.sender import send_sms_due
@@ -15,16 +14,9 @@ from shopcrm.delivery.sms.settings import load
 from shopcrm.delivery.sms.twilio_provider import TwilioProvider
 from shopcrm.extensions import db
 from shopcrm.models import Message
-from tests.fakes.twilio_api import FakeTwilio
 from tests.support.apps import logged_in
 from tests.support.campaigns import seed_run, writable_shop
 from tests.support.sms import SENDER, give_phones, queue_sms_campaign, sms_rows, sms_settings
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as server:
-        yield server
 
 
 def stop_from(app, fake, number: str):

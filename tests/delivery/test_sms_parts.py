@@ -324,11 +324,6 @@ def test_settings_accept_a_local_fake_or_https_and_a_messaging_service():
 
 # --- the provider against the fake API -----------------------------------------------------------
 
-@pytest.fixture
-def fake():
-    with FakeTwilio() as server:
-        yield server
-
 
 def provider_for(fake: FakeTwilio, **overrides) -> TwilioProvider:
     config = sms_config(SHOPCRM_TWILIO_ACCOUNT_SID=fake.account_sid, SHOPCRM_TWILIO_AUTH_TOKEN=fake.auth_token,

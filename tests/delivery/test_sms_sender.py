@@ -17,15 +17,8 @@ from shopcrm.delivery.sms import sender as sms_sender
 from shopcrm.delivery.sms.sender import send_sms_due
 from shopcrm.extensions import db
 from shopcrm.models import Message
-from tests.fakes.twilio_api import FakeTwilio
 from tests.support.campaigns import shop_execute, writable_shop
 from tests.support.sms import give_phones, queue_sms_campaign, sms_rows, sms_settings
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as server:
-        yield server
 
 
 @pytest.fixture

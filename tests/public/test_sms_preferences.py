@@ -9,15 +9,8 @@ import pytest
 from shopcrm.delivery.addresses import address_hash
 from shopcrm.delivery.sms import consent
 from shopcrm.delivery.tokens import make_token
-from tests.fakes.twilio_api import FakeTwilio
 from tests.support.campaigns import shop_execute, writable_shop
 from tests.support.sms import give_phones, queue_sms_campaign, sms_rows, sms_settings
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as server:
-        yield server
 
 
 @pytest.fixture

@@ -12,17 +12,11 @@ from twilio.request_validator import RequestValidator
 from shopcrm.delivery.sms import consent
 from shopcrm.delivery.sms.sender import send_sms_due
 from shopcrm.extensions import db
-from tests.fakes.twilio_api import FakeTwilio
 from tests.support.campaigns import writable_shop
 from tests.support.sms import SENDER, give_phones, queue_sms_campaign, sms_rows, sms_settings
 
 PUBLIC = "http://crm.test/crm"
 
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as server:
-        yield server
 
 
 @pytest.fixture

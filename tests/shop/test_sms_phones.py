@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from shopcrm.delivery.sms.reach import phone_reach
 from shopcrm.shop import connect_shop, current_mapping, queries
 from shopcrm.shop.mapping import EntityMap
-from tests.fakes.twilio_api import FakeTwilio
 from tests.support.apps import DEMO_NOW
 from tests.support.campaigns import shop_execute, writable_shop
 from tests.support.sms import sms_settings
-
-
-@pytest.fixture
-def fake():
-    with FakeTwilio() as server:
-        yield server
 
 
 def test_the_demo_shop_phones_come_through_the_generic_mapping(app, demo_shop_file):
