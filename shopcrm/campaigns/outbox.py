@@ -41,12 +41,17 @@ CHUNK = 500
 RULES_PER_PRODUCT = 5
 
 
-def existing_messages(campaign_id: int, channel: str, candidates: list) -> set[tuple[int, str]]:
-    """(customer, occasion) pairs of ``candidates`` this campaign already wrote on ``channel``."""
+def not_yet_written(report: "EnqueueReport", campaign_id: int, channel: str, candidates: list) -> list:
+    """The ``candidates`` this campaign has not yet written on ``channel`` (a run again, a
+    trigger's next round), counted into ``report``."""
     ids = sorted({c.customer_id for c in candidates})
     rows = db.session.execute(sa.select(Message.customer_id, Message.dedupe_key).where(
         Message.campaign_id == campaign_id, Message.channel == channel, Message.customer_id.in_(ids)))
-    return {(int(cid), key) for cid, key in rows}
+    existing = {(int(cid), key) for cid, key in rows}
+    todo = [c for c in candidates if (c.customer_id, c.dedupe_key) not in existing]
+    report.audience += len(candidates)
+    report.already_queued += len(candidates) - len(todo)
+    return todo
 
 
 def taken_send_keys(campaign_id: int, hashes: list[str], keys: set[str],
@@ -173,9 +178,6 @@ class OutboxWriter:
 
     # --- reads for one chunk ------------------------------------------------------------------
 
-    def _existing(self, candidates: list[Candidate]) -> set[tuple[int, str]]:
-        return existing_messages(self.campaign.id, "email", candidates)
-
     def _taken_addresses(self, hashes: list[str], keys: set[str]) -> tuple[set[tuple[str, str]], set[str]]:
         """Addresses that already have this occasion's message (by another customer), and
         those mailed by this campaign within the address window (triggers)."""
@@ -219,10 +221,7 @@ class OutboxWriter:
 
     def write(self, candidates: list[Candidate]) -> None:
         """Render and insert the messages for these candidates, then commit."""
-        self.report.audience += len(candidates)
-        existing = self._existing(candidates)
-        todo = [c for c in candidates if (c.customer_id, c.dedupe_key) not in existing]
-        self.report.already_queued += len(candidates) - len(todo)
+        todo = not_yet_written(self.report, self.campaign.id, "email", candidates)
         if not todo:
             return
         customers = shopq.customers_by_ids(self.shop, self.mapping, [c.customer_id for c in todo])

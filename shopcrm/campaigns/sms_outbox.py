@@ -29,7 +29,7 @@ from ..extensions import db
 from ..models import Campaign, Message, Run
 from ..shop import current_mapping
 from ..shop import queries as shopq
-from .outbox import Candidate, EnqueueReport, OutboxWriter, current_shop, existing_messages, taken_send_keys
+from .outbox import Candidate, EnqueueReport, OutboxWriter, current_shop, not_yet_written, taken_send_keys
 from .sms_content import SmsTemplate
 
 CHANNELS = ("email", "sms", "both")
@@ -59,9 +59,6 @@ class SmsOutboxWriter:
         self.insert = insert_ignoring_duplicates(Message.__table__, db.engine.dialect.name)
         self.report = EnqueueReport()
 
-    def _existing(self, candidates: list[Candidate]) -> set[tuple[int, str]]:
-        return existing_messages(self.campaign.id, "sms", candidates)
-
     def _taken(self, hashes: list[str], keys: set[str]) -> tuple[set[tuple[str, str]], set[str]]:
         return taken_send_keys(self.campaign.id, hashes, keys, self.address_window)
 
@@ -82,10 +79,7 @@ class SmsOutboxWriter:
 
     def write(self, candidates: list[Candidate]) -> None:
         """Render and insert the SMS for these candidates (not committed: the caller's chunk commits)."""
-        self.report.audience += len(candidates)
-        existing = self._existing(candidates)
-        todo = [c for c in candidates if (c.customer_id, c.dedupe_key) not in existing]
-        self.report.already_queued += len(candidates) - len(todo)
+        todo = not_yet_written(self.report, self.campaign.id, "sms", candidates)
         if not todo:
             return
         customers = shopq.customers_by_ids(self.shop, self.mapping, [c.customer_id for c in todo])
