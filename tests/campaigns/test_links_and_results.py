@@ -34,6 +34,7 @@ MAX_TRACKED_LINK = 60  # characters, with the tests' public address http://crm.t
 TRACKED = re.compile(r"http://crm\.test/crm/c/[^\s\"'<>]+")
 
 
+@pytest.mark.slow  # seconds: a full run, timed waits or many logins (left out of make test-fast)
 def test_text_links_are_short_and_resolve_through_the_click_redirect(outbox_app, shop_file):
     people = consenting_customers(shop_file, 6)
     campaign_id = queue_campaign(outbox_app, [c for c, _, _ in people])

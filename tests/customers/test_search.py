@@ -4,6 +4,7 @@ import re
 import shutil
 from datetime import datetime
 
+import pytest
 import sqlalchemy as sa
 
 from shopcrm import create_app
@@ -204,6 +205,7 @@ def test_the_segment_command_rebuilds_the_index(segmented_app):
         assert State.read(search.STATE_NAME) is not None
 
 
+@pytest.mark.slow  # seconds: a full run, timed waits or many logins (left out of make test-fast)
 def test_index_on_mariadb(mariadb_database, tmp_path, demo_shop):
     """Built and searched on MariaDB (both databases): words compare byte for byte there, so
     words that a case- or accent-insensitive collation would call equal cannot collide."""

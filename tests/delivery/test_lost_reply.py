@@ -77,6 +77,7 @@ def test_a_reply_lost_after_the_end_leaves_the_message_in_doubt_not_sent_twice(o
 
 
 @pytest.mark.parametrize("pipelining", [False, True], ids=["plain", "pipelining"])
+@pytest.mark.slow  # seconds: a full run, timed waits or many logins (left out of make test-fast)
 def test_an_answer_slower_than_the_data_timeout_leaves_the_message_in_doubt(outbox_app, shop_file, servers,
                                                                             pipelining):
     server = servers(LateReplyHandler(late=2, delay=3), pipelining)

@@ -72,6 +72,7 @@ def test_a_wrong_password_takes_as_long_for_an_unknown_address_as_for_an_account
     assert 0.65 < unknown_ms / known_ms < 1.5  # within 20 % measured; the bound is generous for a busy machine
 
 
+@pytest.mark.slow  # seconds: a full run, timed waits or many logins (left out of make test-fast)
 def test_the_answers_do_not_tell_whether_an_account_exists(app, patient):
     email, password = create_user(app, email="owner@shop.test")
     create_user(app, email="gone@shop.test", password="gone-password-1", role="viewer")
@@ -138,6 +139,7 @@ def test_waits_grow_and_the_count_starts_again_after_a_quiet_hour(app):
         assert [throttle.reserve("login-account", "x@shop.test", backoff, t) for _ in range(5)] == [0] * 5
 
 
+@pytest.mark.slow  # seconds: a full run, timed waits or many logins (left out of make test-fast)
 def test_one_client_address_gets_20_attempts_whatever_addresses_it_types(app, patient):
     email, password = create_user(app, email="owner@shop.test")
     client = app.test_client()
@@ -217,6 +219,7 @@ def test_concurrent_attempts_check_exactly_five_passwords_on_sqlite(app, patient
     check_race(app)
 
 
+@pytest.mark.slow  # seconds: a full run, timed waits or many logins (left out of make test-fast)
 def test_concurrent_attempts_check_exactly_five_passwords_on_mariadb(make_app, mariadb_database, patient):
     app = make_app(SQLALCHEMY_DATABASE_URI=mariadb_database())
     migrate(app)

@@ -53,6 +53,7 @@ def test_a_random_secret_key_starts(tmp_path, secret):
     dispose(app)
 
 
+@pytest.mark.slow  # seconds: a full run, timed waits or many logins (left out of make test-fast)
 def test_flask_debug_does_not_switch_the_secret_check_off(tmp_path):
     """The issue: SECRET_KEY=dev under FLASK_DEBUG=1 started in production and a forged cookie
     opened /admin/users. Run as a real start, with the environment variables."""

@@ -246,6 +246,7 @@ def test_too_little_data_is_a_clear_message(make_app, tmp_path):
     assert result.exit_code != 0 and "at least 10" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.slow  # seconds: a full run, timed waits or many logins (left out of make test-fast)
 def test_agglomerative_and_brand_level_runs(segmented_app, demo_shop):
     with segmented_app.app_context():
         params = pipeline.RunParams.from_config(segmented_app.config, algorithm="agglomerative")
@@ -280,6 +281,7 @@ def test_segment_command_reports_an_unreachable_shop(make_app, tmp_path):
     assert "Traceback" not in result.output and "wrong" not in result.output  # no password in the message
 
 
+@pytest.mark.slow  # seconds: a full run, timed waits or many logins (left out of make test-fast)
 def test_segmentation_on_mariadb(mariadb_database, tmp_path, demo_shop):
     """Both databases on real MariaDB: the shop (read-only) and shopcrm's own tables."""
     shop_url, crm_url = mariadb_database("shop"), mariadb_database("crm")
@@ -321,6 +323,7 @@ def test_store_batches_cover_every_customer(segmented_app):
         assert len(ids) == len(set(ids)) == before
 
 
+@pytest.mark.slow  # seconds: a full run, timed waits or many logins (left out of make test-fast)
 def test_bulk_loaded_memberships_equal_inserted_ones(mariadb_database, tmp_path, demo_shop_file):
     """With ``local_infile=1`` on shopcrm's own MariaDB URL memberships go in through LOAD DATA;
     they must be the same rows executemany writes (NULLs, booleans, accents and all)."""

@@ -108,6 +108,7 @@ def assert_same_extract(got, want, category_offset: int) -> None:
 
 @pytest.mark.parametrize("preset,crm_on", [("opencart", "sqlite"), ("opencart3", "mariadb"),
                                            ("prestashop", "sqlite"), ("myshop.toml", "sqlite")])
+@pytest.mark.slow  # seconds: a full run, timed waits or many logins (left out of make test-fast)
 def test_a_preset_reads_the_shop_exactly_as_the_generic_schema(preset, crm_on, shop_data, generic_result,
                                                                mariadb_server_url, mariadb_database, tmp_path,
                                                                crm_template):

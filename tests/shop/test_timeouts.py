@@ -57,6 +57,7 @@ def test_a_silent_shop_database_is_a_clear_error_within_the_connect_timeout(make
     assert f"127.0.0.1:{silent.port}" in str(error)
 
 
+@pytest.mark.slow  # seconds: a full run, timed waits or many logins (left out of make test-fast)
 def test_pages_get_the_page_timeout_and_commands_the_job_timeout(make_app, mariadb_server_url):
     """Measured on a live connection to MariaDB through a proxy that then goes silent."""
     url = sa.engine.make_url(mariadb_server_url)
@@ -101,6 +102,7 @@ def test_shopcrms_own_database_is_bounded_too(make_app, mariadb_server_url):
         silent.close()
 
 
+@pytest.mark.slow  # seconds: a full run, timed waits or many logins (left out of make test-fast)
 def test_a_page_that_needs_the_silent_shop_gives_up_and_the_dashboard_answers_fast(make_app, silent):
     app = make_app(SHOPCRM_SHOP_DATABASE_URI=f"mysql+pymysql://reader@127.0.0.1:{silent.port}/shop",
                    SHOPCRM_DB_CONNECT_TIMEOUT=1)
