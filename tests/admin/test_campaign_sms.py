@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from shopcrm.extensions import db
 from shopcrm.models import Campaign
-from tests.support.apps import logged_in
+from tests.support.apps import create_user, logged_in
 from tests.support.campaigns import seed_run, writable_shop
 from tests.support.sms import give_phones, sms_settings
 
@@ -67,3 +69,46 @@ def test_without_sms_an_email_campaign_shows_no_sms_card(segmented_app):
         campaign_id = campaign.id
     page = logged_in(segmented_app, role="viewer").get(f"/crm/admin/campaigns/{campaign_id}").get_data(as_text=True)
     assert 'id="sms"' not in page
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1366, 390])
+def test_the_sms_card_in_a_real_browser_counts_as_the_marketer_types(make_app, fake, tmp_path, demo_shop_file, width):
+    """The live count (static/sms_count.js) in Chromium: an emoji typed turns the count to UCS-2,
+    nothing breaks the CSP, nothing sticks out sideways; screenshots sms-card-<width>.png."""
+    from tests.support.browser import browser, live_server, screenshot
+
+    shop = writable_shop(tmp_path, demo_shop_file)
+    app = make_app(SHOPCRM_SHOP_DATABASE_URI=f"sqlite:///{shop}", SHOPCRM_SMS_PRICE_PER_SEGMENT=0.1,
+                   **sms_settings(fake))
+    people = give_phones(shop, 20)
+    with app.app_context():
+        from shopcrm.campaigns.service import create_campaign
+
+        _, segment = seed_run([c for c, _ in people])
+        campaign = create_campaign("Texts", {"segment_ids": [segment.id]})
+        db.session.commit()
+        campaign_id = campaign.id
+    email, password = create_user(app, email="marketer@shop.test", role="marketer")
+    with live_server(app) as base, browser() as chromium:
+        page = chromium.new_page(viewport={"width": width, "height": 900})
+        problems = []
+        # the e-mail preview's product pictures live at the test shop's made-up address: not resolved
+        page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error"
+                and "ERR_NAME_NOT_RESOLVED" not in msg.text else None)
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page.goto(f"{base}/admin/login")
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", password)
+        page.click("input[type=submit]")
+        page.wait_for_url(f"{base}/admin/")
+        page.goto(f"{base}/admin/campaigns/{campaign_id}")
+        assert page.locator("#sms-body").count() == 1, (page.url, page.inner_text("main")[:600])
+        page.fill("#sms-body", "Hello {{ customer.first_name }}, our sale starts today")
+        page.wait_for_function("document.querySelector('#sms-live').textContent.includes('GSM-7')")
+        page.fill("#sms-body", "Hello {{ customer.first_name }}, a gift for you 🎁")
+        page.wait_for_function("document.querySelector('#sms-live').textContent.includes('UCS-2')")
+        page.locator("#sms").scroll_into_view_if_needed()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width + 1
+        screenshot(page, f"sms-card-{width}")
+        assert not problems, problems
