@@ -18,18 +18,23 @@ def csrf_of(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
-def test_the_sms_card_counts_segments_encoding_and_cost(make_app, fake, tmp_path, demo_shop_file):
+def texts_campaign(make_app, fake, tmp_path, demo_shop_file) -> tuple:
+    """An app with SMS on (€0.10 a segment) and a draft campaign for 20 customers with phones."""
+    from shopcrm.campaigns.service import create_campaign
+
     shop = writable_shop(tmp_path, demo_shop_file)
     app = make_app(SHOPCRM_SHOP_DATABASE_URI=f"sqlite:///{shop}", SHOPCRM_SMS_PRICE_PER_SEGMENT=0.1,
                    **sms_settings(fake))
     people = give_phones(shop, 20)
     with app.app_context():
-        from shopcrm.campaigns.service import create_campaign
-
         _, segment = seed_run([c for c, _ in people])
         campaign = create_campaign("Texts", {"segment_ids": [segment.id]})
         db.session.commit()
-        campaign_id = campaign.id
+        return app, campaign.id
+
+
+def test_the_sms_card_counts_segments_encoding_and_cost(make_app, fake, tmp_path, demo_shop_file):
+    app, campaign_id = texts_campaign(make_app, fake, tmp_path, demo_shop_file)
     client = logged_in(app, role="marketer")
     page = client.get(f"/crm/admin/campaigns/{campaign_id}").get_data(as_text=True)
     assert 'id="sms"' in page and "sms_count.js" in page and "<script>" not in page
@@ -78,17 +83,7 @@ def test_the_sms_card_in_a_real_browser_counts_as_the_marketer_types(make_app, f
     nothing breaks the CSP, nothing sticks out sideways; screenshots sms-card-<width>.png."""
     from tests.support.browser import browser, live_server, screenshot
 
-    shop = writable_shop(tmp_path, demo_shop_file)
-    app = make_app(SHOPCRM_SHOP_DATABASE_URI=f"sqlite:///{shop}", SHOPCRM_SMS_PRICE_PER_SEGMENT=0.1,
-                   **sms_settings(fake))
-    people = give_phones(shop, 20)
-    with app.app_context():
-        from shopcrm.campaigns.service import create_campaign
-
-        _, segment = seed_run([c for c, _ in people])
-        campaign = create_campaign("Texts", {"segment_ids": [segment.id]})
-        db.session.commit()
-        campaign_id = campaign.id
+    app, campaign_id = texts_campaign(make_app, fake, tmp_path, demo_shop_file)
     email, password = create_user(app, email="marketer@shop.test", role="marketer")
     with live_server(app) as base, browser() as chromium:
         page = chromium.new_page(viewport={"width": width, "height": 900})
