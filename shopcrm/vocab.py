@@ -85,6 +85,10 @@ VALUE_TYPE_HELP = {
     "ordinary": "Order now and then and spend about the average.",
     "below_average": "Order rarely and spend little.",
 }
+#: Whether a customer might leave (the run's churn risk), as the filter and the group say it.
+RISK_LABELS = {"yes": "At risk of leaving", "no": "Not at risk"}
+RISK_HELP = {"yes": "Used to buy regularly and have gone quiet for longer than usual.",
+             "no": "Buying as usual, or too new to tell."}
 #: The three RFM scores (1 to 5, 5 best), in the owner's words.
 RFM_LABELS = {"r": "how recently they bought", "f": "how often they buy", "m": "how much they spend"}
 #: The recommended action of each customer, as the thing to do.

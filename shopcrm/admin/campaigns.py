@@ -36,6 +36,7 @@ from ..vocab import (
     CAMPAIGN_STATES,
     POTENTIAL_PROFITABLE,
     RFM_LABELS,
+    RISK_LABELS,
     VALUE_TYPE_LABELS,
     VALUE_TYPES,
 )
@@ -117,7 +118,7 @@ def _form_context(campaign: Campaign | None, target: dict) -> dict:
         "campaign": campaign, "target": target, "run": run,
         "segments": run.segments if run else [],
         "value_types": [(t, VALUE_TYPE_LABELS[t]) for t in VALUE_TYPES],
-        "actions": [(a, ACTION_LABELS[a]) for a in ACTIONS], "rfm_labels": RFM_LABELS, "templates": TEMPLATES, "potential_profitable": POTENTIAL_PROFITABLE,
+        "actions": [(a, ACTION_LABELS[a]) for a in ACTIONS], "labels": {"rfm": RFM_LABELS, "risk": RISK_LABELS}, "templates": TEMPLATES, "potential_profitable": POTENTIAL_PROFITABLE,
         "can_edit": current_user.has_role("marketer"), "state_labels": CAMPAIGN_STATE_LABELS,
         "content_fields": content_fields.FIELDS, "max_products": content_fields.MAX_PRODUCTS,
     }

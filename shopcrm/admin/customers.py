@@ -8,7 +8,7 @@ from ..customers import browse, figures
 from ..customers.finder import SEARCH_LIMIT, find, value_types_of
 from ..customers.profile import customer_profile
 from ..models import Run
-from ..vocab import ACTION_HELP, ACTION_LABELS, ACTIONS, VALUE_TYPE_HELP, VALUE_TYPE_LABELS, VALUE_TYPES
+from ..vocab import ACTION_HELP, ACTION_LABELS, ACTIONS, RISK_LABELS, VALUE_TYPE_HELP, VALUE_TYPE_LABELS, VALUE_TYPES
 from . import bp, charts
 from .auth import role_required
 from .common import page_from_request, shop_reader
@@ -16,7 +16,7 @@ from .common import page_from_request, shop_reader
 
 def _labels() -> dict:
     return {"value_labels": VALUE_TYPE_LABELS, "value_help": VALUE_TYPE_HELP, "action_labels": ACTION_LABELS,
-            "action_help": ACTION_HELP, "segment_color": charts.segment_color}
+            "action_help": ACTION_HELP, "risk_labels": RISK_LABELS, "segment_color": charts.segment_color}
 
 
 @bp.route("/customers")

@@ -28,7 +28,16 @@ from ..customers.members import (
 from ..customers.reader import ShopReader
 from ..extensions import db
 from ..models import Membership, Run, Segment
-from ..vocab import ACTION_HELP, ACTION_LABELS, ACTIONS, VALUE_TYPE_HELP, VALUE_TYPE_LABELS, VALUE_TYPES
+from ..vocab import (
+    ACTION_HELP,
+    ACTION_LABELS,
+    ACTIONS,
+    RISK_HELP,
+    RISK_LABELS,
+    VALUE_TYPE_HELP,
+    VALUE_TYPE_LABELS,
+    VALUE_TYPES,
+)
 from . import bp, charts, has_endpoint
 from .auth import role_required
 from .common import page_from_request, shop_reader
@@ -37,9 +46,7 @@ from .common import page_from_request, shop_reader
 GROUP_KINDS = {
     "type": ("Customer types", VALUE_TYPES, VALUE_TYPE_LABELS, VALUE_TYPE_HELP),
     "action": ("What to do next", ACTIONS, ACTION_LABELS, ACTION_HELP),
-    "risk": ("Might leave", ("yes", "no"), {"yes": "At risk of leaving", "no": "Not at risk"},
-             {"yes": "Used to buy regularly and have gone quiet for longer than usual.",
-              "no": "Buying as usual, or too new to tell."}),
+    "risk": ("Might leave", tuple(RISK_LABELS), RISK_LABELS, RISK_HELP),
 }
 #: The ready-made audience (``campaigns.audiences``) that mails a group, where there is one.
 GROUP_AUDIENCES = {("type", "high_value"): "best_customers", ("type", "new"): "welcome",

@@ -100,12 +100,6 @@ def beacon_views(crm_conn: sa.Connection, shop_conn: sa.Connection, mapping: Sho
                        np.array(month_rows, dtype=np.float64).reshape(-1, 2))
 
 
-def view_scores(crm_conn: sa.Connection, shop_conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
-                half_life_days: float, horizon_days: int) -> np.ndarray:
-    """Per (customer, category): beacon view scores, (n, 3) floats: customer, category, score."""
-    return beacon_views(crm_conn, shop_conn, mapping, as_of, half_life_days, horizon_days).categories
-
-
 def beacon_view_scores(shop_conn: sa.Connection, mapping: ShopMapping, as_of: datetime, half_life_days: float,
                        horizon_days: int) -> BeaconViews | None:
     """``beacon_views`` on the app's own database, or ``None`` when the mapping reads no beacon views.

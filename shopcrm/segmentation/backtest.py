@@ -42,7 +42,7 @@ from ..models import State
 from ..shop import connect_shop, current_mapping
 from ..shop.readers import read_customers, read_orders
 from ..shop.schema import verify
-from .backtest_report import STATE_NAME, last_backtest  # noqa: F401  (where a backtest is kept)
+from .backtest_report import STATE_NAME
 from .mine import time_of_day
 from .params import RunParams
 

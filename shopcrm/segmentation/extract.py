@@ -100,13 +100,13 @@ def _read_in_parallel(conn: sa.Connection) -> bool:
 
 def extract(conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
             interest: InterestParams = InterestParams(), orders: OrderParams = OrderParams(),
-            extra_views: "np.ndarray | BeaconViews | None" = None, only_customers: Iterable[int] | None = None,
+            extra_views: BeaconViews | None = None, only_customers: Iterable[int] | None = None,
             parallel: bool = True, after_orders: OrderWork | None = None) -> ShopExtract:
     """Run every query and align the results on the shop's customers.
 
     ``extra_views`` are the view beacon's views aggregated where they are stored
     (``beacon.store.BeaconViews``: per category, per brand, and the months of each customer's
-    visits; or plain (customer, category, decayed score) rows); they are added to the browsing
+    visits); they are added to the browsing
     interest with the view weight, and to the visitors per month. ``only_customers`` restricts the whole
     extraction to those customer ids (assigning new customers between runs). With
     ``parallel`` (and a server database) orders and order lines are read on a second
@@ -150,20 +150,17 @@ def extract(conn: sa.Connection, mapping: ShopMapping, as_of: datetime,
             pool.shutdown(wait=True, cancel_futures=True)
             second.close()
     if extra_views is not None and len(extra_views):
-        beacon = extra_views if isinstance(extra_views, BeaconViews) else BeaconViews(
-            np.asarray(extra_views, dtype=np.float64).reshape(-1, 3), np.empty((0, 3)), np.empty((0, 2)))
-        orphans = 0
-        for extra, column_ids, brands in ((beacon.categories, catalog.category_ids, False),
-                                          (beacon.brands, catalog.brand_ids, True)):
+        for extra, column_ids, brands in ((extra_views.categories, catalog.category_ids, False),
+                                          (extra_views.brands, catalog.brand_ids, True)):
             rows, known = locate(ids, extra[:, 0].astype(np.int64))
             cols, has_col = locate(column_ids, extra[:, 1].astype(np.int64))
             ok = known & has_col
             acc.add_scores(rows[ok], cols[ok], interest.weight_view * extra[ok, 2], brands=brands)
-            orphans += int((~ok).sum()) if not brands else 0
-        rows, known = locate(ids, beacon.months[:, 0].astype(np.int64))
-        acc.add_months(rows[known], beacon.months[known, 1])
-        acc.counts["extra_view_rows"] = int(len(beacon.categories))
-        acc.counts["extra_view_orphan_rows"] = orphans
+            if not brands:  # views of products the shop does not have, counted once
+                acc.counts["extra_view_rows"] = int(len(extra))
+                acc.counts["extra_view_orphan_rows"] = int((~ok).sum())
+        rows, known = locate(ids, extra_views.months[:, 0].astype(np.int64))
+        acc.add_months(rows[known], extra_views.months[known, 1])
 
     purchase_age = order_table.age_days[line_table.order]
     bought = purchase_age < interest.horizon_days

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from shopcrm import create_app
 from shopcrm.beacon.signing import sign
-from shopcrm.beacon.store import beacon_views, view_scores
+from shopcrm.beacon.store import beacon_views
 from shopcrm.errors import ConfigError
 from shopcrm.extensions import db
 from shopcrm.models import ProductView
@@ -217,8 +217,8 @@ def test_beacon_views_become_decayed_category_scores(make_app):
     with app.app_context():
         store_views(rows, as_of)
         with connect_shop() as shop, db.engine.connect() as crm:
-            scores = view_scores(crm, shop, current_mapping(), as_of, InterestParams().half_life_days,
-                                 InterestParams().horizon_days)
+            scores = beacon_views(crm, shop, current_mapping(), as_of, InterestParams().half_life_days,
+                                  InterestParams().horizon_days).categories
     got = {(int(c), int(k)): s for c, k, s in scores}
     assert set(got) == {(107, 1), (107, 2), (114, 1)}
     assert math.isclose(got[(107, 1)], 1.0 + 0.5, rel_tol=1e-9)

@@ -8,7 +8,8 @@ import pytest
 from shopcrm.mining.backtest import top_share
 from shopcrm.mining.forecast import check_past
 from shopcrm.models import State
-from shopcrm.segmentation.backtest import STATE_NAME, last_backtest, run_backtest
+from shopcrm.segmentation.backtest import run_backtest
+from shopcrm.segmentation.backtest_report import STATE_NAME, last_backtest
 from shopcrm.segmentation.extract import extract
 from shopcrm.shop import connect_shop, current_mapping
 from shopcrm.vocab import CHURN_RANKING_LABELS, VALUE_RANKING_LABELS

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from shopcrm import demo
+from shopcrm.beacon.store import BeaconViews
 from shopcrm.mining.features import MONTHS, decay
 from shopcrm.segmentation.extract import ShopExtract, extract
 from shopcrm.segmentation.params import InterestParams, OrderParams
@@ -291,7 +292,8 @@ def test_restricted_extraction_and_extra_views_match_the_full_one(shop_engine_fa
     assert len(part.lines) == sum(np.isin(full.orders.customer[full.lines.order], rows))
     # The view scores (unweighted) are the shop's own browsing: fed back as extra views they double it.
     with install_guard(sa.create_engine(url)).connect() as conn:
-        doubled = extract(conn, preset("generic"), as_of, PARAMS, ORDER_PARAMS, extra_views=views)
+        doubled = extract(conn, preset("generic"), as_of, PARAMS, ORDER_PARAMS,
+                          extra_views=BeaconViews(views, np.empty((0, 3)), np.empty((0, 2))))
     views_only = np.zeros_like(full.interest)
     cols = np.searchsorted(full.category_ids, views[:, 1].astype(int))
     known = np.isin(views[:, 0].astype(int), full.customer_ids)

@@ -16,7 +16,8 @@ from shopcrm.mining.forecast import ranking_now
 from shopcrm.models import Insight, Membership, Run
 from shopcrm.segmentation import mine
 from shopcrm.segmentation import run as pipeline
-from shopcrm.segmentation.backtest import last_backtest, run_backtest
+from shopcrm.segmentation.backtest import run_backtest
+from shopcrm.segmentation.backtest_report import last_backtest
 from shopcrm.segmentation.export import EXPORT_COLUMNS, customer_rows
 from shopcrm.segmentation.mine import history_of
 from shopcrm.segmentation.model import RunModel
