@@ -213,6 +213,12 @@ def test_predicted_best_customers_and_the_member_order_on_mariadb(mariadb_databa
         with app.app_context():
             run = pipeline.run_segmentation(as_of=DEMO_NOW)
             check_predicted_top(run)
+            # the value order read backwards (the last pages of a group) is the same order on MariaDB,
+            # whose NULLs (never bought) sort lowest: last forwards, first backwards
+            ordered = [sa.select(Membership.customer_id).where(Membership.run_id == run.id)
+                       .order_by(*member_order(run, reverse=back)) for back in (False, True)]
+            forwards, backwards = (db.session.scalars(q).all() for q in ordered)
+            assert len(forwards) > 1000 and forwards == backwards[::-1]
             # a run that ranks by RFM (as a small shop's does) orders by the RFM sum, then spend
             run.quality = {**run.quality, "value_ranking": {**run.quality["value_ranking"], "chosen": "rfm"}}
             db.session.commit()
