@@ -30,7 +30,7 @@ from ..models import Run
 from ..shop import connect_shop, current_mapping, shop_reads
 from ..shop import queries as shopq
 from ..shop.schema import verify
-from . import search_index
+from . import partitions, search_index
 from .assign import AssignReport, assign_new_customers
 from .extract import ShopExtract, extract
 from .mine import MiningResult, combine, mine_customers, mine_orders, mine_quality, order_work
@@ -71,11 +71,16 @@ def _figures(ex: ShopExtract, params: RunParams, result: MiningResult, X, segmen
     return mine_orders(ex, params), mine_quality(ex, params, result, X, segmenter, previous)
 
 
+def _prepare_history(engine: sa.Engine, run_id: int, keep: int) -> int:
+    """As a run starts, in a worker thread: the run's own partition of the memberships (where
+    they are partitioned), then the runs beyond the newest ``keep`` pruned (none for 0)."""
+    partitions.open_run(engine, run_id)
+    return prune(engine, keep) if keep > 0 else 0
+
+
 def _pruned(future) -> int | str:
     """How many old runs the history pruning removed, or why it could not (the run goes on:
     the next run prunes again)."""
-    if future is None:
-        return 0
     try:
         return future.result()
     except Exception as exc:  # noqa: BLE001 - a failed clean-up must not fail the run
@@ -132,9 +137,10 @@ def run_segmentation(params: RunParams | None = None, as_of: datetime | None = N
         started = time.perf_counter()
         keep = config["SHOPCRM_RUN_HISTORY"]
         history = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopcrm-prune")
-        # Old runs go while the shop is read (their own connection and transaction); with a
-        # history of one, only once this run has replaced the current one.
-        pruned = history.submit(prune, db.engine, keep - 1) if keep > 1 else None
+        # This run's partition is made and old runs go while the shop is read (their own
+        # connection and transaction); with a history of one, old runs go only once this run
+        # has replaced the current one.
+        pruned = history.submit(_prepare_history, db.engine, run.id, keep - 1 if keep > 1 else 0)
         try:
             report("extract")
             t0 = time.perf_counter()
@@ -157,6 +163,7 @@ def run_segmentation(params: RunParams | None = None, as_of: datetime | None = N
             lease.renew()
 
             report("store")
+            pruned_runs = _pruned(pruned)  # done before the rows go in: partition DDL would wait for them
             lease.renew(force=True)  # before our write transaction opens (SQLite: one writer at a time)
             t0 = time.perf_counter()
             # Quality, rules and chart figures (numpy, no database) are computed in a worker
@@ -174,7 +181,7 @@ def run_segmentation(params: RunParams | None = None, as_of: datetime | None = N
             counts = store_figures(run, ex, result)
             timings["store.figures"] = round(time.perf_counter() - t1, 3)
             timings.update({f"mine.{k}": v for k, v in result.timings.items()})
-            run.counts = {**counts, "pruned_runs": _pruned(pruned)}
+            run.counts = {**counts, "pruned_runs": pruned_runs}
             run.quality = result.quality
             run.status, run.finished_at = "succeeded", utcnow()
             timings["store"] = round(time.perf_counter() - t0, 3)
@@ -182,7 +189,7 @@ def run_segmentation(params: RunParams | None = None, as_of: datetime | None = N
             run.timings = timings
             lease.check()  # if the lease was lost, nothing of this run is committed
             db.session.commit()
-            if pruned is None:
+            if keep <= 1:
                 prune(db.engine, keep)
             report("done")
         except BaseException as exc:

@@ -22,6 +22,7 @@ from ..extensions import db
 from ..models import Insight, Membership, Rule, Run, Segment
 from ..shop.readers import fetch_packed, prepare_packing
 from ..vocab import RULE_KINDS
+from . import partitions
 from .extract import ShopExtract
 from .mine import MiningResult, Previous
 
@@ -276,7 +277,10 @@ def prune(engine: sa.Engine, keep_successful: int) -> int:
 
     A run calls this as it starts, on another connection while it reads the shop, keeping
     ``history - 1`` runs: once it succeeds, ``history`` remain (if it fails, one fewer until
-    the next success). Never touches queued runs, nor the run in progress (it is newer).
+    the next success). Never touches queued runs, nor a running one (the caller, even when it
+    is older than the kept runs: a queued run started late). Where the memberships are
+    partitioned by run (:mod:`.partitions`), the old runs' partitions are dropped first, and
+    the row-by-row delete finds little or nothing left there.
     """
     run = Run.__table__
     with engine.begin() as conn:
@@ -284,7 +288,13 @@ def prune(engine: sa.Engine, keep_successful: int) -> int:
                             .order_by(run.c.id.desc()).limit(keep_successful)).scalars().all()
         if len(kept) < keep_successful:
             return 0
-        old = conn.execute(sa.select(run.c.id).where(run.c.id < min(kept), run.c.status != "queued")).scalars().all()
+        unfinished = run.c.status.in_(("queued", "running"))
+        old = conn.execute(sa.select(run.c.id).where(run.c.id < min(kept), ~unfinished)).scalars().all()
+        waiting = conn.execute(sa.select(sa.func.min(run.c.id)).where(unfinished)).scalar()
+    if not old:
+        return 0
+    partitions.drop_below(engine, min(min(kept), waiting) if waiting is not None else min(kept))
+    with engine.begin() as conn:
         for model in (Rule, Insight, Membership, Segment, Run):
             table = model.__table__
             column = table.c.id if model is Run else table.c.run_id

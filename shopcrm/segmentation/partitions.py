@@ -1,0 +1,91 @@
+"""One partition of ``crm_membership`` per run on MariaDB/MySQL, so that pruning a run drops a file.
+
+A run writes one membership per customer (100k rows at 100k customers) into a table with a
+dozen indexes that the panel's pages read. Deleting an old run's rows row by row costs InnoDB
+as much as writing them — every index entry is marked, then purged in the background while the
+next run reads the shop and writes its own rows. Migration 0016 partitions the table by
+``run_id`` (a RANGE with only ``p_future`` at first); each run then gets its own partition when it
+starts (``open_run``) and the history pruning drops the partitions that hold only old runs
+(``drop_below``): a file removed instead of rows deleted.
+
+InnoDB refuses foreign keys on a partitioned table, so on MariaDB/MySQL the memberships carry
+none: the pruning and the shopper's erasure delete them explicitly, as they always did.
+
+Partition DDL needs the table to itself for a moment: it waits at most
+:data:`LOCK_WAIT_SECONDS` for the panel's readers, then gives up; the run goes on and its rows
+land in an existing partition, where the pruning deletes them row by row as before. SQLite, and a
+table that is not partitioned (a database created without migrations), use the row-by-row way only.
+
+A transaction whose read view is older than a split and that then reads the new partition (a
+query over every run's rows, e.g. one customer's history) gets MariaDB's "table definition has
+changed, please retry transaction" once; the pages read the current run, whose partition a split
+does not touch.
+"""
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+
+TABLE = "crm_membership"
+FUTURE = "p_future"
+#: How long partition DDL waits for readers of the table before the run does without it.
+LOCK_WAIT_SECONDS = 5
+
+log = logging.getLogger(__name__)
+
+
+def applies(conn: sa.Connection) -> bool:
+    return conn.dialect.name in ("mysql", "mariadb")
+
+
+def bounds(conn: sa.Connection) -> list[tuple[str, int]] | None:
+    """The table's run partitions with their upper bounds (exclusive), lowest first; ``None``
+    when the table is not partitioned by this module's scheme."""
+    if not applies(conn):
+        return None
+    rows = conn.execute(sa.text(
+        "SELECT PARTITION_NAME, PARTITION_DESCRIPTION FROM information_schema.PARTITIONS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t AND PARTITION_NAME IS NOT NULL "
+        "ORDER BY PARTITION_ORDINAL_POSITION"), {"t": TABLE}).all()
+    names = [name for name, _ in rows]
+    if FUTURE not in names:
+        return None
+    return [(name, int(upper)) for name, upper in rows if name != FUTURE]
+
+
+def _ddl(conn: sa.Connection, statement: str) -> bool:
+    """Run partition DDL with a short lock wait; False (logged) when the table stayed busy."""
+    conn.exec_driver_sql(f"SET SESSION lock_wait_timeout = {int(LOCK_WAIT_SECONDS)}")
+    try:
+        conn.exec_driver_sql(statement)
+        return True
+    except sa.exc.OperationalError as exc:
+        log.warning("crm_membership's partitions left as they are (%s): %s", statement.split(" (")[0], exc.orig)
+        return False
+    finally:
+        conn.exec_driver_sql("SET SESSION lock_wait_timeout = DEFAULT")
+
+
+def open_run(engine: sa.Engine, run_id: int) -> bool:
+    """Give run ``run_id`` a partition of its own, split off the empty ``p_future``; True when
+    one was made. A run older than the newest partition (a queued run started late) has its
+    rows in an existing partition instead."""
+    with engine.connect() as conn:
+        parts = bounds(conn)
+        if parts is None or (parts and parts[-1][1] > run_id):
+            return False
+        return _ddl(conn, f"ALTER TABLE {TABLE} REORGANIZE PARTITION {FUTURE} INTO ("
+                          f"PARTITION r{int(run_id)} VALUES LESS THAN ({int(run_id) + 1}), "
+                          f"PARTITION {FUTURE} VALUES LESS THAN MAXVALUE)")
+
+
+def drop_below(engine: sa.Engine, limit: int) -> int:
+    """Drop the partitions whose every run id is below ``limit`` (the caller makes sure all
+    of those runs are old); returns how many went."""
+    with engine.connect() as conn:
+        parts = bounds(conn)
+        gone = [name for name, upper in parts or () if upper <= limit]
+        if not gone or not _ddl(conn, f"ALTER TABLE {TABLE} DROP PARTITION {', '.join(gone)}"):
+            return 0
+        return len(gone)
