@@ -102,7 +102,9 @@ class Membership(db.Model):
         sa.Index("ix_crm_membership_run_value", "run_id", "value_type", "customer_id"),
         sa.Index("ix_crm_membership_customer", "customer_id", "run_id"),
         sa.Index("ix_crm_membership_run_action", "run_id", "action", "customer_id"),
-        sa.Index("ix_crm_membership_run_country", "run_id", "country", "customer_id"),
+        # a country's customers, and among them those whose last order falls in a range (the one
+        # filter the run's cube cannot count: customers.browse)
+        sa.Index("ix_crm_membership_run_country", "run_id", "country", "recency_days", "customer_id"),
         sa.Index("ix_crm_membership_run_source", "run_id", "source", "customer_id"),
         # The panel's customer list: biggest spenders first (overall, per type, per action, at risk
         # or not) and latest order first, each a range of one index read backwards or forwards.
