@@ -49,3 +49,19 @@ class IdIndex:
         inside = (offset >= 0) & (offset < len(self.table))
         pos = np.where(inside, self.table[np.where(inside, offset, 0)], -1)
         return np.maximum(pos, 0), pos >= 0
+
+
+def positions(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` for the ids a run passes (orders, customers,
+    products: non-negative, not much larger than their count) by marking them in a table
+    instead of sorting them: a run's memory peaks here, and a sort of a million ids takes
+    several copies of them; other values go through ``np.unique``."""
+    values = np.asarray(values).ravel()
+    if (values.dtype.kind not in "iu" or len(values) == 0 or values.min() < 0
+            or values.max() > 4 * len(values) + 1024):
+        ids, inverse = np.unique(values, return_inverse=True)
+        return ids, inverse.ravel()
+    present = np.zeros(int(values.max()) + 1, dtype=bool)
+    present[values] = True
+    position = np.cumsum(present, dtype=np.int64) - 1
+    return np.flatnonzero(present), position[values]

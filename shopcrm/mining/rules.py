@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
+from ..arrays import positions
+
 RULE_FIELDS = ("antecedent", "consequent", "count", "support", "confidence", "lift")
 PAIR_CHUNK = 250_000  # ordered pairs generated at a time for sequence rules
 DENSE_PAIR_TABLE = 1 << 22  # up to this many (item × item) cells, sequence pairs are counted in a table
@@ -45,6 +47,10 @@ class _RuleFilter:
         """Rules from pair counts ``both`` of item positions (a, b) and per-item counts."""
         if total == 0 or len(both) == 0:
             return _empty_rules()
+        # The count threshold first, on integers: most pairs occur a few times, and the three
+        # float columns are then made for the pairs that may pass only.
+        counted = both >= self.min_count
+        a, b, both = a[counted], b[counted], both[counted]
         support = both / total
         confidence = both / single[a]
         lift = confidence / (single[b] / total)
@@ -75,12 +81,12 @@ class PairRules(_RuleFilter):
         super().__init__(min_support, min_confidence, min_lift, min_count, max_rules)
 
     def fit(self, baskets: np.ndarray, items: np.ndarray, y=None) -> "PairRules":
-        baskets, items = np.asarray(baskets, dtype=np.int64), np.asarray(items, dtype=np.int64)
-        basket_ids, b = np.unique(baskets, return_inverse=True)
-        self.items_, j = np.unique(items, return_inverse=True)
+        basket_ids, b = positions(baskets)
+        self.items_, j = positions(items)
         self.n_baskets_ = len(basket_ids)
-        incidence = sparse.csr_matrix((np.ones(len(b), dtype=np.int64), (b.ravel(), j.ravel())),
+        incidence = sparse.csr_matrix((np.ones(len(b), dtype=np.int32), (b, j)),
                                       shape=(len(basket_ids), len(self.items_)))
+        del b, j
         incidence.data[:] = 1  # duplicates were summed: count a basket once
         co = (incidence.T @ incidence).tocoo()
         self.item_counts_ = np.asarray(incidence.sum(axis=0)).ravel()
@@ -110,13 +116,13 @@ class SequenceRules(_RuleFilter):
         self.max_items_per_customer = max_items_per_customer
 
     def fit(self, customers: np.ndarray, items: np.ndarray, times: np.ndarray, y=None) -> "SequenceRules":
-        customers = np.asarray(customers, dtype=np.int64)
         times = np.asarray(times, dtype=np.float64)
-        self.items_, j = np.unique(np.asarray(items, dtype=np.int64), return_inverse=True)
+        self.items_, j = positions(items)
         m = max(len(self.items_), 1)
-        _, c = np.unique(customers, return_inverse=True)
+        _, c = positions(customers)
         # First purchase of each (customer, item): group by one integer key, keep the minimum time.
-        key = c.ravel() * m + j.ravel()
+        key = c * m + j
+        del c, j
         order = np.argsort(key, kind="stable")
         key = key[order]
         starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.empty(0, np.int64)
@@ -133,6 +139,7 @@ class SequenceRules(_RuleFilter):
         j, t = j[keep], t[keep]
         sizes = np.minimum(sizes, self.max_items_per_customer)
         self.n_customers_ = len(starts)
+        del key, order, c, rank, keep, starts  # the pair counting below is the fit's largest step
         single = np.bincount(j, minlength=len(self.items_))
         codes, both = self._count_pairs(j, t, sizes, m)
         self.rules_ = self._rules(self.items_, codes // m, codes % m, both, single, self.n_customers_)

@@ -39,6 +39,7 @@ from ..mining.forecast import Forecast, forecast
 from ..mining.naming import top_features
 from ..shop.readers import Orders
 from .extract import OrderWork, ShopExtract
+from .memory import give_back
 from .model import RunModel
 from .params import RunParams
 
@@ -143,13 +144,15 @@ def _rules(ex: ShopExtract, params: RunParams) -> dict[str, dict[str, np.ndarray
     product_ids = ex.catalog.product_ids[lines.product]
     categories = ex.catalog.product_category[lines.product]
     with_category = categories >= 0
-    return {
-        "product": PairRules(**thresholds).fit(lines.order, product_ids).rules_,
-        "category": PairRules(**thresholds).fit(lines.order[with_category],
-                                                ex.catalog.category_ids[categories[with_category]]).rules_,
-        "sequence": SequenceRules(**thresholds).fit(ex.orders.customer[lines.order], product_ids,
-                                                    -ex.orders.age_days[lines.order]).rules_,
-    }
+    rules = {"product": PairRules(**thresholds).fit(lines.order, product_ids).rules_}
+    give_back()
+    rules["category"] = PairRules(**thresholds).fit(lines.order[with_category],
+                                                    ex.catalog.category_ids[categories[with_category]]).rules_
+    give_back()
+    rules["sequence"] = SequenceRules(**thresholds).fit(ex.orders.customer[lines.order], product_ids,
+                                                        -ex.orders.age_days[lines.order]).rules_
+    give_back()
+    return rules
 
 
 def _insights(ex: ShopExtract, params: RunParams) -> dict[str, object]:
@@ -398,6 +401,7 @@ def mine_orders(ex: ShopExtract, params: RunParams) -> tuple[dict, dict, dict[st
     rules = _rules(ex, params)
     lap("rules")
     insights = _insights(ex, params)
+    give_back()
     lap("insights")
     return rules, insights, timings
 

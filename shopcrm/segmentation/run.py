@@ -33,6 +33,7 @@ from ..shop.schema import verify
 from . import partitions, search_index
 from .assign import AssignReport, assign_new_customers
 from .extract import ShopExtract, extract
+from .memory import give_back
 from .mine import MiningResult, combine, mine_customers, mine_orders, mine_quality, order_work
 from .params import RunParams
 from .store import mark_interrupted, previous_segments, prune, store_figures, store_memberships
@@ -68,7 +69,10 @@ def _in_thread(threads: int, work: Callable, *args):
 
 
 def _figures(ex: ShopExtract, params: RunParams, result: MiningResult, X, segmenter, previous):
-    return mine_orders(ex, params), mine_quality(ex, params, result, X, segmenter, previous)
+    orders = mine_orders(ex, params)
+    quality = mine_quality(ex, params, result, X, segmenter, previous)
+    give_back()
+    return orders, quality
 
 
 def _prepare_history(engine: sa.Engine, run_id: int, keep: int) -> int:
@@ -163,6 +167,7 @@ def run_segmentation(params: RunParams | None = None, as_of: datetime | None = N
             lease.renew()
 
             report("store")
+            give_back()  # what extracting and mining freed, before the store and the figures make more
             pruned_runs = _pruned(pruned)  # done before the rows go in: partition DDL would wait for them
             lease.renew(force=True)  # before our write transaction opens (SQLite: one writer at a time)
             t0 = time.perf_counter()

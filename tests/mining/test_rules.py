@@ -110,3 +110,21 @@ def test_sequence_rules_with_many_items_use_the_sparse_count():
         expected.update((a, b) for a, ta in mine for b, tb in mine if tb > ta)
     assert len(model.items_) ** 2 > 1 << 24
     assert set(as_dict(model.rules_)) == expected
+
+
+@pytest.mark.parametrize("values", [
+    np.array([5, 3, 5, 0, 9, 3], dtype=np.int64),   # ids a run passes: marked in a table
+    np.array([7, 7, 7], dtype=np.int32),
+    np.array([-4, 2, -4, 10]),                       # negative: np.unique
+    np.array([10**12, 3, 10**12]),                   # far apart: np.unique
+    np.array([2.5, 1.0, 2.5]),                       # not integers: np.unique
+    np.array([], dtype=np.int64),
+])
+def test_positions_equal_numpys_unique(values):
+    from shopcrm.arrays import positions
+
+    ids, inverse = positions(values)
+    expected_ids, expected_inverse = np.unique(values, return_inverse=True)
+    assert ids.tolist() == expected_ids.tolist()
+    assert inverse.tolist() == expected_inverse.ravel().tolist()
+    assert (ids[inverse] == values).all()
