@@ -96,6 +96,9 @@ def beacon_views(crm_conn: sa.Connection, shop_conn: sa.Connection, mapping: Sho
         month_rows = crm_conn.execute(visits).all()
     finally:
         _groups.drop(crm_conn)
+        # Committed: on SQLite the DROP ran inside the transaction the INSERT began, and a
+        # rollback as the connection goes back to the pool would bring the table back there.
+        crm_conn.commit()
     return BeaconViews(*(np.array(rows, dtype=np.float64).reshape(-1, 3) for rows in found),
                        np.array(month_rows, dtype=np.float64).reshape(-1, 2))
 

@@ -227,6 +227,23 @@ def test_beacon_views_become_decayed_category_scores(make_app):
     assert np.all(scores[:, 2] > 0)
 
 
+def test_the_scratch_table_is_gone_when_the_connection_rolls_back(make_app):
+    """The products' scratch table must not come back on a pooled connection that is rolled back
+    as it returns to the pool (on SQLite its DROP sat in the INSERT's transaction): the next
+    run on that connection would find it there and fail."""
+    app = make_app(SHOPCRM_SHOP_VIEWS="beacon")
+    params = InterestParams()
+    with app.app_context():
+        store_views([(107, 1001, 0.0)], DEMO_NOW)
+        with connect_shop() as shop, db.engine.connect() as crm:
+            first = beacon_views(crm, shop, current_mapping(), DEMO_NOW, params.half_life_days, params.horizon_days)
+            crm.rollback()
+            temp = crm.exec_driver_sql("SELECT name FROM sqlite_temp_master WHERE type = 'table'").scalars().all()
+            again = beacon_views(crm, shop, current_mapping(), DEMO_NOW, params.half_life_days, params.horizon_days)
+    assert temp == []
+    assert first.categories.tolist() == again.categories.tolist() != []
+
+
 def test_beacon_only_views_give_brand_interest_and_visit_months(make_app):
     """A shop whose views come only from the beacon: its views count for brands and for the
     visitors per month as well as for categories, as the shop's own browsing would."""
