@@ -29,6 +29,8 @@ What a read may be, after the lexer: one statement (a trailing ``;`` is fine) th
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -164,10 +166,19 @@ def _check_set(statement: str, tokens: list[Token]) -> None:
                        "SET SESSION TRANSACTION READ ONLY and group_concat_max_len are allowed")
 
 
+@lru_cache(maxsize=512)
+def _known_read(statement: str, dialect: str) -> bool:
+    """:func:`check_statement`, remembered for statements that passed: the pages send the same
+    few statements (values are bound, not written into the text) on every request. A refusal
+    raises, and nothing is remembered for it."""
+    check_statement(statement, dialect)
+    return True
+
+
 def _before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
     if executemany:
         raise ReadOnlyViolation("refused a bulk write to the shop database")
-    check_statement(statement, conn.dialect.name)
+    _known_read(statement, conn.dialect.name)
     authorizer = conn.connection.info.get(AUTHORIZER_KEY)
     if authorizer is not None:
         authorizer.denied = None  # what it denies while compiling this statement explains the error
