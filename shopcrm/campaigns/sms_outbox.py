@@ -93,7 +93,7 @@ class SmsOutboxWriter:
             if customer is None:
                 self.report.customer_gone += 1
                 continue
-            reason = consent.refusal(customer, states, self.region)
+            reason = consent.refusal(customer, states, self.region, check=numbers[candidate.customer_id])
             key = hashes.get(candidate.customer_id)
             if reason is None and ((candidate.dedupe_key, key) in taken or key in recent):
                 reason = "duplicate_phone"

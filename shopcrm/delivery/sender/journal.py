@@ -62,25 +62,46 @@ FORGIVE = SoftBounce.__table__.delete().where(SoftBounce.__table__.c.email_hash 
 ID_LISTS = (RELEASE, RENEW, MARK_SENT)  # once a batch, with a list of ids: run through SQLAlchemy
 
 
+def sqlite_time(moment: datetime) -> str:
+    """A DateTime as SQLAlchemy stores it on SQLite: ``2026-12-06 01:16:48.123456``, no zone."""
+    return (moment.replace(tzinfo=None) if moment.tzinfo else moment).isoformat(" ", "microseconds")
+
+
 class DriverStatement:
     """A Core statement compiled once for the engine's dialect and run on the driver's cursor.
 
     A message costs two of these and a commit; SQLAlchemy's per-execution bookkeeping would
     add a noticeable share of a message's time with a local relay (docs/BENCHMARKS.md)."""
 
-    SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime on SQLite
-
     def __init__(self, statement, dialect):
         self.compiled = statement.compile(dialect=dialect)
         self.sql = self.compiled.string
         self.sqlite = dialect.name == "sqlite"
+        self.order = self.compiled.positiontup
+        binds = self.compiled.bind_names
+        # The statement's own values (its literals: ``state == "queued"``) are the same at every
+        # execution, so they are read once; a message's own values are put between them.
+        self.slots = None
+        if not any(b.callable for b in binds):
+            fixed = self._driver_values(self.compiled.construct_params(_check=False))
+            required = {name for b, name in binds.items() if b.required}
+            self.slots = [(name, name in required, fixed[name]) for name in (self.order or fixed)]
+
+    def _driver_values(self, params: dict) -> dict:
+        if not self.sqlite:
+            return params
+        return {k: sqlite_time(v) if isinstance(v, datetime) else v for k, v in params.items()}
 
     def bind(self, values: dict):
-        params = self.compiled.construct_params(values)
-        if self.sqlite:
-            params = {k: v.strftime(self.SQLITE_TIME) if isinstance(v, datetime) else v for k, v in params.items()}
-        order = self.compiled.positiontup
-        return tuple(params[name] for name in order) if order is not None else params
+        if self.slots is None:  # a value computed at execution time: SQLAlchemy's own way
+            params = self._driver_values(self.compiled.construct_params(values))
+            return tuple(params[name] for name in self.order) if self.order is not None else params
+        values = self._driver_values(values)
+        try:
+            params = [values[name] if required else values.get(name, fixed) for name, required, fixed in self.slots]
+        except KeyError as exc:
+            raise sa.exc.InvalidRequestError(f"A value is required for bind parameter {exc.args[0]!r}") from None
+        return tuple(params) if self.order is not None else dict(zip((slot[0] for slot in self.slots), params))
 
 
 class Journal:

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from ...clock import utcnow
 from ...extensions import db
 from ...models import SmsConsent
-from .phones import normalise_phone
+from .phones import PhoneCheck, normalise_phone
 
 OPTED_IN, OPTED_OUT = "opted_in", "opted_out"
 #: Refusals that cancel a queued SMS (the person or the number changed) rather than suppress it.
@@ -63,19 +63,29 @@ def record(e164: str, state: str, source: str, customer_id: int | None = None) -
     return changed
 
 
-def number_of(customer: dict | None, region: str):
+def number_of(customer: dict | None, region: str) -> PhoneCheck:
     """The customer's :class:`~.phones.PhoneCheck` (E.164 or the reason it is unusable)."""
     return normalise_phone((customer or {}).get("phone"), region)
 
 
-def refusal(customer: dict | None, states: dict[str, str], region: str, queued_phone: str | None = None) -> str | None:
+def numbers_of(customers: dict[int, dict], region: str) -> dict[int, PhoneCheck]:
+    """:func:`number_of` for each customer, by id: parsing a number is the dearest part of
+    the checks, so a batch does it once per customer, in one go."""
+    return {customer_id: number_of(customer, region) for customer_id, customer in customers.items()}
+
+
+def refusal(customer: dict | None, states: dict[str, str], region: str, queued_phone: str | None = None,
+            check: PhoneCheck | None = None) -> str | None:
     """Why this customer may not get a marketing SMS now, as reason words, or ``None``.
 
     ``states`` comes from :func:`states_for`; ``queued_phone`` is given at send time (the
-    number the message was queued for)."""
+    number the message was queued for); ``check`` is the customer's :func:`number_of` when
+    the caller read it already (a batch reads its customers' numbers once, see
+    :func:`numbers_of`)."""
     if customer is None:
         return "customer_gone"
-    check = number_of(customer, region)
+    if check is None:
+        check = number_of(customer, region)
     if not check.usable:
         return "phone_changed" if queued_phone is not None else f"no usable phone: {check.reason}"
     if queued_phone is not None and check.e164 != queued_phone:

@@ -82,8 +82,10 @@ def normalise_phone(text: str | None, default_region: str) -> PhoneCheck:
         if raw.startswith("+"):  # too short or too long for any country: no region to blame
             return PhoneCheck(reason=NOT_A_NUMBER)
         return PhoneCheck(reason=invalid_for(region))  # too short or too long for the region
-    if not phonenumbers.is_valid_number(number):
-        return PhoneCheck(reason=invalid_for(_region_of(number, region)))
+    # The type first: it is UNKNOWN for an invalid number, so a mobile type also says "valid"
+    # and a usable number (the common case, checked again before each text) is matched once.
     if phonenumbers.number_type(number) not in MOBILE_TYPES:
+        if not phonenumbers.is_valid_number(number):
+            return PhoneCheck(reason=invalid_for(_region_of(number, region)))
         return PhoneCheck(reason=NOT_MOBILE)
     return PhoneCheck(e164=phonenumbers.format_number(number, PhoneNumberFormat.E164))

@@ -76,8 +76,10 @@ def _require_aware(moment: datetime) -> datetime:
 
 
 def may_send(now: datetime, tz: ZoneInfo, quiet: QuietHours = QuietHours()) -> bool:
-    """Whether ``now`` (aware) lies outside the quiet window on the shop's clock."""
-    return not quiet.is_quiet_at(_require_aware(now).astimezone(tz).time())
+    """Whether ``now`` (aware) lies outside the quiet window on the shop's clock (asked before
+    every text: without a window there is no local time to work out)."""
+    moment = _require_aware(now)
+    return quiet.empty or not quiet.is_quiet_at(moment.astimezone(tz).time())
 
 
 def _wall(moment: datetime, tz: ZoneInfo) -> datetime:

@@ -25,7 +25,7 @@ callback address, so Twilio's delivery report names the row.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -88,11 +88,16 @@ class StopSms(Exception):
 
 @dataclass
 class SmsFacts:
+    """What a batch's checks read once: campaigns, the shop's customers and their numbers, the
+    numbers' consent states (by hash), latest orders, the frequency cap."""
+
     campaigns: dict
     customers: dict
     states: dict
     ordered: dict
     cap: FrequencyCap
+    numbers: dict = field(default_factory=dict)  # customer id -> PhoneCheck of the shop's number now
+    phone_hashes: dict = field(default_factory=dict)  # queued number -> consent.phone_hash
 
 
 def status_callback_url(config, message_id: int) -> str:
@@ -155,9 +160,10 @@ class SmsSender:
             sa.select(Campaign.id, Campaign.status, Campaign.kind).where(Campaign.id.in_(campaign_ids)))}
         cap = FrequencyCap()
         cap.load({r["email_hash"] for r in rows})
-        states = consent.states_for(consent.phone_hash(r["phone"]) for r in rows if r["phone"])
+        phone_hashes = {r["phone"]: consent.phone_hash(r["phone"]) for r in rows if r["phone"]}
+        states = consent.states_for(phone_hashes.values())
         db.session.commit()
-        facts = SmsFacts(campaigns, {}, states, {}, cap)
+        facts = SmsFacts(campaigns, {}, states, {}, cap, phone_hashes=phone_hashes)
         watched = [r for r in rows if r["stop_if_ordered_since"] is not None]
         try:
             with shop_reads(), connect_shop() as shop:
@@ -168,6 +174,7 @@ class SmsSender:
         except ShopCRMError as exc:
             self.report.errors.append(f"cannot check SMS consent and orders in the shop before sending: {exc}")
             raise StopSms(str(exc)) from exc
+        facts.numbers = consent.numbers_of(facts.customers, self.settings.default_region)
         return facts
 
     def verdict(self, row: dict, facts: SmsFacts) -> tuple[str, str] | None:
@@ -175,7 +182,8 @@ class SmsSender:
         if status == "cancelled":
             return "cancelled", "campaign_cancelled"
         reason = consent.refusal(facts.customers.get(row["customer_id"]), facts.states,
-                                 self.settings.default_region, queued_phone=row["phone"])
+                                 self.settings.default_region, queued_phone=row["phone"],
+                                 check=facts.numbers.get(row["customer_id"]))
         if reason is not None:
             return consent.state_for(reason), reason
         since, ordered = row["stop_if_ordered_since"], facts.ordered.get(row["customer_id"])
@@ -238,19 +246,20 @@ class SmsSender:
             except StopSms:
                 self._give_back(rows[i + 1:], utcnow() + UNREACHABLE_DELAY)
                 raise
-            self._renew(rows[i + 1:])
+            self._renew(rows, i + 1)
         if self.pending:
             self._commit(None, None)
         return len(rows)
 
-    def _renew(self, rows: list[dict]) -> None:
-        """Keep the lock and the batch's remaining claims alive during a slow batch (the send
-        rate): a claim that ran out would make the row in flight look stopped, i.e. in doubt."""
-        if not rows or time.monotonic() - self.last_renew < self.lease.total_seconds() / 4:
+    def _renew(self, rows: list[dict], start: int) -> None:
+        """Keep the lock and the claims of the batch's remaining rows (``rows[start:]``) alive
+        during a slow batch (the send rate): a claim that ran out would make the row in flight
+        look stopped, i.e. in doubt. Asked after every text, so the rest is sliced only when due."""
+        if start >= len(rows) or time.monotonic() - self.last_renew < self.lease.total_seconds() / 4:
             return
         self.lock.renew()
         self.last_renew = time.monotonic()
-        statement, params = renewal(rows, self.token, utcnow() + self.lease)
+        statement, params = renewal(rows[start:], self.token, utcnow() + self.lease)
         self._commit(statement, params)
 
     def _send_one(self, row: dict, facts: SmsFacts) -> None:
@@ -258,7 +267,7 @@ class SmsSender:
             self._commit(None, None)  # a slow rate: the last "sent" is written now, not a second later
         self.pacer.wait()
         marked = self._commit(MARK_SMS_SENDING, {"mid": row["id"], "token": self.token, "now": utcnow(),
-                                                 "ph": consent.phone_hash(row["phone"])})
+                                                 "ph": facts.phone_hashes[row["phone"]]})
         if marked != 1:  # opted out or taken away since the batch was checked
             if consent.state_of(row["phone"]) == consent.OPTED_OUT:
                 self._done(row, "suppressed", "sms_opted_out")
@@ -295,9 +304,10 @@ class SmsSender:
             return
         # Written with the next row's "sending" (or at the batch's end): one commit a message. A
         # sender that dies before leaves this row "sending": in doubt, never sent again silently.
-        self.pending.append((MARK_SMS_SENT, {"mid": row["id"], "token": self.token, "now": utcnow(), "sid": sid}))
+        answered = utcnow()
+        self.pending.append((MARK_SMS_SENT, {"mid": row["id"], "token": self.token, "now": answered, "sid": sid}))
         self.report.sent += 1
-        facts.cap.count(row["email_hash"], utcnow())
+        facts.cap.count(row["email_hash"], answered)
 
     def _call(self, row: dict) -> str:
         """The provider call, with temporary refusals retried in place (nothing was taken)."""
