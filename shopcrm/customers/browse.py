@@ -16,7 +16,7 @@ from ..extensions import db
 from ..models import Membership, Run
 from ..paging import Page
 from ..segmentation.ranking import has_index, member_order
-from ..vocab import ACTIONS, VALUE_TYPES
+from ..vocab import ACTIONS, LAST_ORDER_CODES, VALUE_TYPES
 from . import figures
 from .email_status import statuses
 from .figures import cube
@@ -40,14 +40,13 @@ def order_by(sort: str, reverse: bool = False, run: Run | None = None) -> list:
         return member_order(run, reverse)
     return [column.desc() if descending != reverse else column.asc() for column, descending in SORTS[sort][1]]
 DEFAULT_SORT = "revenue"
-#: When the last order was: (what the owner reads, lowest days (exclusive), highest days (inclusive)),
-#: the buckets of the cube (``figures.LAST_ORDER``).
+#: When the last order was, in the owner's words: the buckets of ``vocab.LAST_ORDER`` (and of the cube).
 LAST_ORDER = {
-    "30": ("In the last 30 days", *figures.LAST_ORDER["30"]),
-    "90": ("31 to 90 days ago", *figures.LAST_ORDER["90"]),
-    "365": ("3 to 12 months ago", *figures.LAST_ORDER["365"]),
-    "older": ("More than a year ago", *figures.LAST_ORDER["older"]),
-    "never": ("Never ordered", None, None),
+    "30": "In the last 30 days",
+    "90": "31 to 90 days ago",
+    "365": "3 to 12 months ago",
+    "older": "More than a year ago",
+    "never": "Never ordered",
 }
 ROW_COLUMNS = (Membership.customer_id, Membership.segment_id, Membership.value_type, Membership.recency_days,
                Membership.frequency, Membership.monetary, Membership.churn_risk, Membership.action,
@@ -131,14 +130,8 @@ class Filters:
             found.append(Membership.action == self.action)
         if self.country:
             found.append(Membership.country == self.country)
-        if self.last == "never":
-            found.append(Membership.recency_days.is_(None))
-        elif self.last:
-            _, low, high = LAST_ORDER[self.last]
-            if low is not None:
-                found.append(Membership.recency_days > low)
-            if high is not None:
-                found.append(Membership.recency_days <= high)
+        if self.last:
+            found.append(Membership.last_order == LAST_ORDER_CODES[self.last])
         return found
 
     def cube_filter(self) -> dict | None:

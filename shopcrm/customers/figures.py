@@ -22,6 +22,7 @@ from ..clock import utcnow
 from ..extensions import db
 from ..models import Insight, Membership, Run, Segment, State
 from ..state import app_state
+from ..vocab import LAST_ORDER
 
 T = TypeVar("T")
 CUBE_SECONDS = 600  # counted again after this (assign-new adds customers to a stored run)
@@ -108,15 +109,13 @@ class Cube:
         return found
 
 
-#: When the last order was: key -> (lowest days, exclusive; highest days, inclusive); "never": none.
-LAST_ORDER = {"30": (None, 30), "90": (30, 90), "365": (90, 365), "older": (365, None)}
 
 
 def last_order_bucket():
     """The LAST_ORDER key of a membership, as SQL."""
     days = Membership.recency_days
-    return sa.case((days.is_(None), "never"), (days <= 30, "30"), (days <= 90, "90"), (days <= 365, "365"),
-                   else_="older").label("last")
+    upper = [(days <= high, key) for key, (_, high) in LAST_ORDER.items() if high is not None]
+    return sa.case((days.is_(None), "never"), *upper, else_="older").label("last")
 
 
 def _count(run_id: int) -> Cube:

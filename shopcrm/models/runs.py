@@ -76,6 +76,7 @@ class Membership(db.Model):
     segment_id = sa.Column(sa.Integer, sa.ForeignKey("crm_segment.id", ondelete="CASCADE"))
     value_type = sa.Column(sa.String(16), nullable=False)
     recency_days = sa.Column(sa.Float)
+    last_order = sa.Column(sa.SmallInteger)  # recency_days's bucket: vocab.LAST_ORDER_CODES
     frequency = sa.Column(sa.Integer, nullable=False, default=0)
     monetary = sa.Column(sa.Float, nullable=False, default=0.0)
     top_categories = sa.Column(sa.String(255))  # category ids, most interesting first, comma-separated
@@ -102,9 +103,10 @@ class Membership(db.Model):
         sa.Index("ix_crm_membership_run_value", "run_id", "value_type", "customer_id"),
         sa.Index("ix_crm_membership_customer", "customer_id", "run_id"),
         sa.Index("ix_crm_membership_run_action", "run_id", "action", "customer_id"),
-        # a country's customers, and among them those whose last order falls in a range (the one
-        # filter the run's cube cannot count: customers.browse)
-        sa.Index("ix_crm_membership_run_country", "run_id", "country", "recency_days", "customer_id"),
+        # a country's customers, and among them those of one last-order bucket (the one filter
+        # the run's cube cannot count: customers.browse); in customer order within a bucket, so a
+        # run writes it at the end of 5 ranges per country
+        sa.Index("ix_crm_membership_run_country", "run_id", "country", "last_order", "customer_id"),
         sa.Index("ix_crm_membership_run_source", "run_id", "source", "customer_id"),
         # The panel's customer list: biggest spenders first (overall, per type, per action, at risk
         # or not) and latest order first, each a range of one index read backwards or forwards.

@@ -21,7 +21,7 @@ from ..clock import utcnow
 from ..extensions import db
 from ..models import Insight, Membership, Rule, Run, Segment
 from ..shop.readers import fetch_packed, prepare_packing
-from ..vocab import RULE_KINDS
+from ..vocab import LAST_ORDER, LAST_ORDER_CODES, RULE_KINDS
 from . import partitions
 from .extract import ShopExtract
 from .mine import MiningResult, Previous
@@ -30,7 +30,8 @@ BATCH = 10_000
 STATEMENT_BYTES = 1_000_000  # PyMySQL's own executemany cut: well under max_allowed_packet (16 MB)
 BATCH_DONE = object()
 TEXT_LIMIT = 64  # the width of the location and source columns
-MEMBERSHIP_COLUMNS = ("run_id", "customer_id", "segment_id", "value_type", "recency_days", "frequency", "monetary",
+MEMBERSHIP_COLUMNS = ("run_id", "customer_id", "segment_id", "value_type", "recency_days", "last_order", "frequency",
+                      "monetary",
                       "top_categories", "top_brands", "value_rank", "rfm_r", "rfm_f", "rfm_m", "churn_score",
                       "churn_risk", "action", "country", "region", "city", "source", "p_alive", "expected_orders",
                       "expected_value")
@@ -188,6 +189,16 @@ def _text(values: np.ndarray) -> list:
     return [None if v is None else str(v)[:TEXT_LIMIT] for v in values.tolist()]
 
 
+def last_order_codes(recency_days: np.ndarray) -> np.ndarray:
+    """Each recency's bucket code (vocab.LAST_ORDER_CODES): a bucket holds the days up to its
+    upper edge, inclusive; no order at all (NaN) is "never"."""
+    highs = [high for _, high in LAST_ORDER.values() if high is not None]
+    codes = np.asarray([LAST_ORDER_CODES[key] for key in LAST_ORDER], dtype=np.int64)
+    days = np.asarray(recency_days, dtype=np.float64)
+    found = codes[np.searchsorted(highs, np.nan_to_num(days), side="left")]
+    return np.where(np.isnan(days), LAST_ORDER_CODES["never"], found)
+
+
 def membership_rows(run_id: int, ex: ShopExtract, result: MiningResult, segment_ids: np.ndarray,
                     rows: np.ndarray | slice = slice(None)) -> list[tuple]:
     """One tuple per customer (``rows`` of the extract), in :data:`MEMBERSHIP_COLUMNS` order."""
@@ -204,6 +215,7 @@ def membership_rows(run_id: int, ex: ShopExtract, result: MiningResult, segment_
         _nullable(segment_ids[np.maximum(label, 0)], label < 0),
         result.value_types[rows].tolist(),
         _nullable(np.round(recency, 3), np.isnan(recency)),
+        last_order_codes(recency).tolist(),
         ex.frequency[rows].tolist(),
         np.round(ex.monetary[rows], 2).tolist(),
         result.top_categories[rows].tolist(),

@@ -354,3 +354,23 @@ def test_bulk_loaded_memberships_equal_inserted_ones(mariadb_database, tmp_path,
     assert any(r[region] and not r[region].isascii() for r in stored[True])  # e.g. Île-de-France survived the file
     p_alive = 1 + columns.index("p_alive")
     assert any(r[p_alive] is None for r in stored[True]) and any(r[p_alive] for r in stored[True])
+
+
+def test_last_order_codes_at_the_bucket_edges():
+    days = np.array([np.nan, -1.0, 0.0, 30.0, 30.001, 90.0, 90.5, 365.0, 365.001, 4000.0])
+    assert store.last_order_codes(days).tolist() == [0, 1, 1, 1, 2, 2, 3, 3, 4, 4]
+
+
+def test_every_stored_last_order_bucket_is_the_panels(segmented_app):
+    """The stored code (what the country filter reads) and the cube's bucket (what the other
+    filters count) put every member in the same bucket."""
+    from shopcrm.customers.figures import last_order_bucket
+    from shopcrm.vocab import LAST_ORDER_CODES
+
+    with segmented_app.app_context():
+        run = Run.current()
+        rows = db.session.execute(sa.select(Membership.last_order, last_order_bucket())
+                                  .where(Membership.run_id == run.id)).all()
+    assert len(rows) == run.counts["customers"]
+    assert all(code == LAST_ORDER_CODES[bucket] for code, bucket in rows)
+    assert {bucket for _, bucket in rows} == set(LAST_ORDER_CODES)
