@@ -21,6 +21,7 @@ from ..extensions import db
 from ..models import Click, Membership, Message, ProductView, Run, Segment
 from ..vocab import MESSAGE_STATE_LABELS, REASON_LABELS
 from .email_status import EmailStatus, status_of
+from .figures import stored_document
 from .reader import ShopReader
 
 TIMELINE_LIMIT = 50
@@ -155,8 +156,10 @@ def customer_profile(customer_id: int, reader: ShopReader) -> Profile | None:
     beacon = beacon_views(customer_id)
     shop_history = reader.history(customer_id, {v["product_id"] for v in beacon})
     shop_history["views"] = sorted(shop_history["views"] + beacon, key=lambda v: v["at"], reverse=True)
-    categories = reader.category_names()
-    interests = [categories.get(c, f"Category {c}") for c in (current.top_category_ids() if current else [])]
+    # the categories' names as the run stored them (every category its interests can name), not
+    # one more question to the shop on every profile
+    categories = (stored_document(run, "names") or {}).get("categories", {}) if run else {}
+    interests = [categories.get(str(c), f"Category {c}") for c in (current.top_category_ids() if current else [])]
     return Profile(customer=found or {"id": customer_id}, membership=current, segment=segment, history=history_rows,
                    days=timeline(shop_history, messages, clicks), interests=interests,
                    email=status_of(found) if found else None,
