@@ -85,13 +85,13 @@ VALUE_TYPE_HELP = {
     "ordinary": "Order now and then and spend about the average.",
     "below_average": "Order rarely and spend little.",
 }
-#: Whether a customer might leave (the run's churn risk), as the filter and the group say it.
 #: When the last order was: key -> (lowest days, exclusive; highest days, inclusive); "never": no
 #: order at all. The panel's customer filter and the run's cube count by these.
 LAST_ORDER = {"30": (None, 30), "90": (30, 90), "365": (90, 365), "older": (365, None)}
 #: The code a membership stores for its bucket (crm_membership.last_order), so that one index
 #: range holds a country's customers of one bucket.
 LAST_ORDER_CODES = {"never": 0, "30": 1, "90": 2, "365": 3, "older": 4}
+#: Whether a customer might leave (the run's churn risk), as the filter and the group say it.
 RISK_LABELS = {"yes": "At risk of leaving", "no": "Not at risk"}
 RISK_HELP = {"yes": "Used to buy regularly and have gone quiet for longer than usual.",
              "no": "Buying as usual, or too new to tell."}

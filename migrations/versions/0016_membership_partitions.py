@@ -17,7 +17,8 @@ branch_labels = None
 depends_on = None
 
 TABLE = 'crm_membership'
-SEGMENT_KEY_INDEX = 'fk_crm_membership_segment_id_crm_segment'
+SEGMENT_KEY = 'fk_crm_membership_segment_id_crm_segment'
+SEGMENT_KEY_INDEX = SEGMENT_KEY  # MariaDB named the key's index after the key
 
 
 def _mysql() -> bool:
@@ -45,4 +46,4 @@ def downgrade():
     op.execute(f"ALTER TABLE {TABLE} REMOVE PARTITIONING")
     op.create_foreign_key('fk_crm_membership_run_id_crm_run', TABLE, 'crm_run', ['run_id'], ['id'],
                           ondelete='CASCADE')
-    op.create_foreign_key(SEGMENT_KEY_INDEX, TABLE, 'crm_segment', ['segment_id'], ['id'], ondelete='CASCADE')
+    op.create_foreign_key(SEGMENT_KEY, TABLE, 'crm_segment', ['segment_id'], ['id'], ondelete='CASCADE')

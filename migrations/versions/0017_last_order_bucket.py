@@ -7,8 +7,8 @@ Create Date: 2026-12-06 02:00:00
 Each membership stores its recency's bucket (0 never ordered, 1 within 30 days, 2 within 90,
 3 within 365, 4 older: vocab.LAST_ORDER_CODES), and ix_crm_membership_run_country becomes
 (run_id, country, last_order, customer_id): the customer list's count for "one country, last
-order in a bucket" reads one range of it instead of every row of the run, and a run still
-writes that index in customer order within each (country, bucket), as cheaply as before.
+order in a bucket" reads one range of it instead of every row of the run, and a run writes that
+index in customer order within each (country, bucket) rather than at random places.
 """
 import sqlalchemy as sa
 from alembic import op

@@ -40,7 +40,7 @@ def customers():
                              shop_reader())
     segments = figures.segments_of(run)
     context.update(filters=filters, listing=listing, page=listing.page, sorts=browse.SORTS,
-                   last_order=browse.LAST_ORDER, countries=browse.countries(figures.stored_document(run, "groups") or {}),
+                   last_order=browse.LAST_ORDER_LABELS, countries=browse.countries(figures.stored_document(run, "groups") or {}),
                    segments=segments, value_types=VALUE_TYPES, actions=ACTIONS,
                    segment_names={s.id: s for s in segments})
     return render_template("admin/customers.html", **context)

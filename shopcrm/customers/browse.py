@@ -16,7 +16,7 @@ from ..extensions import db
 from ..models import Membership, Run
 from ..paging import Page
 from ..segmentation.ranking import has_index, member_order
-from ..vocab import ACTIONS, LAST_ORDER_CODES, VALUE_TYPES
+from ..vocab import ACTIONS, LAST_ORDER, LAST_ORDER_CODES, VALUE_TYPES
 from . import figures
 from .email_status import statuses
 from .figures import cube
@@ -41,7 +41,7 @@ def order_by(sort: str, reverse: bool = False, run: Run | None = None) -> list:
     return [column.desc() if descending != reverse else column.asc() for column, descending in SORTS[sort][1]]
 DEFAULT_SORT = "revenue"
 #: When the last order was, in the owner's words: the buckets of ``vocab.LAST_ORDER`` (and of the cube).
-LAST_ORDER = {
+LAST_ORDER_LABELS = {
     "30": "In the last 30 days",
     "90": "31 to 90 days ago",
     "365": "3 to 12 months ago",
@@ -87,7 +87,7 @@ class Filters:
         found.action = found._one_of(args, "action", ACTIONS, "Unknown recommendation {!r}; showing every one.")
         country = (args.get("country") or "").strip()[:64]
         found.country = country or None
-        found.last = found._one_of(args, "last", LAST_ORDER,
+        found.last = found._one_of(args, "last", LAST_ORDER_LABELS,
                                    "Unknown last-order choice {!r}; showing every customer.")
         sort = (args.get("sort") or "").strip()
         found.sort = sort if sort in SORTS else DEFAULT_SORT
@@ -130,8 +130,16 @@ class Filters:
             found.append(Membership.action == self.action)
         if self.country:
             found.append(Membership.country == self.country)
-        if self.last:
+        if self.last and self.country:  # one range of the country index
             found.append(Membership.last_order == LAST_ORDER_CODES[self.last])
+        elif self.last == "never":
+            found.append(Membership.recency_days.is_(None))
+        elif self.last:  # a range of the recency indexes (the same customers as the bucket)
+            low, high = LAST_ORDER[self.last]
+            if low is not None:
+                found.append(Membership.recency_days > low)
+            if high is not None:
+                found.append(Membership.recency_days <= high)
         return found
 
     def cube_filter(self) -> dict | None:
@@ -142,7 +150,7 @@ class Filters:
         if self.last:
             where["last"] = self.last
         elif self.sort == "recent":
-            where["last"] = tuple(k for k in LAST_ORDER if k != "never")
+            where["last"] = tuple(LAST_ORDER)
         if self.segment is not None:
             where["segment_id"] = None if self.segment == 0 else self.segment
         if self.type:

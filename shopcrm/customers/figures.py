@@ -109,8 +109,6 @@ class Cube:
         return found
 
 
-
-
 def last_order_bucket():
     """The LAST_ORDER key of a membership, as SQL."""
     days = Membership.recency_days

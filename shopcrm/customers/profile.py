@@ -19,6 +19,7 @@ from ..clock import to_display, to_shop, to_utc
 from ..delivery.sms import consent as sms_consent
 from ..extensions import db
 from ..models import Click, Membership, Message, ProductView, Run, Segment
+from ..segmentation import partitions
 from ..vocab import MESSAGE_STATE_LABELS, REASON_LABELS
 from .email_status import EmailStatus, status_of
 from .figures import stored_document
@@ -132,6 +133,24 @@ def timeline(history: dict, messages: list[sa.Row], clicks: list[sa.Row]) -> lis
     return days
 
 
+def _runs_of(customer_id: int) -> list[sa.Row]:
+    """The customer's type and segment in the last runs. This reads every run's partition of
+    the memberships: a run that split off its own meanwhile makes MariaDB refuse the request's
+    older read view once ("table definition has changed"), so it is asked again in a new one."""
+    query = (sa.select(Run.id, Run.finished_at, Membership.value_type, Segment.name)
+             .join(Membership, Membership.run_id == Run.id)
+             .outerjoin(Segment, Segment.id == Membership.segment_id)
+             .where(Membership.customer_id == customer_id, Run.status == "succeeded")
+             .order_by(Run.id.desc()).limit(RUNS_SHOWN))
+    try:
+        return db.session.execute(query).all()
+    except sa.exc.OperationalError as exc:
+        if not (exc.orig.args and exc.orig.args[0] == partitions.TABLE_CHANGED):
+            raise
+        db.session.rollback()
+        return db.session.execute(query).all()
+
+
 def customer_profile(customer_id: int, reader: ShopReader) -> Profile | None:
     """The profile, or ``None`` when the shop says it has no such customer (when the shop cannot
     be reached, the profile shows what shopcrm itself knows)."""
@@ -141,12 +160,7 @@ def customer_profile(customer_id: int, reader: ShopReader) -> Profile | None:
     run = Run.current()
     current = db.session.get(Membership, (run.id, customer_id)) if run else None
     segment = db.session.get(Segment, current.segment_id) if current and current.segment_id else None
-    history_rows = db.session.execute(
-        sa.select(Run.id, Run.finished_at, Membership.value_type, Segment.name)
-        .join(Membership, Membership.run_id == Run.id)
-        .outerjoin(Segment, Segment.id == Membership.segment_id)
-        .where(Membership.customer_id == customer_id, Run.status == "succeeded")
-        .order_by(Run.id.desc()).limit(RUNS_SHOWN)).all()
+    history_rows = _runs_of(customer_id)
     # the timeline's columns only: a message row also holds its rendered bodies
     messages = db.session.execute(sa.select(Message.subject, Message.state, Message.reason, Message.sent_at,
                                             Message.created_at, Message.channel).where(Message.customer_id == customer_id)

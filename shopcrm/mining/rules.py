@@ -54,8 +54,7 @@ class _RuleFilter:
         support = both / total
         confidence = both / single[a]
         lift = confidence / (single[b] / total)
-        keep = ((both >= self.min_count) & (support >= self.min_support) & (confidence >= self.min_confidence)
-                & (lift >= self.min_lift))
+        keep = (support >= self.min_support) & (confidence >= self.min_confidence) & (lift >= self.min_lift)
         a, b, both, support, confidence, lift = (x[keep] for x in (a, b, both, support, confidence, lift))
         # Strongest first: by confidence, then lift, then count; ids break ties for reproducibility.
         order = np.lexsort((items[b], items[a], -both, -lift, -confidence))[: self.max_rules]

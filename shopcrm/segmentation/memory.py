@@ -17,9 +17,12 @@ from functools import lru_cache
 def _trim():
     name = ctypes.util.find_library("c")
     try:
-        return ctypes.CDLL(name).malloc_trim if name else None
+        trim = ctypes.CDLL(name).malloc_trim if name else None
     except (OSError, AttributeError):
         return None
+    if trim is not None:
+        trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
 
 
 def give_back() -> None:

@@ -11,26 +11,35 @@ starts (``open_run``) and the history pruning drops the partitions that hold onl
 InnoDB refuses foreign keys on a partitioned table, so on MariaDB/MySQL the memberships carry
 none: the pruning and the shopper's erasure delete them explicitly, as they always did.
 
-Partition DDL needs the table to itself for a moment: it waits at most
-:data:`LOCK_WAIT_SECONDS` for the panel's readers, then gives up; the run goes on and its rows
-land in an existing partition, where the pruning deletes them row by row as before. SQLite, and a
-table that is not partitioned (a database created without migrations), use the row-by-row way only.
+Partition DDL needs the table to itself for a moment, and while it waits for the panel's
+readers, new readers of the table wait behind it: so it waits at most :data:`LOCK_WAIT_SECONDS`
+at a time, :data:`ATTEMPTS` times with a pause between, then gives up; the run goes on and its
+rows land in an existing partition (or in ``p_future``, copied into the next run's partition by
+its split), where the pruning deletes them row by row as before. SQLite, and a table that is not
+partitioned (a database created without migrations), use the row-by-row way only.
 
-A transaction whose read view is older than a split and that then reads the new partition (a
-query over every run's rows, e.g. one customer's history) gets MariaDB's "table definition has
-changed, please retry transaction" once; the pages read the current run, whose partition a split
-does not touch.
+A transaction whose read view is older than a split and that then reads the new partition gets
+MariaDB's "table definition has changed, please retry transaction" (1412). Pages read the current
+run's partition, which a split does not touch; the customer profile, which reads every run's
+rows for its history, asks again once (``customers.profile``).
 """
 from __future__ import annotations
 
 import logging
+import time
 
 import sqlalchemy as sa
 
 TABLE = "crm_membership"
 FUTURE = "p_future"
-#: How long partition DDL waits for readers of the table before the run does without it.
-LOCK_WAIT_SECONDS = 5
+#: How long partition DDL waits for readers of the table at a time (others queue behind it)...
+LOCK_WAIT_SECONDS = 1
+#: ... and how many times, a second apart, before the run does without it.
+ATTEMPTS = 3
+#: MariaDB/MySQL's "lock wait timeout exceeded".
+LOCK_WAIT_TIMEOUT = 1205
+#: MariaDB/MySQL's "table definition has changed, please retry transaction".
+TABLE_CHANGED = 1412
 
 log = logging.getLogger(__name__)
 
@@ -54,23 +63,34 @@ def bounds(conn: sa.Connection) -> list[tuple[str, int]] | None:
     return [(name, int(upper)) for name, upper in rows if name != FUTURE]
 
 
+def _busy(exc: sa.exc.OperationalError) -> bool:
+    return bool(exc.orig.args) and exc.orig.args[0] == LOCK_WAIT_TIMEOUT
+
+
 def _ddl(conn: sa.Connection, statement: str) -> bool:
-    """Run partition DDL with a short lock wait; False (logged) when the table stayed busy."""
+    """Run partition DDL with short lock waits; False (logged) when the table stayed busy."""
     conn.exec_driver_sql(f"SET SESSION lock_wait_timeout = {int(LOCK_WAIT_SECONDS)}")
     try:
-        conn.exec_driver_sql(statement)
-        return True
-    except sa.exc.OperationalError as exc:
-        log.warning("crm_membership's partitions left as they are (%s): %s", statement.split(" (")[0], exc.orig)
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                conn.exec_driver_sql(statement)
+                return True
+            except sa.exc.OperationalError as exc:
+                if not _busy(exc) or attempt == ATTEMPTS:
+                    log.warning("crm_membership's partitions left as they are (%s): %s",
+                                statement.split(" (")[0], exc.orig)
+                    return False
+                time.sleep(1.0)
         return False
     finally:
         conn.exec_driver_sql("SET SESSION lock_wait_timeout = DEFAULT")
 
 
 def open_run(engine: sa.Engine, run_id: int) -> bool:
-    """Give run ``run_id`` a partition of its own, split off the empty ``p_future``; True when
-    one was made. A run older than the newest partition (a queued run started late) has its
-    rows in an existing partition instead."""
+    """Give run ``run_id`` a partition of its own, split off ``p_future`` (empty, unless an
+    earlier split gave up: then its rows are copied over); True when one was made. A run older
+    than the newest partition (a queued run started late) has its rows in an existing
+    partition instead."""
     with engine.connect() as conn:
         parts = bounds(conn)
         if parts is None or (parts and parts[-1][1] > run_id):
@@ -86,6 +106,7 @@ def drop_below(engine: sa.Engine, limit: int) -> int:
     with engine.connect() as conn:
         parts = bounds(conn)
         gone = [name for name, upper in parts or () if upper <= limit]
-        if not gone or not _ddl(conn, f"ALTER TABLE {TABLE} DROP PARTITION {', '.join(gone)}"):
+        quote = conn.dialect.identifier_preparer.quote
+        if not gone or not _ddl(conn, f"ALTER TABLE {TABLE} DROP PARTITION {', '.join(quote(n) for n in gone)}"):
             return 0
         return len(gone)

@@ -12,6 +12,7 @@ customers between runs). After a run, ``run_and_index`` rebuilds the customer se
 """
 from __future__ import annotations
 
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -44,6 +45,8 @@ STAGES = {"extract": 0.0, "mine": 0.5, "store": 0.75, "done": 1.0}
 Progress = Callable[[str, float], None]
 
 __all__ = ["LOCK_NAME", "STAGES", "RunParams", "assign_new", "run_and_index", "run_segmentation"]
+
+log = logging.getLogger(__name__)
 
 
 def _reporter(progress: Progress | None) -> Callable[[str, float], None]:
@@ -78,7 +81,10 @@ def _figures(ex: ShopExtract, params: RunParams, result: MiningResult, X, segmen
 def _prepare_history(engine: sa.Engine, run_id: int, keep: int) -> int:
     """As a run starts, in a worker thread: the run's own partition of the memberships (where
     they are partitioned), then the runs beyond the newest ``keep`` pruned (none for 0)."""
-    partitions.open_run(engine, run_id)
+    try:
+        partitions.open_run(engine, run_id)
+    except sa.exc.SQLAlchemyError as exc:  # the run's rows go into an existing partition: still pruned later
+        log.warning("run %s: no partition of its own: %s", run_id, exc)
     return prune(engine, keep) if keep > 0 else 0
 
 

@@ -30,8 +30,8 @@ BATCH = 10_000
 STATEMENT_BYTES = 1_000_000  # PyMySQL's own executemany cut: well under max_allowed_packet (16 MB)
 BATCH_DONE = object()
 TEXT_LIMIT = 64  # the width of the location and source columns
-MEMBERSHIP_COLUMNS = ("run_id", "customer_id", "segment_id", "value_type", "recency_days", "last_order", "frequency",
-                      "monetary",
+MEMBERSHIP_COLUMNS = ("run_id", "customer_id", "segment_id", "value_type", "recency_days", "last_order",
+                      "frequency", "monetary",
                       "top_categories", "top_brands", "value_rank", "rfm_r", "rfm_f", "rfm_m", "churn_score",
                       "churn_risk", "action", "country", "region", "city", "source", "p_alive", "expected_orders",
                       "expected_value")
@@ -203,7 +203,7 @@ def membership_rows(run_id: int, ex: ShopExtract, result: MiningResult, segment_
                     rows: np.ndarray | slice = slice(None)) -> list[tuple]:
     """One tuple per customer (``rows`` of the extract), in :data:`MEMBERSHIP_COLUMNS` order."""
     label = result.segment_of[rows]
-    recency = ex.recency_days[rows]
+    recency = np.round(ex.recency_days[rows], 3)  # as stored: its bucket must be the stored value's
     rank = result.value_rank[rows]
     rfm = result.rfm[rows]
     churn = result.churn_score[rows]
@@ -214,7 +214,7 @@ def membership_rows(run_id: int, ex: ShopExtract, result: MiningResult, segment_
         ex.customer_ids[rows].tolist(),
         _nullable(segment_ids[np.maximum(label, 0)], label < 0),
         result.value_types[rows].tolist(),
-        _nullable(np.round(recency, 3), np.isnan(recency)),
+        _nullable(recency, np.isnan(recency)),
         last_order_codes(recency).tolist(),
         ex.frequency[rows].tolist(),
         np.round(ex.monetary[rows], 2).tolist(),
@@ -302,10 +302,12 @@ def prune(engine: sa.Engine, keep_successful: int) -> int:
             return 0
         unfinished = run.c.status.in_(("queued", "running"))
         old = conn.execute(sa.select(run.c.id).where(run.c.id < min(kept), ~unfinished)).scalars().all()
-        waiting = conn.execute(sa.select(sa.func.min(run.c.id)).where(unfinished)).scalar()
+        # Only a running run (the caller) holds rows below the kept ones; a queued one has none
+        # yet, and whatever its id, its rows will land in a partition that is there then.
+        running = conn.execute(sa.select(sa.func.min(run.c.id)).where(run.c.status == "running")).scalar()
     if not old:
         return 0
-    partitions.drop_below(engine, min(min(kept), waiting) if waiting is not None else min(kept))
+    partitions.drop_below(engine, min(min(kept), running) if running is not None else min(kept))
     with engine.begin() as conn:
         for model in (Rule, Insight, Membership, Segment, Run):
             table = model.__table__

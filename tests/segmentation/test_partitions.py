@@ -57,7 +57,7 @@ def test_each_run_gets_a_partition_and_pruning_drops_the_old_ones(maria_app):
 def test_a_busy_table_leaves_the_partitions_alone_and_the_rows_right(maria_app, monkeypatch, caplog):
     """A reader holding the table makes the partition DDL give up after its short wait: the run
     goes on with its rows in p_future, and later runs still keep exactly the newest two."""
-    monkeypatch.setattr(partitions, "LOCK_WAIT_SECONDS", 1)
+    monkeypatch.setattr(partitions, "ATTEMPTS", 2)  # 1 s, a pause, 1 s: then it gives up
     with maria_app.app_context():
         first = run()
         reader = db.engine.connect()
@@ -107,3 +107,22 @@ def test_the_migration_goes_down_and_up_with_the_rows(maria_app):
         newer = run()
         assert partition_names() == [f"r{kept}", f"r{newer}"]
         assert members_per_run() == {kept: EVERYONE, newer: EVERYONE}
+
+
+def test_a_profile_read_across_a_split_is_asked_again(maria_app):
+    """A request whose read view began before a run split off its partition reads every run's
+    memberships for the customer's history: MariaDB refuses that once, the profile asks again."""
+    from shopcrm.customers.profile import _runs_of
+
+    with maria_app.app_context():
+        kept = run()
+        customer = db.session.scalar(sa.select(Membership.customer_id).where(Membership.run_id == kept).limit(1))
+        db.session.commit()
+        db.session.execute(sa.select(Run.id)).all()  # the request's read view starts here
+        assert partitions.open_run(db.engine, kept + 5)
+        with pytest.raises(sa.exc.OperationalError, match="1412"):  # what the page met before
+            db.session.execute(sa.select(Membership.run_id).where(Membership.customer_id == customer)).all()
+        db.session.rollback()
+        db.session.execute(sa.select(Run.id)).all()
+        assert partitions.open_run(db.engine, kept + 6)
+        assert [r.id for r in _runs_of(customer)] == [kept]

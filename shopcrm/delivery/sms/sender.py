@@ -267,7 +267,8 @@ class SmsSender:
             self._commit(None, None)  # a slow rate: the last "sent" is written now, not a second later
         self.pacer.wait()
         marked = self._commit(MARK_SMS_SENDING, {"mid": row["id"], "token": self.token, "now": utcnow(),
-                                                 "ph": facts.phone_hashes[row["phone"]]})
+                                                 "ph": facts.phone_hashes.get(row["phone"])
+                                                       or consent.phone_hash(row["phone"])})
         if marked != 1:  # opted out or taken away since the batch was checked
             if consent.state_of(row["phone"]) == consent.OPTED_OUT:
                 self._done(row, "suppressed", "sms_opted_out")
