@@ -34,8 +34,9 @@ TABLE = "crm_membership"
 FUTURE = "p_future"
 #: How long partition DDL waits for readers of the table at a time (others queue behind it)...
 LOCK_WAIT_SECONDS = 1
-#: ... and how many times, a second apart, before the run does without it.
+#: ... and how many times, with this pause between, before the run does without it.
 ATTEMPTS = 3
+PAUSE_SECONDS = 1.0
 #: MariaDB/MySQL's "lock wait timeout exceeded".
 LOCK_WAIT_TIMEOUT = 1205
 #: MariaDB/MySQL's "table definition has changed, please retry transaction".
@@ -80,7 +81,7 @@ def _ddl(conn: sa.Connection, statement: str) -> bool:
                     log.warning("crm_membership's partitions left as they are (%s): %s",
                                 statement.split(" (")[0], exc.orig)
                     return False
-                time.sleep(1.0)
+                time.sleep(PAUSE_SECONDS)
         return False
     finally:
         conn.exec_driver_sql("SET SESSION lock_wait_timeout = DEFAULT")

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
-from shopcrm import create_app
+from shopcrm import create_app, demo
 from shopcrm.extensions import db
 from shopcrm.models import Membership, Run
 from shopcrm.segmentation import partitions
@@ -14,13 +14,23 @@ from shopcrm.segmentation import run as pipeline
 from tests.support.apps import DEMO_NOW, base_config, dispose, migrate
 
 pytestmark = pytest.mark.slow  # several full runs on MariaDB
-EVERYONE = 2985  # the demo shop's customers a run places (the rest are the demo's deliberately broken rows)
+EVERYONE = 400  # the small shop's customers: every one of them gets a membership in every run
+
+
+@pytest.fixture(scope="module")
+def small_shop(tmp_path_factory):
+    """A demo shop of 400 customers: the partitions care how many runs, not how many rows."""
+    path = tmp_path_factory.mktemp("small_shop") / "shop.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    demo.write(engine, demo.generate(seed=7, customers=EVERYONE, now=DEMO_NOW, dirty=False))
+    engine.dispose()
+    return path
 
 
 @pytest.fixture
-def maria_app(mariadb_database, tmp_path, demo_shop_file):
+def maria_app(mariadb_database, tmp_path, small_shop):
     app = create_app(base_config(tmp_path, SQLALCHEMY_DATABASE_URI=mariadb_database("crm"),
-                                 SHOPCRM_SHOP_DATABASE_URI=f"sqlite:///{demo_shop_file}", SHOPCRM_RUN_HISTORY=2))
+                                 SHOPCRM_SHOP_DATABASE_URI=f"sqlite:///{small_shop}", SHOPCRM_RUN_HISTORY=2))
     migrate(app)
     yield app
     dispose(app)
@@ -57,7 +67,8 @@ def test_each_run_gets_a_partition_and_pruning_drops_the_old_ones(maria_app):
 def test_a_busy_table_leaves_the_partitions_alone_and_the_rows_right(maria_app, monkeypatch, caplog):
     """A reader holding the table makes the partition DDL give up after its short wait: the run
     goes on with its rows in p_future, and later runs still keep exactly the newest two."""
-    monkeypatch.setattr(partitions, "ATTEMPTS", 2)  # 1 s, a pause, 1 s: then it gives up
+    monkeypatch.setattr(partitions, "ATTEMPTS", 2)  # 1 s, a short pause, 1 s: then it gives up
+    monkeypatch.setattr(partitions, "PAUSE_SECONDS", 0.1)
     with maria_app.app_context():
         first = run()
         reader = db.engine.connect()
