@@ -111,7 +111,7 @@ def test_a_report_stored_before_mappings_were_recorded_is_not_taken_as_current(m
 @pytest.mark.parametrize("width", [1366, 390])
 def test_the_settings_page_says_which_mapping_in_a_real_browser(tmp_path, make_app, width):
     from tests.support.apps import create_user
-    from tests.support.browser import ARTIFACTS, browser, live_server, screenshot
+    from tests.support.browser import ARTIFACTS, browser, live_server, screenshot, sign_in
 
     path = tmp_path / "shop.toml"
     path.write_text(MAPPING)
@@ -124,10 +124,7 @@ def test_the_settings_page_says_which_mapping_in_a_real_browser(tmp_path, make_a
         page = chromium.new_page(viewport={"width": width, "height": 900})
         errors = []
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.goto(f"{base}/admin/login")
-        page.fill("input[name=email]", email)
-        page.fill("input[name=password]", password)
-        page.click("input[type=submit]")
+        sign_in(page, base, email, password)
         page.goto(f"{base}/admin/settings")
         line = page.locator("#doctor-mapping")
         assert line.is_visible() and "Press “Check again”" in line.inner_text()

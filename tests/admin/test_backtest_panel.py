@@ -7,7 +7,7 @@ import pytest
 from shopcrm.formatting import percent
 from shopcrm.segmentation.backtest import run_backtest
 from tests.support.apps import create_user, logged_in
-from tests.support.browser import browser, live_server, screenshot
+from tests.support.browser import browser, live_server, screenshot, sign_in
 
 
 def runs_page(app, role="viewer"):
@@ -65,10 +65,7 @@ def test_the_runs_page_in_a_browser(segmented_app, width):
     email, password = create_user(segmented_app, email="owner@shop.test", password="owner-password-1", role="viewer")
     with live_server(segmented_app) as base, browser() as chromium:
         page = chromium.new_page(viewport={"width": width, "height": 900})
-        page.goto(f"{base}/admin/login")
-        page.fill("input[name=email]", email)
-        page.fill("input[name=password]", password)
-        page.click("input[type=submit]")
+        sign_in(page, base, email, password)
         page.goto(f"{base}/admin/runs")
         page.wait_for_selector("#backtest table.data")
         assert page.locator("#backtest table.data").count() == 2 and page.locator("#predictions p").first.is_visible()

@@ -81,7 +81,7 @@ def test_without_sms_an_email_campaign_shows_no_sms_card(segmented_app):
 def test_the_sms_card_in_a_real_browser_counts_as_the_marketer_types(make_app, fake, tmp_path, demo_shop_file, width):
     """The live count (static/sms_count.js) in Chromium: an emoji typed turns the count to UCS-2,
     nothing breaks the CSP, nothing sticks out sideways; screenshots sms-card-<width>.png."""
-    from tests.support.browser import browser, live_server, screenshot
+    from tests.support.browser import browser, live_server, screenshot, sign_in
 
     app, campaign_id = texts_campaign(make_app, fake, tmp_path, demo_shop_file)
     email, password = create_user(app, email="marketer@shop.test", role="marketer")
@@ -92,11 +92,7 @@ def test_the_sms_card_in_a_real_browser_counts_as_the_marketer_types(make_app, f
         page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error"
                 and "ERR_NAME_NOT_RESOLVED" not in msg.text else None)
         page.on("pageerror", lambda exc: problems.append(str(exc)))
-        page.goto(f"{base}/admin/login")
-        page.fill("input[name=email]", email)
-        page.fill("input[name=password]", password)
-        page.click("input[type=submit]")
-        page.wait_for_url(f"{base}/admin/")
+        sign_in(page, base, email, password)
         page.goto(f"{base}/admin/campaigns/{campaign_id}")
         assert page.locator("#sms-body").count() == 1, (page.url, page.inner_text("main")[:600])
         page.fill("#sms-body", "Hello {{ customer.first_name }}, our sale starts today")

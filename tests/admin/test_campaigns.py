@@ -17,7 +17,7 @@ from shopcrm.extensions import db
 from shopcrm.models import Campaign, Click, Membership, Message, Run, Segment, Trigger
 from shopcrm.shop import connect_shop, current_mapping, queries
 from tests.support.apps import base_config, create_user, csrf_token, dispose, login
-from tests.support.browser import browser, live_server, screenshot
+from tests.support.browser import browser, live_server, screenshot, sign_in
 from tests.support.campaigns import use_smtp
 from tests.support.pictures import picture_server
 from tests.support.smtp import body_of
@@ -400,11 +400,7 @@ def test_a_meta_refresh_in_a_preview_navigates_nobody(segmented_app):
             db.session.commit()
             campaign_id = campaign.id
         page = chromium.new_page(viewport={"width": 1366, "height": 900})
-        page.goto(f"{base}/admin/login")
-        page.fill("input[name=email]", email)
-        page.fill("input[name=password]", password)
-        page.click("input[type=submit]")
-        page.wait_for_url(f"{base}/admin/")
+        sign_in(page, base, email, password)
         preview_url = f"{base}/admin/campaigns/{campaign_id}/preview.html"
         page.goto(preview_url)  # opened on its own, not in the page's sandboxed frame
         page.wait_for_timeout(2500)
@@ -431,11 +427,7 @@ def test_the_campaign_pages_in_a_real_browser(segmented_app, device, width):
         page = chromium.new_page(viewport={"width": width, "height": 900})
         errors = []
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.goto(f"{base}/admin/login")
-        page.fill("input[name=email]", email)
-        page.fill("input[name=password]", password)
-        page.click("input[type=submit]")
-        page.wait_for_url(f"{base}/admin/")
+        sign_in(page, base, email, password)
 
         def wide_enough(name):
             screenshot(page, f"{name}-{device}")

@@ -85,3 +85,12 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def sign_in(page, base: str, email: str, password: str) -> None:
+    """Log in through the panel's login form, as a user does, and wait for the dashboard."""
+    page.goto(f"{base}/admin/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{base}/admin/")
